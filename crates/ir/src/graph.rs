@@ -1,0 +1,215 @@
+use crate::{DType, IrError, Op, Shape};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use std::fmt;
+
+/// Index of a node in a [`Graph`]. Ids grow in insertion order, which is a
+/// topological order: every argument has a smaller id than its user.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    pub fn from_index(i: usize) -> Self {
+        NodeId(i as u32)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// One operation with its inferred shape and, where the source gave one, a name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<NodeId>,
+    pub shape: Shape,
+    /// Source name (`h`, `yhat`, `d_w1`), used for readable generated code.
+    pub name: Option<String>,
+}
+
+/// A named output of the graph: the loss, or the gradient of a parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    pub name: String,
+    pub node: NodeId,
+}
+
+/// The expression graph: a DAG of [`Node`]s on petgraph, plus the argument lists
+/// and the roots. Edges run from an argument to its user, weighted by position.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    dtype: DType,
+    g: DiGraph<Node, u8, u32>,
+    inputs: Vec<NodeId>,
+    params: Vec<NodeId>,
+    roots: Vec<Root>,
+}
+
+impl Graph {
+    pub fn new(dtype: DType) -> Self {
+        Graph {
+            dtype,
+            g: DiGraph::default(),
+            inputs: Vec::new(),
+            params: Vec::new(),
+            roots: Vec::new(),
+        }
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Adds the next `#[input]` argument.
+    pub fn add_input(&mut self, name: &str, shape: Shape) -> NodeId {
+        let id = self.push(Op::Input(self.inputs.len()), Vec::new(), shape, Some(name.into()));
+        self.inputs.push(id);
+        id
+    }
+
+    /// Adds the next parameter.
+    pub fn add_param(&mut self, name: &str, shape: Shape) -> NodeId {
+        let id = self.push(Op::Param(self.params.len()), Vec::new(), shape, Some(name.into()));
+        self.params.push(id);
+        id
+    }
+
+    /// A scalar constant.
+    pub fn constant(&mut self, v: f64) -> NodeId {
+        self.push(Op::constant(v), Vec::new(), Shape::scalar(), None)
+    }
+
+    /// Appends an operation, checking arity and inferring its shape.
+    pub fn add(&mut self, op: Op, args: &[NodeId]) -> Result<NodeId, IrError> {
+        if matches!(op, Op::Input(_) | Op::Param(_)) {
+            return Err(IrError::new("use add_input / add_param for arguments"));
+        }
+        for a in args {
+            if a.index() >= self.len() {
+                return Err(IrError::new(format!("argument {a} does not exist")));
+            }
+        }
+        let shapes: Vec<&Shape> = args.iter().map(|a| self.shape(*a)).collect();
+        let shape = op.infer_shape(&shapes)?;
+        Ok(self.push(op, args.to_vec(), shape, None))
+    }
+
+    /// Appends a node whose shape the caller already knows; used by passes that
+    /// rebuild graphs. The verifier checks it.
+    pub fn push(&mut self, op: Op, args: Vec<NodeId>, shape: Shape, name: Option<String>) -> NodeId {
+        let idx = self.g.add_node(Node { op, args: args.clone(), shape, name });
+        for (pos, a) in args.iter().enumerate() {
+            self.g.add_edge(NodeIndex::new(a.index()), idx, pos as u8);
+        }
+        NodeId(idx.index() as u32)
+    }
+
+    pub fn set_name(&mut self, id: NodeId, name: impl Into<String>) {
+        self.g[NodeIndex::new(id.index())].name = Some(name.into());
+    }
+
+    pub fn add_root(&mut self, name: impl Into<String>, node: NodeId) {
+        self.roots.push(Root { name: name.into(), node });
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.g[NodeIndex::new(id.index())]
+    }
+
+    pub fn op(&self, id: NodeId) -> &Op {
+        &self.node(id).op
+    }
+
+    pub fn args(&self, id: NodeId) -> &[NodeId] {
+        &self.node(id).args
+    }
+
+    pub fn shape(&self, id: NodeId) -> &Shape {
+        &self.node(id).shape
+    }
+
+    pub fn name(&self, id: NodeId) -> Option<&str> {
+        self.node(id).name.as_deref()
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.g.node_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.g.node_count() == 0
+    }
+
+    /// All node ids in topological (insertion) order.
+    pub fn node_ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + ExactSizeIterator {
+        (0..self.len() as u32).map(NodeId)
+    }
+
+    pub fn inputs(&self) -> &[NodeId] {
+        &self.inputs
+    }
+
+    pub fn params(&self) -> &[NodeId] {
+        &self.params
+    }
+
+    pub fn roots(&self) -> &[Root] {
+        &self.roots
+    }
+
+    /// Nodes that use `id`, each once, in id order.
+    pub fn users(&self, id: NodeId) -> Vec<NodeId> {
+        let mut u: Vec<NodeId> = self
+            .g
+            .edges_directed(NodeIndex::new(id.index()), Direction::Outgoing)
+            .map(|e| NodeId(e.target().index() as u32))
+            .collect();
+        u.sort();
+        u.dedup();
+        u
+    }
+
+    /// Which nodes some root depends on.
+    pub fn live(&self) -> Vec<bool> {
+        let mut live = vec![false; self.len()];
+        for r in &self.roots {
+            live[r.node.index()] = true;
+        }
+        for id in self.node_ids().rev() {
+            if live[id.index()] {
+                for a in self.args(id) {
+                    live[a.index()] = true;
+                }
+            }
+        }
+        live
+    }
+
+    /// Operations (non-leaf nodes) that some root depends on.
+    pub fn op_count(&self) -> usize {
+        let live = self.live();
+        self.node_ids()
+            .filter(|id| live[id.index()] && !self.op(*id).is_leaf())
+            .count()
+    }
+
+    /// The underlying petgraph graph, for algorithms and Graphviz output.
+    pub fn petgraph(&self) -> &DiGraph<Node, u8, u32> {
+        &self.g
+    }
+}

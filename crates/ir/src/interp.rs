@@ -1,0 +1,1 @@
+//! Tape interpreter (placeholder until implemented).

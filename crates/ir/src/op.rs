@@ -1,0 +1,260 @@
+use crate::{broadcast_shapes, IrError, Shape};
+use std::fmt;
+
+/// Element type of every tensor in a graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    F32,
+    F64,
+}
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F64 => 8,
+        }
+    }
+}
+
+/// A scalar constant, compared and hashed by its bit pattern so that ops are `Eq + Hash`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Const(u64);
+
+impl Const {
+    pub fn new(v: f64) -> Self {
+        // One zero: -0.0 and 0.0 would otherwise be two constants.
+        Const(if v == 0.0 { 0.0f64.to_bits() } else { v.to_bits() })
+    }
+
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl fmt::Debug for Const {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.value())
+    }
+}
+
+/// The closed set of primitive operations. Everything the surface language offers
+/// (`mse`, `cross_entropy`, `mean`, 1-D `matmul`, ...) is desugared into these by
+/// the frontend. Elementwise binary ops broadcast by NumPy's rules.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// The `i`-th `#[input]` argument (data, no gradient).
+    Input(usize),
+    /// The `i`-th parameter (gets a gradient).
+    Param(usize),
+    /// A scalar constant; it broadcasts like any scalar.
+    Const(Const),
+
+    Neg,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Exp,
+    Ln,
+    Softplus,
+    Sqrt,
+    Powi(i32),
+
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// Elementwise maximum; on a tie the gradient goes to the first argument.
+    Max,
+    /// Elementwise `a > b` as 1.0 or 0.0 (a mask; it has no gradient).
+    Gt,
+
+    /// 2-D matrix product `op(a) · op(b)`, where `op` transposes when the flag is set.
+    MatMul { ta: bool, tb: bool },
+    /// 2-D transpose.
+    Transpose,
+    /// Same elements, new shape.
+    Reshape(Shape),
+    /// Repeat along broadcast dimensions to the given shape.
+    BroadcastTo(Shape),
+    /// Sum over the dimensions that broadcasting to the input's shape would add:
+    /// the adjoint of `BroadcastTo`.
+    SumTo(Shape),
+
+    /// Sum of all elements, a scalar.
+    Sum,
+    /// Sum over the last axis, keeping it with size 1.
+    SumLast,
+    /// `ln Σ exp` over the last axis, computed stably, keeping it with size 1.
+    LogSumExp,
+    /// Softmax over the last axis.
+    Softmax,
+    /// `z - logsumexp(z)` over the last axis.
+    LogSoftmax,
+}
+
+impl Op {
+    pub fn constant(v: f64) -> Op {
+        Op::Const(Const::new(v))
+    }
+
+    /// Number of arguments the op takes.
+    pub fn arity(&self) -> usize {
+        use Op::*;
+        match self {
+            Input(_) | Param(_) | Const(_) => 0,
+            Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => 1,
+            Transpose | Reshape(_) | BroadcastTo(_) | SumTo(_) => 1,
+            Sum | SumLast | LogSumExp | Softmax | LogSoftmax => 1,
+            Add | Sub | Mul | Div | Max | Gt | MatMul { .. } => 2,
+        }
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.arity() == 0
+    }
+
+    /// Unary ops applied to each element independently.
+    pub fn is_elementwise_unary(&self) -> bool {
+        use Op::*;
+        matches!(self, Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_))
+    }
+
+    /// Binary ops applied elementwise with broadcasting.
+    pub fn is_elementwise_binary(&self) -> bool {
+        use Op::*;
+        matches!(self, Add | Sub | Mul | Div | Max | Gt)
+    }
+
+    /// The op's name in the text form.
+    pub fn name(&self) -> &'static str {
+        use Op::*;
+        match self {
+            Input(_) => "input",
+            Param(_) => "param",
+            Const(_) => "const",
+            Neg => "neg",
+            Relu => "relu",
+            Sigmoid => "sigmoid",
+            Tanh => "tanh",
+            Exp => "exp",
+            Ln => "ln",
+            Softplus => "softplus",
+            Sqrt => "sqrt",
+            Powi(_) => "powi",
+            Add => "add",
+            Sub => "sub",
+            Mul => "mul",
+            Div => "div",
+            Max => "max",
+            Gt => "gt",
+            MatMul { ta: false, tb: false } => "matmul",
+            MatMul { ta: true, tb: false } => "matmul.tn",
+            MatMul { ta: false, tb: true } => "matmul.nt",
+            MatMul { ta: true, tb: true } => "matmul.tt",
+            Transpose => "transpose",
+            Reshape(_) => "reshape",
+            BroadcastTo(_) => "broadcast_to",
+            SumTo(_) => "sum_to",
+            Sum => "sum",
+            SumLast => "sum_last",
+            LogSumExp => "logsumexp",
+            Softmax => "softmax",
+            LogSoftmax => "log_softmax",
+        }
+    }
+
+    /// Shape of the result given the argument shapes, or why the op does not apply.
+    pub fn infer_shape(&self, args: &[&Shape]) -> Result<Shape, IrError> {
+        use Op::*;
+        if args.len() != self.arity() {
+            return Err(IrError::new(format!(
+                "`{}` takes {} argument(s), got {}",
+                self.name(),
+                self.arity(),
+                args.len()
+            )));
+        }
+        match self {
+            Input(_) | Param(_) => Err(IrError::new("leaf shapes are given, not inferred")),
+            Const(_) => Ok(Shape::scalar()),
+            Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => {
+                Ok(args[0].clone())
+            }
+            Add | Sub | Mul | Div | Max | Gt => broadcast_shapes(args[0], args[1]).ok_or_else(|| {
+                IrError::new(format!(
+                    "shapes {} and {} do not broadcast (NumPy rules: trailing dimensions must be equal or 1)",
+                    args[0], args[1]
+                ))
+            }),
+            MatMul { ta, tb } => {
+                let (a, b) = (args[0], args[1]);
+                if a.rank() != 2 || b.rank() != 2 {
+                    return Err(IrError::new(format!(
+                        "matmul node needs 2-D operands, got {a} and {b}"
+                    )));
+                }
+                let (m, k1) = if *ta { (a.0[1], a.0[0]) } else { (a.0[0], a.0[1]) };
+                let (k2, n) = if *tb { (b.0[1], b.0[0]) } else { (b.0[0], b.0[1]) };
+                if k1 != k2 {
+                    return Err(IrError::new(format!(
+                        "matmul of {a} and {b}: inner dimensions {k1} and {k2} differ"
+                    )));
+                }
+                Ok(Shape(vec![m, n]))
+            }
+            Transpose => match args[0].dims() {
+                [m, n] => Ok(Shape(vec![*n, *m])),
+                _ => Err(IrError::new(format!(
+                    "transpose needs a 2-D operand, got {}",
+                    args[0]
+                ))),
+            },
+            Reshape(s) => {
+                if s.numel() == args[0].numel() {
+                    Ok(s.clone())
+                } else {
+                    Err(IrError::new(format!("cannot reshape {} to {s}", args[0])))
+                }
+            }
+            BroadcastTo(s) => {
+                if args[0].broadcasts_to(s) {
+                    Ok(s.clone())
+                } else {
+                    Err(IrError::new(format!("cannot broadcast {} to {s}", args[0])))
+                }
+            }
+            SumTo(s) => {
+                if s.broadcasts_to(args[0]) {
+                    Ok(s.clone())
+                } else {
+                    Err(IrError::new(format!("cannot sum {} down to {s}", args[0])))
+                }
+            }
+            Sum => Ok(Shape::scalar()),
+            SumLast | LogSumExp | Softmax | LogSoftmax => {
+                if args[0].is_scalar() {
+                    return Err(IrError::new(format!(
+                        "`{}` needs at least one axis, got a scalar",
+                        self.name()
+                    )));
+                }
+                if matches!(self, Softmax | LogSoftmax) {
+                    Ok(args[0].clone())
+                } else {
+                    let mut d = args[0].0.clone();
+                    *d.last_mut().unwrap() = 1;
+                    Ok(Shape(d))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The textual form of a graph, one s-expression per node:
+//!
+//! ```text
+//! (graph f32
+//!   (let %0 x [4 2] (input 0))
+//!   (let %1 w [2] (param 0))
+//!   (let %2 _ [2 1] (reshape [2 1] %1))
+//!   (let %3 yhat [4 1] (matmul %0 %2))
+//!   (root out %3))
+//! ```
+//!
+//! `_` marks an unnamed node. Shape-carrying ops put the shape first. The form
+//! round-trips: `text.parse::<Graph>()?.to_string() == text`.
+
+use crate::{Const, DType, Graph, NodeId, Op, Shape};
+use std::fmt;
+use std::str::FromStr;
+
+impl fmt::Display for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "(graph {}", self.dtype().name())?;
+        for id in self.node_ids() {
+            let n = self.node(id);
+            write!(f, "  (let {id} {} {} ({}", n.name.as_deref().unwrap_or("_"), n.shape, n.op.name())?;
+            match &n.op {
+                Op::Input(i) | Op::Param(i) => write!(f, " {i}")?,
+                Op::Const(c) => write!(f, " {c:?}")?,
+                Op::Powi(k) => write!(f, " {k}")?,
+                Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
+                _ => {}
+            }
+            for a in &n.args {
+                write!(f, " {a}")?;
+            }
+            writeln!(f, "))")?;
+        }
+        for (i, r) in self.roots().iter().enumerate() {
+            let close = if i + 1 == self.roots().len() { ")" } else { "" };
+            writeln!(f, "  (root {} {}){close}", r.name, r.node)?;
+        }
+        if self.roots().is_empty() {
+            writeln!(f, ")")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a text could not be read as a graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "graph text: {}", self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err<T>(m: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError { message: m.into() })
+}
+
+#[derive(Debug)]
+enum Sexp {
+    Atom(String),
+    List(Vec<Sexp>),
+    Shape(Vec<usize>),
+}
+
+fn tokenize(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for ch in s.chars() {
+        match ch {
+            '(' | ')' | '[' | ']' => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                out.push(ch.to_string());
+            }
+            c if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn parse_sexp(toks: &[String], pos: &mut usize) -> Result<Sexp, ParseError> {
+    let Some(t) = toks.get(*pos) else { return err("unexpected end of input") };
+    *pos += 1;
+    match t.as_str() {
+        "(" => {
+            let mut items = Vec::new();
+            loop {
+                match toks.get(*pos).map(String::as_str) {
+                    None => return err("unclosed `(`"),
+                    Some(")") => {
+                        *pos += 1;
+                        return Ok(Sexp::List(items));
+                    }
+                    _ => items.push(parse_sexp(toks, pos)?),
+                }
+            }
+        }
+        "[" => {
+            let mut dims = Vec::new();
+            loop {
+                match toks.get(*pos).map(String::as_str) {
+                    None => return err("unclosed `[`"),
+                    Some("]") => {
+                        *pos += 1;
+                        return Ok(Sexp::Shape(dims));
+                    }
+                    Some(d) => {
+                        dims.push(d.parse().or_else(|_| err(format!("bad dimension `{d}`")))?);
+                        *pos += 1;
+                    }
+                }
+            }
+        }
+        ")" | "]" => err(format!("unexpected `{t}`")),
+        a => Ok(Sexp::Atom(a.to_string())),
+    }
+}
+
+fn atom(s: &Sexp) -> Result<&str, ParseError> {
+    match s {
+        Sexp::Atom(a) => Ok(a),
+        other => err(format!("expected an atom, found {other:?}")),
+    }
+}
+
+fn node_ref(s: &Sexp) -> Result<NodeId, ParseError> {
+    let a = atom(s)?;
+    match a.strip_prefix('%').and_then(|n| n.parse::<usize>().ok()) {
+        Some(i) => Ok(NodeId::from_index(i)),
+        None => err(format!("expected a node reference like %3, found `{a}`")),
+    }
+}
+
+fn shape(s: &Sexp) -> Result<Shape, ParseError> {
+    match s {
+        Sexp::Shape(d) => Ok(Shape(d.clone())),
+        other => err(format!("expected a shape like [4 2], found {other:?}")),
+    }
+}
+
+fn number<T: FromStr>(s: &Sexp) -> Result<T, ParseError> {
+    let a = atom(s)?;
+    a.parse().or_else(|_| err(format!("bad number `{a}`")))
+}
+
+impl FromStr for Graph {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Graph, ParseError> {
+        let toks = tokenize(s);
+        let mut pos = 0;
+        let top = parse_sexp(&toks, &mut pos)?;
+        if pos != toks.len() {
+            return err("trailing text after the graph");
+        }
+        let Sexp::List(items) = top else { return err("expected (graph ...)") };
+        if items.len() < 2 || atom(&items[0])? != "graph" {
+            return err("expected (graph DTYPE ...)");
+        }
+        let dtype = match atom(&items[1])? {
+            "f32" => DType::F32,
+            "f64" => DType::F64,
+            d => return err(format!("unknown element type `{d}`")),
+        };
+        let mut g = Graph::new(dtype);
+        for item in &items[2..] {
+            let Sexp::List(parts) = item else { return err("expected (let ...) or (root ...)") };
+            match parts.first().map(atom).transpose()? {
+                Some("let") if parts.len() == 5 => {
+                    let id = node_ref(&parts[1])?;
+                    if id.index() != g.len() {
+                        return err(format!("node {id} out of order (expected %{})", g.len()));
+                    }
+                    let name = match atom(&parts[2])? {
+                        "_" => None,
+                        n => Some(n.to_string()),
+                    };
+                    let node_shape = shape(&parts[3])?;
+                    let Sexp::List(opx) = &parts[4] else { return err("expected (OP ARGS...)") };
+                    let Some(head) = opx.first() else { return err("empty op") };
+                    let head = atom(head)?;
+                    let rest = &opx[1..];
+                    let (op, arg_items): (Op, &[Sexp]) = match head {
+                        "input" | "param" => {
+                            let i: usize = number(rest.first().ok_or_else(|| ParseError { message: "missing index".into() })?)?;
+                            let nm = name.clone().unwrap_or_default();
+                            let leaf = if head == "input" {
+                                if i != g.inputs().len() {
+                                    return err("inputs out of order");
+                                }
+                                g.add_input(&nm, node_shape.clone())
+                            } else {
+                                if i != g.params().len() {
+                                    return err("params out of order");
+                                }
+                                g.add_param(&nm, node_shape.clone())
+                            };
+                            if name.is_none() {
+                                return err(format!("argument {leaf} needs a name"));
+                            }
+                            continue;
+                        }
+                        "const" => match rest {
+                            [v] => (Op::Const(Const::new(number(v)?)), &[][..]),
+                            _ => return err("const takes one number"),
+                        },
+                        "powi" => match rest {
+                            [k, a @ ..] => (Op::Powi(number(k)?), a),
+                            _ => return err("powi takes an exponent"),
+                        },
+                        "reshape" | "broadcast_to" | "sum_to" => match rest {
+                            [s, a @ ..] => {
+                                let s = shape(s)?;
+                                let op = match head {
+                                    "reshape" => Op::Reshape(s),
+                                    "broadcast_to" => Op::BroadcastTo(s),
+                                    _ => Op::SumTo(s),
+                                };
+                                (op, a)
+                            }
+                            _ => return err(format!("{head} takes a shape")),
+                        },
+                        other => {
+                            let op = match other {
+                                "neg" => Op::Neg,
+                                "relu" => Op::Relu,
+                                "sigmoid" => Op::Sigmoid,
+                                "tanh" => Op::Tanh,
+                                "exp" => Op::Exp,
+                                "ln" => Op::Ln,
+                                "softplus" => Op::Softplus,
+                                "sqrt" => Op::Sqrt,
+                                "add" => Op::Add,
+                                "sub" => Op::Sub,
+                                "mul" => Op::Mul,
+                                "div" => Op::Div,
+                                "max" => Op::Max,
+                                "gt" => Op::Gt,
+                                "matmul" => Op::MatMul { ta: false, tb: false },
+                                "matmul.tn" => Op::MatMul { ta: true, tb: false },
+                                "matmul.nt" => Op::MatMul { ta: false, tb: true },
+                                "matmul.tt" => Op::MatMul { ta: true, tb: true },
+                                "transpose" => Op::Transpose,
+                                "sum" => Op::Sum,
+                                "sum_last" => Op::SumLast,
+                                "logsumexp" => Op::LogSumExp,
+                                "softmax" => Op::Softmax,
+                                "log_softmax" => Op::LogSoftmax,
+                                o => return err(format!("unknown op `{o}`")),
+                            };
+                            (op, rest)
+                        }
+                    };
+                    let args = arg_items.iter().map(node_ref).collect::<Result<Vec<_>, _>>()?;
+                    let nid = g.add(op, &args).map_err(|e| ParseError { message: format!("node {id}: {e}") })?;
+                    if *g.shape(nid) != node_shape {
+                        return err(format!(
+                            "node {id}: declared shape {node_shape} but the op gives {}",
+                            g.shape(nid)
+                        ));
+                    }
+                    if let Some(n) = name {
+                        g.set_name(nid, n);
+                    }
+                }
+                Some("root") if parts.len() == 3 => {
+                    let name = atom(&parts[1])?.to_string();
+                    let node = node_ref(&parts[2])?;
+                    if node.index() >= g.len() {
+                        return err(format!("root {name} names missing node {node}"));
+                    }
+                    g.add_root(name, node);
+                }
+                _ => return err(format!("expected (let %N NAME SHAPE (OP ...)) or (root NAME %N), found {item:?}")),
+            }
+        }
+        Ok(g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trips() {
+        let mut g = Graph::new(DType::F32);
+        let x = g.add_input("x", Shape::new([4, 2]));
+        let w = g.add_param("w", Shape::new([2]));
+        let w2 = g.add(Op::Reshape(Shape::new([2, 1])), &[w]).unwrap();
+        let y = g.add(Op::MatMul { ta: false, tb: false }, &[x, w2]).unwrap();
+        g.set_name(y, "yhat");
+        let h = g.add(Op::Powi(2), &[y]).unwrap();
+        let c = g.constant(0.25);
+        let s = g.add(Op::Sum, &[h]).unwrap();
+        let l = g.add(Op::Mul, &[s, c]).unwrap();
+        g.add_root("loss", l);
+        let text = g.to_string();
+        let back: Graph = text.parse().unwrap();
+        assert_eq!(back.to_string(), text);
+        assert!(text.contains("(let %3 yhat [4 1] (matmul %0 %2))"), "{text}");
+        assert!(text.contains("(const 0.25)"), "{text}");
+    }
+
+    #[test]
+    fn bad_text_is_an_error() {
+        assert!("(graph f16)".parse::<Graph>().is_err());
+        assert!("(graph f32 (let %0 _ [] (frob)))".parse::<Graph>().is_err());
+        assert!("(graph f32 (let %1 _ [] (const 1.0)))".parse::<Graph>().is_err());
+        assert!("(graph f32".parse::<Graph>().is_err());
+    }
+}
