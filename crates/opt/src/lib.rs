@@ -1,1 +1,243 @@
-//! stub
+//! Stage 4 of the gradc pipeline: optimization of the joint forward+backward graph
+//! by equality saturation with [egg](https://docs.rs/egg). This is the only crate
+//! that names egg.
+//!
+//! [`optimize`] loads the joint graph into an e-graph, which already merges
+//! structurally repeated subexpressions by hash-consing (the naive derivative's
+//! recomputed `sigmoid(x)` becomes the forward one), runs the rule table for a
+//! bounded number of iterations, extracts a cheap DAG by the FLOP cost model
+//! ([`flops`]) and rebuilds a [`Graph`] with the original leaves, roots and names.
+//!
+//! # Rule tiers
+//!
+//! Every rule in [`rules::RULES`] carries a [`rules::Tier`]:
+//!
+//! - **Exact** rules hold bit for bit under IEEE 754 for every input, signed
+//!   zeros, infinities and NaN included (only NaN payloads may differ): `x·1 → x`,
+//!   `x − 0 → x`, `−(−x) → x`, `(−a)·b → −(a·b)`, commutativity of `+` and `·`,
+//!   transposes folded into matrix products. They are always applied. Note that
+//!   `x + 0 → x` is *not* exact (`−0 + 0 = +0`), so it is FastMath; the exact
+//!   `x + (−0) → x` cannot arise because constants hold no `−0`. Constant
+//!   folding of scalar constants is exact too: it computes in the graph's
+//!   element type and folds only correctly rounded operations with finite
+//!   results (it is reported as the `const-fold` rule).
+//! - **Stabilizing** rules would replace an overflow- or cancellation-prone form
+//!   by a stable one, changing the value towards the true result; they would be
+//!   applied by default. The tier is empty for now: the frontend already emits
+//!   the stable primitives (`logsumexp`, `softplus`, `log_softmax`), and a FLOP
+//!   cost model would not prefer a stable form that costs more.
+//! - **FastMath** rules are real-number identities that IEEE arithmetic breaks:
+//!   `x + 0 → x`, `x·0 → 0`, `x − x → 0`, reassociation, distribution,
+//!   `ln eˣ → x`. They are applied only with [`OptConfig::fast_math`].
+//!
+//! Every rule is guarded by shapes: it fires only where the rewritten term has
+//! the shape of the matched e-class, since broadcasting a scalar can change it.
+//!
+//! # Determinism
+//!
+//! egg is built with its `deterministic` feature, saturation is bounded by
+//! iterations and e-nodes only (the time limit is set far beyond reach), and
+//! extraction breaks ties by e-node order, so the same graph always gives the
+//! same optimized graph text.
+
+pub mod analysis;
+pub mod cost;
+pub mod extract;
+pub mod lang;
+pub mod rules;
+
+pub use cost::flops;
+
+use analysis::{ShapeAnalysis, EG};
+use egg::{Id, Runner, StopReason};
+use gradc_ir::{verify, Graph, IrError, NodeId, Op, Report, Shape};
+use lang::ENode;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Bounds and switches of the optimizer.
+#[derive(Clone, Debug)]
+pub struct OptConfig {
+    /// Maximum equality-saturation iterations.
+    pub iter_limit: usize,
+    /// Maximum e-nodes; saturation stops after the iteration that exceeds it.
+    pub node_limit: usize,
+    /// Also apply the FastMath rules, which may change results.
+    pub fast_math: bool,
+}
+
+impl Default for OptConfig {
+    fn default() -> Self {
+        OptConfig {
+            iter_limit: 30,
+            node_limit: 20_000,
+            fast_math: false,
+        }
+    }
+}
+
+/// Joint graph → optimized joint graph plus a report of what was done.
+///
+/// The result has the same inputs and parameters (with their names, used or
+/// not) in the same order, then the needed operations in dependency order, each
+/// computed once, then the same roots in the same order with the same shapes.
+pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), IrError> {
+    verify(joint)?;
+    let analysis = ShapeAnalysis {
+        dtype: Some(joint.dtype()),
+        inputs: joint
+            .inputs()
+            .iter()
+            .map(|i| joint.shape(*i).clone())
+            .collect(),
+        params: joint
+            .params()
+            .iter()
+            .map(|p| joint.shape(*p).clone())
+            .collect(),
+        fault: None,
+        folded: 0,
+    };
+    let mut egraph = EG::new(analysis);
+    let mut ids: Vec<Id> = Vec::with_capacity(joint.len());
+    for n in joint.node_ids() {
+        let children = joint.args(n).iter().map(|a| ids[a.index()]).collect();
+        ids.push(egraph.add(ENode::new(joint.op(n).clone(), children)));
+    }
+    egraph.rebuild();
+
+    let runner = Runner::default()
+        .with_egraph(egraph)
+        .with_iter_limit(config.iter_limit)
+        .with_node_limit(config.node_limit)
+        // Never the deciding limit: output must not depend on machine speed.
+        .with_time_limit(Duration::from_secs(3600))
+        .run(&rules::rewrites(config.fast_math));
+    let egraph = &runner.egraph;
+    if let Some(m) = &egraph.analysis.fault {
+        return Err(IrError::new(m.clone()));
+    }
+
+    let mut rules_fired: BTreeMap<String, usize> = BTreeMap::new();
+    for it in &runner.iterations {
+        for (name, n) in &it.applied {
+            *rules_fired.entry(name.to_string()).or_default() += n;
+        }
+    }
+    if egraph.analysis.folded > 0 {
+        rules_fired.insert("const-fold".into(), egraph.analysis.folded);
+    }
+    let stop_reason = match &runner.stop_reason {
+        Some(StopReason::Saturated) => "saturated".to_string(),
+        Some(StopReason::IterationLimit(_)) => "iteration limit".to_string(),
+        Some(StopReason::NodeLimit(_)) => "node limit".to_string(),
+        Some(StopReason::TimeLimit(_)) => "time limit".to_string(),
+        Some(StopReason::Other(s)) => s.clone(),
+        None => "unknown".to_string(),
+    };
+
+    let classes: Vec<Id> = ids.iter().map(|i| egraph.find(*i)).collect();
+    let roots: Vec<Id> = joint
+        .roots()
+        .iter()
+        .map(|r| classes[r.node.index()])
+        .collect();
+    let choice = extract::extract(egraph, &roots)?;
+    let out = rebuild(joint, egraph, &classes, &roots, &choice)?;
+
+    let report = Report {
+        ops_naive: joint.op_count(),
+        ops_optimized: out.op_count(),
+        flops_naive: flops(joint),
+        flops_optimized: flops(&out),
+        iterations: runner.iterations.len(),
+        egraph_nodes: egraph.total_number_of_nodes(),
+        stop_reason,
+        rules_fired,
+    };
+    Ok((out, report))
+}
+
+/// Builds the output graph from the extraction: leaves first, then each chosen
+/// class once in depth-first post-order from the roots, then names and roots.
+fn rebuild(
+    joint: &Graph,
+    egraph: &EG,
+    classes: &[Id],
+    roots: &[Id],
+    choice: &BTreeMap<Id, ENode>,
+) -> Result<Graph, IrError> {
+    let mut out = Graph::new(joint.dtype());
+    let mut emitted: HashMap<Id, NodeId> = HashMap::new();
+    for &i in joint.inputs() {
+        let id = out.add_input(joint.name(i).unwrap_or(""), joint.shape(i).clone());
+        emitted.entry(classes[i.index()]).or_insert(id);
+    }
+    for &p in joint.params() {
+        let id = out.add_param(joint.name(p).unwrap_or(""), joint.shape(p).clone());
+        emitted.entry(classes[p.index()]).or_insert(id);
+    }
+
+    for &root in roots {
+        let mut stack = vec![(root, false)];
+        while let Some((c, expanded)) = stack.pop() {
+            if emitted.contains_key(&c) {
+                continue;
+            }
+            let n = choice
+                .get(&c)
+                .ok_or_else(|| IrError::new(format!("optimizer: e-class {c} was not extracted")))?;
+            if !expanded {
+                stack.push((c, true));
+                // Reversed so the first argument is emitted first.
+                for ch in n.children.iter().rev() {
+                    let ch = egraph.find(*ch);
+                    if !emitted.contains_key(&ch) {
+                        stack.push((ch, false));
+                    }
+                }
+                continue;
+            }
+            let args =
+                n.children
+                    .iter()
+                    .map(|ch| {
+                        emitted.get(&egraph.find(*ch)).copied().ok_or_else(|| {
+                            IrError::new("optimizer: argument emitted after its user")
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+            if matches!(n.op, Op::Input(_) | Op::Param(_)) {
+                return Err(IrError::new(
+                    "optimizer: an argument leaf was not emitted first",
+                ));
+            }
+            let shape: Shape = egraph[c].data.shape.clone();
+            let id = out.push(n.op.clone(), args, shape, None);
+            emitted.insert(c, id);
+        }
+    }
+
+    // Forward names come first in the joint graph, so they win over adjoint names.
+    for n in joint.node_ids() {
+        if let (Some(name), Some(&id)) = (joint.name(n), emitted.get(&classes[n.index()])) {
+            if out.name(id).is_none() {
+                out.set_name(id, name);
+            }
+        }
+    }
+    for (r, c) in joint.roots().iter().zip(roots) {
+        let id = emitted[c];
+        if out.shape(id) != joint.shape(r.node) {
+            return Err(IrError::new(format!(
+                "optimizer: root {} changed shape from {} to {}",
+                r.name,
+                joint.shape(r.node),
+                out.shape(id)
+            )));
+        }
+        out.add_root(r.name.clone(), id);
+    }
+    verify(&out)?;
+    Ok(out)
+}

@@ -1,0 +1,176 @@
+//! Per-e-class facts: the tensor shape, and the value when the class is a known
+//! scalar constant (constant folding).
+
+use crate::lang::ENode;
+use egg::{Analysis, DidMerge, EGraph, Id};
+use gradc_ir::{Const, DType, Op, Shape};
+
+/// What the analysis knows about one e-class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassData {
+    pub shape: Shape,
+    /// The value, if every term in the class is the same scalar constant.
+    pub constant: Option<Const>,
+}
+
+/// Shape inference and exact scalar constant folding over the e-graph.
+///
+/// Leaf ops only carry an index, so the analysis holds the argument shapes.
+/// A shape that cannot be inferred or two shapes that disagree on a merge mean a
+/// rule is wrong; the analysis records the first such fault and `optimize`
+/// returns it as an error instead of emitting a wrong graph.
+#[derive(Debug, Default)]
+pub struct ShapeAnalysis {
+    pub dtype: Option<DType>,
+    pub inputs: Vec<Shape>,
+    pub params: Vec<Shape>,
+    pub fault: Option<String>,
+    /// Classes given a value by folding, reported as the `const-fold` rule.
+    pub folded: usize,
+}
+
+pub type EG = EGraph<ENode, ShapeAnalysis>;
+
+impl ShapeAnalysis {
+    fn note_fault(&mut self, m: String) {
+        debug_assert!(false, "{m}");
+        if self.fault.is_none() {
+            self.fault = Some(m);
+        }
+    }
+}
+
+/// Folds `op` over scalar constants, computing in the graph's element type so
+/// the folded value is bit-identical to what the compiled code would compute.
+/// Only correctly rounded IEEE operations are folded, and only when operands and
+/// result are finite and the result is not −0 (a `Const` cannot hold −0).
+fn fold(dtype: DType, op: &Op, args: &[f64]) -> Option<f64> {
+    if args.iter().any(|a| !a.is_finite()) {
+        return None;
+    }
+    macro_rules! eval {
+        ($t:ty) => {{
+            let a: Vec<$t> = args.iter().map(|v| *v as $t).collect();
+            let r: $t = match (op, a.as_slice()) {
+                (Op::Neg, [x]) => -*x,
+                (Op::Sqrt, [x]) => x.sqrt(),
+                (Op::Add, [x, y]) => x + y,
+                (Op::Sub, [x, y]) => x - y,
+                (Op::Mul, [x, y]) => x * y,
+                (Op::Div, [x, y]) => x / y,
+                (Op::Gt, [x, y]) => {
+                    if x > y {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+                _ => return None,
+            };
+            r as f64
+        }};
+    }
+    let r = match dtype {
+        DType::F32 => eval!(f32),
+        DType::F64 => eval!(f64),
+    };
+    if !r.is_finite() || (r == 0.0 && r.is_sign_negative()) {
+        return None;
+    }
+    Some(r)
+}
+
+impl Analysis<ENode> for ShapeAnalysis {
+    type Data = ClassData;
+
+    fn make(egraph: &mut EG, enode: &ENode, _id: Id) -> ClassData {
+        let leaf = |v: &Vec<Shape>, i: usize| v.get(i).cloned();
+        let shape = match &enode.op {
+            Op::Input(i) => leaf(&egraph.analysis.inputs, *i),
+            Op::Param(i) => leaf(&egraph.analysis.params, *i),
+            op => {
+                let shapes: Vec<&Shape> = enode
+                    .children
+                    .iter()
+                    .map(|c| &egraph[*c].data.shape)
+                    .collect();
+                op.infer_shape(&shapes).ok()
+            }
+        };
+        let Some(shape) = shape else {
+            let m = format!("optimizer: cannot infer the shape of `{enode}`");
+            egraph.analysis.note_fault(m);
+            return ClassData {
+                shape: Shape::scalar(),
+                constant: None,
+            };
+        };
+        let constant = match &enode.op {
+            Op::Const(c) => Some(*c),
+            op if shape.is_scalar() && !enode.children.is_empty() => {
+                let vals: Option<Vec<f64>> = enode
+                    .children
+                    .iter()
+                    .map(|c| egraph[*c].data.constant.map(Const::value))
+                    .collect();
+                let dtype = egraph.analysis.dtype.unwrap_or(DType::F64);
+                vals.and_then(|v| fold(dtype, op, &v)).map(Const::new)
+            }
+            _ => None,
+        };
+        ClassData { shape, constant }
+    }
+
+    fn merge(&mut self, a: &mut ClassData, b: ClassData) -> DidMerge {
+        if a.shape != b.shape {
+            self.note_fault(format!(
+                "optimizer: merged e-classes of shapes {} and {}",
+                a.shape, b.shape
+            ));
+        }
+        match (a.constant, b.constant) {
+            (None, Some(c)) => {
+                a.constant = Some(c);
+                DidMerge(true, false)
+            }
+            (Some(_), None) => DidMerge(false, true),
+            (Some(x), Some(y)) if x != y => {
+                self.note_fault(format!(
+                    "optimizer: merged constants {:?} and {:?}",
+                    x.value(),
+                    y.value()
+                ));
+                DidMerge(false, false)
+            }
+            _ => DidMerge(false, false),
+        }
+    }
+
+    fn modify(egraph: &mut EG, id: Id) {
+        if let Some(c) = egraph[id].data.constant {
+            let has_const = egraph[id].nodes.iter().any(|n| n.op == Op::Const(c));
+            if !has_const {
+                let k = egraph.add(ENode::leaf(Op::Const(c)));
+                egraph.union(id, k);
+                egraph.analysis.folded += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_is_exact_in_the_element_type() {
+        // 0.1 + 0.2 differs between f32 and f64.
+        let f32_sum = fold(DType::F32, &Op::Add, &[0.1, 0.2]).unwrap();
+        assert_eq!(f32_sum, (0.1f32 + 0.2f32) as f64);
+        assert_eq!(fold(DType::F64, &Op::Add, &[0.1, 0.2]), Some(0.1 + 0.2));
+        assert_eq!(fold(DType::F64, &Op::Div, &[1.0, 0.0]), None);
+        assert_eq!(fold(DType::F64, &Op::Neg, &[0.0]), None);
+        assert_eq!(fold(DType::F64, &Op::Exp, &[0.0]), None);
+        assert_eq!(fold(DType::F64, &Op::Gt, &[2.0, 1.0]), Some(1.0));
+    }
+}

@@ -1,0 +1,99 @@
+//! The cost model: floating-point operations of one op for its real shapes.
+
+use gradc_ir::{Graph, Op, Shape};
+
+/// Floating-point operations of one evaluation of `op` with argument shapes
+/// `args` and result shape `out`.
+///
+/// One flop per element for each primitive arithmetic step (a comparison, an
+/// `exp` and a `ln` each count one); composite ops count their steps (`sigmoid`
+/// is exp, add and divide: 3). Data movement (`transpose`, `reshape`,
+/// `broadcast_to`) and leaves are free.
+pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
+    let n = out.numel() as u64;
+    let input = args.first().map_or(0, |s| s.numel() as u64);
+    match op {
+        Op::Input(_) | Op::Param(_) | Op::Const(_) => 0,
+        Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) => 0,
+        Op::Neg | Op::Relu | Op::Exp | Op::Ln | Op::Sqrt | Op::Tanh => n,
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Max | Op::Gt => n,
+        Op::Sigmoid => 3 * n,
+        // max(x, 0) + ln_1p(exp(−|x|)): max, abs, exp, ln_1p, add.
+        Op::Softplus => 5 * n,
+        // Repeated multiplication; a negative exponent adds a reciprocal.
+        Op::Powi(k) => {
+            let mults = u64::from(k.unsigned_abs().max(2) - 1);
+            n * (mults + u64::from(*k < 0))
+        }
+        Op::MatMul { ta, .. } => {
+            let inner = args.first().and_then(|a| {
+                if *ta {
+                    a.dims().first()
+                } else {
+                    a.dims().get(1)
+                }
+            });
+            2 * n * inner.copied().unwrap_or(0) as u64
+        }
+        Op::SumTo(_) | Op::SumLast => input.saturating_sub(n),
+        Op::Sum => input.saturating_sub(1),
+        // Per element: max, subtract, exp, add; per row: ln and add back the max.
+        Op::LogSumExp => 4 * input + 2 * n,
+        // Per element: max, subtract, exp, add, divide.
+        Op::Softmax => 5 * input,
+        // Per element: max, subtract, exp, add, final subtract; per row: ln.
+        Op::LogSoftmax => 5 * input + input / out.last().unwrap_or(1).max(1) as u64,
+    }
+}
+
+/// Floating-point operations of one evaluation of the live part of `g`.
+pub fn flops(g: &Graph) -> u64 {
+    let live = g.live();
+    g.node_ids()
+        .filter(|id| live[id.index()])
+        .map(|id| {
+            let args: Vec<&Shape> = g.args(id).iter().map(|a| g.shape(*a)).collect();
+            op_flops(g.op(id), &args, g.shape(id))
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_by_hand() {
+        let s = |d: &[usize]| Shape::new(d.to_vec());
+        let mm = Op::MatMul {
+            ta: false,
+            tb: false,
+        };
+        assert_eq!(
+            op_flops(&mm, &[&s(&[4, 3]), &s(&[3, 2])], &s(&[4, 2])),
+            2 * 4 * 2 * 3
+        );
+        let mm_tn = Op::MatMul {
+            ta: true,
+            tb: false,
+        };
+        assert_eq!(
+            op_flops(&mm_tn, &[&s(&[3, 4]), &s(&[3, 2])], &s(&[4, 2])),
+            2 * 4 * 2 * 3
+        );
+        assert_eq!(op_flops(&Op::Add, &[&s(&[4, 2]), &s(&[])], &s(&[4, 2])), 8);
+        assert_eq!(op_flops(&Op::Sum, &[&s(&[4, 2])], &s(&[])), 7);
+        assert_eq!(op_flops(&Op::SumTo(s(&[2])), &[&s(&[4, 2])], &s(&[2])), 6);
+        assert_eq!(op_flops(&Op::Powi(2), &[&s(&[3])], &s(&[3])), 3);
+        assert_eq!(op_flops(&Op::Transpose, &[&s(&[3, 2])], &s(&[2, 3])), 0);
+
+        let mut g = Graph::new(gradc_ir::DType::F64);
+        let x = g.add_input("x", s(&[4, 2]));
+        let dead = g.add(Op::Exp, &[x]).unwrap();
+        let y = g.add(Op::Sigmoid, &[x]).unwrap();
+        let l = g.add(Op::Sum, &[y]).unwrap();
+        g.add_root("loss", l);
+        let _ = dead;
+        assert_eq!(flops(&g), 3 * 8 + 7);
+    }
+}

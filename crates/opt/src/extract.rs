@@ -1,0 +1,227 @@
+//! DAG-aware extraction: choose one e-node per needed e-class so that the graph
+//! built from the choices, with every class computed once, is cheap.
+//!
+//! egg's `Extractor` minimises tree cost, charging a shared class once per use,
+//! so it would rather recompute a cheap expression than reuse a value. Here the
+//! cost of choosing a node is its own cost plus the own costs of the *distinct*
+//! classes below it (a cost set per class, refined to a fixed point, as in
+//! greedy DAG extraction). Greedy choices can in rare cases form a cycle; then,
+//! and whenever it is cheaper as a DAG, the tree-cost choice of egg's extractor
+//! (always acyclic) is used instead. Ties go to the smallest e-node in `Ord`
+//! order (op, then children), so the result is deterministic.
+
+use crate::analysis::EG;
+use crate::cost::op_flops;
+use crate::lang::ENode;
+use egg::{CostFunction, Extractor, Id, Language};
+use gradc_ir::{IrError, Shape};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+/// Own cost of an e-node: twice its flops plus one per operation, so that among
+/// equally many flops fewer operations win. Leaves are free.
+pub fn node_cost(egraph: &EG, class: Id, n: &ENode) -> u64 {
+    if n.op.is_leaf() {
+        return 0;
+    }
+    let args: Vec<&Shape> = n.children.iter().map(|c| &egraph[*c].data.shape).collect();
+    2 * op_flops(&n.op, &args, &egraph[class].data.shape) + 1
+}
+
+/// A cost set: (class index, own cost of its chosen node), sorted by index.
+type CostSet = Rc<Vec<(usize, u64)>>;
+
+fn merge(a: &[(usize, u64)], b: &[(usize, u64)]) -> Vec<(usize, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// The chosen e-node for every class reachable from `roots` (canonical ids).
+pub fn extract(egraph: &EG, roots: &[Id]) -> Result<BTreeMap<Id, ENode>, IrError> {
+    let greedy = greedy_dag(egraph);
+    let tree = tree_choice(egraph);
+    let greedy = reachable(egraph, roots, &greedy).ok();
+    let tree = reachable(egraph, roots, &tree)?;
+    Ok(match greedy {
+        Some(g) if dag_cost(egraph, &g) <= dag_cost(egraph, &tree) => g,
+        _ => tree,
+    })
+}
+
+/// Sum of own costs, each chosen class once.
+pub fn dag_cost(egraph: &EG, choice: &BTreeMap<Id, ENode>) -> u64 {
+    choice.iter().map(|(c, n)| node_cost(egraph, *c, n)).sum()
+}
+
+fn sorted_classes(egraph: &EG) -> Vec<Id> {
+    let mut ids: Vec<Id> = egraph.classes().map(|c| c.id).collect();
+    ids.sort();
+    ids
+}
+
+fn sorted_nodes(egraph: &EG, class: Id) -> Vec<&ENode> {
+    let mut nodes: Vec<&ENode> = egraph[class].nodes.iter().collect();
+    nodes.sort();
+    nodes
+}
+
+fn greedy_dag(egraph: &EG) -> HashMap<Id, ENode> {
+    let classes = sorted_classes(egraph);
+    let index: HashMap<Id, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let mut best: Vec<Option<(u64, CostSet, ENode)>> = vec![None; classes.len()];
+    // Totals only decrease, so this terminates; the cap bounds pathological cases.
+    for _pass in 0..64 {
+        let mut changed = false;
+        for (i, &class) in classes.iter().enumerate() {
+            for n in sorted_nodes(egraph, class) {
+                let mut set: Vec<(usize, u64)> = vec![(i, node_cost(egraph, class, n))];
+                let mut ok = true;
+                for c in n.children() {
+                    match &best[index[&egraph.find(*c)]] {
+                        Some((_, s, _)) => set = merge(&set, s),
+                        None => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                // A child set holding this class means a cycle through it.
+                if !ok || child_contains(i, n, egraph, &index, &best) {
+                    continue;
+                }
+                let total: u64 = set.iter().map(|(_, c)| c).sum();
+                if best[i].as_ref().is_none_or(|(t, _, _)| total < *t) {
+                    best[i] = Some((total, Rc::new(set), n.clone()));
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    classes
+        .iter()
+        .zip(best)
+        .filter_map(|(c, b)| b.map(|(_, _, n)| (*c, n)))
+        .collect()
+}
+
+/// Whether class `i` is a child of `n` or in a child's cost set (a cycle).
+fn child_contains(
+    i: usize,
+    n: &ENode,
+    egraph: &EG,
+    index: &HashMap<Id, usize>,
+    best: &[Option<(u64, CostSet, ENode)>],
+) -> bool {
+    n.children().iter().any(|c| {
+        let ci = index[&egraph.find(*c)];
+        ci == i
+            || best[ci]
+                .as_ref()
+                .is_some_and(|(_, s, _)| s.binary_search_by_key(&i, |(k, _)| *k).is_ok())
+    })
+}
+
+struct TreeCost<'a> {
+    egraph: &'a EG,
+}
+
+impl CostFunction<ENode> for TreeCost<'_> {
+    type Cost = u64;
+
+    fn cost<C: FnMut(Id) -> u64>(&mut self, enode: &ENode, mut costs: C) -> u64 {
+        // egg passes e-nodes with canonical children but not their class, so
+        // take the shape from any child; the output shape needs the class, which
+        // we find through the hash-cons (the node is in the e-graph).
+        let own = match self.egraph.lookup(enode.clone()) {
+            Some(class) => node_cost(self.egraph, class, enode),
+            None => 1,
+        };
+        enode
+            .children()
+            .iter()
+            .fold(own, |acc, c| acc.saturating_add(costs(*c)))
+    }
+}
+
+fn tree_choice(egraph: &EG) -> HashMap<Id, ENode> {
+    let ex = Extractor::new(egraph, TreeCost { egraph });
+    sorted_classes(egraph)
+        .into_iter()
+        .map(|c| (c, ex.find_best_node(c).clone()))
+        .collect()
+}
+
+/// The choices needed by `roots`, or an error if they form a cycle.
+fn reachable(
+    egraph: &EG,
+    roots: &[Id],
+    choice: &HashMap<Id, ENode>,
+) -> Result<BTreeMap<Id, ENode>, IrError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Open,
+        Done,
+    }
+    let mut marks: HashMap<Id, Mark> = HashMap::new();
+    let mut out = BTreeMap::new();
+    for &root in roots {
+        let root = egraph.find(root);
+        // (class, whether its children have been pushed)
+        let mut stack = vec![(root, false)];
+        while let Some((c, expanded)) = stack.pop() {
+            if expanded {
+                marks.insert(c, Mark::Done);
+                continue;
+            }
+            match marks.get(&c) {
+                Some(Mark::Done) => continue,
+                Some(Mark::Open) => {
+                    return Err(IrError::new("optimizer: extraction chose a cycle"))
+                }
+                None => {}
+            }
+            let Some(n) = choice.get(&c) else {
+                return Err(IrError::new(format!(
+                    "optimizer: no finite-cost term for e-class {c}"
+                )));
+            };
+            marks.insert(c, Mark::Open);
+            out.insert(c, n.clone());
+            stack.push((c, true));
+            for ch in n.children() {
+                let ch = egraph.find(*ch);
+                match marks.get(&ch) {
+                    Some(Mark::Done) => {}
+                    Some(Mark::Open) => {
+                        return Err(IrError::new("optimizer: extraction chose a cycle"))
+                    }
+                    None => stack.push((ch, false)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}

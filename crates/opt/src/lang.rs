@@ -1,0 +1,204 @@
+//! The e-graph language: one e-node wraps a `gradc_ir::Op` and its children.
+//!
+//! Pattern syntax (what `Display` prints and `FromOp` reads) uses the op names
+//! of the IR text form, with the data of data-carrying ops after a colon so that
+//! every operator is one s-expression atom:
+//!
+//! | op | pattern atom |
+//! |---|---|
+//! | `Const(c)` | the number itself: `1.0`, `-1.0`, `0.5` |
+//! | `Powi(n)` | `powi:2` |
+//! | `Reshape(s)`, `BroadcastTo(s)`, `SumTo(s)` | `reshape:[2x1]`, `sum_to:[]` |
+//! | `Input(i)`, `Param(i)` | `input:0`, `param:1` |
+//! | everything else | its text-form name: `add`, `matmul.nt`, `log_softmax` |
+
+use egg::{FromOp, Id, Language};
+use gradc_ir::{Const, Op, Shape};
+use std::fmt;
+
+/// An e-node: an IR op with the e-classes of its arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ENode {
+    pub op: Op,
+    pub children: Vec<Id>,
+}
+
+impl ENode {
+    pub fn new(op: Op, children: Vec<Id>) -> Self {
+        ENode { op, children }
+    }
+
+    pub fn leaf(op: Op) -> Self {
+        ENode {
+            op,
+            children: Vec::new(),
+        }
+    }
+}
+
+impl Language for ENode {
+    // The op with its data: a `reshape:[2x1]` never matches a `reshape:[1x2]`.
+    type Discriminant = Op;
+
+    fn discriminant(&self) -> Op {
+        self.op.clone()
+    }
+
+    fn matches(&self, other: &Self) -> bool {
+        self.op == other.op && self.children.len() == other.children.len()
+    }
+
+    fn children(&self) -> &[Id] {
+        &self.children
+    }
+
+    fn children_mut(&mut self) -> &mut [Id] {
+        &mut self.children
+    }
+}
+
+fn shape_text(s: &Shape) -> String {
+    let dims: Vec<String> = s.dims().iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join("x"))
+}
+
+fn parse_shape(t: &str) -> Option<Shape> {
+    let inner = t.strip_prefix('[')?.strip_suffix(']')?;
+    if inner.is_empty() {
+        return Some(Shape::scalar());
+    }
+    inner
+        .split('x')
+        .map(|d| d.parse().ok())
+        .collect::<Option<Vec<usize>>>()
+        .map(Shape)
+}
+
+impl fmt::Display for ENode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.op {
+            Op::Const(c) => write!(f, "{c:?}"),
+            Op::Input(i) | Op::Param(i) => write!(f, "{}:{i}", self.op.name()),
+            Op::Powi(n) => write!(f, "powi:{n}"),
+            Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
+                write!(f, "{}:{}", self.op.name(), shape_text(s))
+            }
+            op => f.write_str(op.name()),
+        }
+    }
+}
+
+/// Why a pattern atom is not an operator of the language.
+#[derive(Debug)]
+pub struct BadOp(pub String);
+
+fn op_from_atom(atom: &str) -> Option<Op> {
+    if let Ok(v) = atom.parse::<f64>() {
+        return Some(Op::Const(Const::new(v)));
+    }
+    if let Some((head, data)) = atom.split_once(':') {
+        return match head {
+            "input" => data.parse().ok().map(Op::Input),
+            "param" => data.parse().ok().map(Op::Param),
+            "powi" => data.parse().ok().map(Op::Powi),
+            "reshape" => parse_shape(data).map(Op::Reshape),
+            "broadcast_to" => parse_shape(data).map(Op::BroadcastTo),
+            "sum_to" => parse_shape(data).map(Op::SumTo),
+            _ => None,
+        };
+    }
+    let op = match atom {
+        "neg" => Op::Neg,
+        "relu" => Op::Relu,
+        "sigmoid" => Op::Sigmoid,
+        "tanh" => Op::Tanh,
+        "exp" => Op::Exp,
+        "ln" => Op::Ln,
+        "softplus" => Op::Softplus,
+        "sqrt" => Op::Sqrt,
+        "add" => Op::Add,
+        "sub" => Op::Sub,
+        "mul" => Op::Mul,
+        "div" => Op::Div,
+        "max" => Op::Max,
+        "gt" => Op::Gt,
+        "matmul" => Op::MatMul {
+            ta: false,
+            tb: false,
+        },
+        "matmul.tn" => Op::MatMul {
+            ta: true,
+            tb: false,
+        },
+        "matmul.nt" => Op::MatMul {
+            ta: false,
+            tb: true,
+        },
+        "matmul.tt" => Op::MatMul { ta: true, tb: true },
+        "transpose" => Op::Transpose,
+        "sum" => Op::Sum,
+        "sum_last" => Op::SumLast,
+        "logsumexp" => Op::LogSumExp,
+        "softmax" => Op::Softmax,
+        "log_softmax" => Op::LogSoftmax,
+        _ => return None,
+    };
+    Some(op)
+}
+
+impl FromOp for ENode {
+    type Error = BadOp;
+
+    fn from_op(atom: &str, children: Vec<Id>) -> Result<Self, BadOp> {
+        match op_from_atom(atom) {
+            Some(op) if op.arity() == children.len() => Ok(ENode { op, children }),
+            Some(op) => Err(BadOp(format!(
+                "`{atom}` takes {} argument(s), got {}",
+                op.arity(),
+                children.len()
+            ))),
+            None => Err(BadOp(format!("unknown operator `{atom}`"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atoms_round_trip() {
+        let ops = [
+            Op::constant(1.0),
+            Op::constant(-0.5),
+            Op::Input(0),
+            Op::Param(3),
+            Op::Powi(-2),
+            Op::Reshape(Shape::new([2, 1])),
+            Op::SumTo(Shape::scalar()),
+            Op::BroadcastTo(Shape::new([4])),
+            Op::MatMul {
+                ta: false,
+                tb: true,
+            },
+            Op::LogSoftmax,
+        ];
+        for op in ops {
+            let text = ENode::leaf(op.clone()).to_string();
+            assert_eq!(op_from_atom(&text), Some(op), "{text}");
+        }
+        assert!(op_from_atom("frob").is_none());
+        assert!(ENode::from_op("add", vec![Id::from(0)]).is_err());
+    }
+
+    #[test]
+    fn patterns_parse() {
+        let p: egg::Pattern<ENode> = "(mul ?x (sub 1.0 (matmul.tn ?a (reshape:[2x1] ?b))))"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            p.to_string(),
+            "(mul ?x (sub 1.0 (matmul.tn ?a (reshape:[2x1] ?b))))"
+        );
+    }
+}
