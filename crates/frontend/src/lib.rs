@@ -1,1 +1,160 @@
-//! stub
+//! Stage 1 of the gradc pipeline: the frontend.
+//!
+//! Turns a `#[network]` function (syn) into a checked [`Network`] model holding
+//! the forward [`Graph`]. All surface sugar (`mse`, `mean`, 1-D `matmul`,
+//! `cross_entropy`, ...) is desugared here into the closed op set of `gradc-ir`.
+//! Every problem is a `syn::Error` spanned at the user's tokens; independent
+//! problems are collected and reported together.
+//!
+//! This is a normal library shared by the proc macro and the CLI, so it speaks
+//! `proc_macro2` and syn, never `proc_macro`.
+//!
+//! Files: `attr.rs` (the attribute's options), `signature.rs` (arguments and
+//! types → shapes), `lower.rs` (body → graph), `model.rs` (the result).
+
+mod attr;
+mod lower;
+mod model;
+mod signature;
+
+pub use attr::Options;
+pub use model::{Arg, Network};
+
+use gradc_ir::{DType, Graph};
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use std::fmt::Display;
+
+/// Parses and checks a `#[network]` function given the attribute's arguments
+/// and the item's tokens. Collects all errors (combined with
+/// [`syn::Error::combine`]), each spanned at the user's tokens.
+pub fn parse_network(attr: TokenStream, item: TokenStream) -> Result<Network, syn::Error> {
+    match syn::parse2::<syn::ItemFn>(item) {
+        Ok(item) => lower(attr, item),
+        Err(mut e) => {
+            // Report a bad attribute too, so the user sees both at once.
+            if let Err(a) = attr::parse_options(attr) {
+                let mut a = a;
+                a.combine(e);
+                e = a;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Same as [`parse_network`] for an already-parsed function (the CLI finds
+/// functions in a file).
+pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::Error> {
+    let mut errors = Errors::default();
+    let options = attr::parse_options(attr).unwrap_or_else(|e| {
+        errors.push(e);
+        Options::default()
+    });
+    let mut elem = signature::ElemType::default();
+    let sig = signature::check(&mut item, &mut elem, &mut errors);
+    let dtype = elem.dtype().unwrap_or(DType::F32);
+
+    let mut graph = Graph::new(dtype);
+    let mut env = lower::Env::default();
+    let mut args = Vec::new();
+    for a in sig.args {
+        let name = a.ident.to_string();
+        match a.shape {
+            Some(shape) => {
+                let id = if a.is_input {
+                    graph.add_input(&name, shape.clone())
+                } else {
+                    graph.add_param(&name, shape.clone())
+                };
+                env.bind(&name, Some(id));
+                args.push(Arg {
+                    ident: a.ident,
+                    ty: a.ty,
+                    shape,
+                    is_input: a.is_input,
+                });
+            }
+            // Known name, unusable value: uses in the body stay silent.
+            None => env.bind(&name, None),
+        }
+    }
+
+    let tail = lower::lower_body(&item.block, &mut graph, &mut env, &mut elem, &mut errors);
+    if let Some((node, expr)) = &tail {
+        graph.add_root("out", *node);
+        if let Some((_, Some(ret_shape))) = &sig.ret {
+            let got = graph.shape(*node);
+            if got != ret_shape {
+                errors.spanned(
+                    expr,
+                    format!(
+                        "the result has shape {got}, but the return type declares shape {ret_shape}"
+                    ),
+                );
+            }
+        }
+    }
+    errors.finish()?;
+
+    // No errors were recorded, so the signature and the body were complete.
+    let (Some((ret_ty, Some(ret_shape))), Some(_)) = (sig.ret, tail) else {
+        return Err(syn::Error::new_spanned(
+            &item.sig.ident,
+            "gradc internal error: incomplete network",
+        ));
+    };
+    if cfg!(debug_assertions) {
+        if let Err(e) = gradc_ir::verify(&graph) {
+            return Err(syn::Error::new_spanned(
+                &item.sig.ident,
+                format!("gradc internal error: the forward graph is malformed: {e}"),
+            ));
+        }
+    }
+    Ok(Network {
+        ident: item.sig.ident.clone(),
+        vis: item.vis.clone(),
+        item,
+        dtype,
+        args,
+        ret_ty,
+        ret_shape,
+        options,
+        graph,
+    })
+}
+
+/// Errors collected across the attribute, the signature and the body.
+#[derive(Default)]
+pub(crate) struct Errors(Vec<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: syn::Error) {
+        self.0.push(e);
+    }
+
+    /// Records an error spanning `tokens`.
+    pub(crate) fn spanned(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.0.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Records an error at one span.
+    pub(crate) fn at(&mut self, span: proc_macro2::Span, message: impl Display) {
+        self.0.push(syn::Error::new(span, message));
+    }
+
+    /// All errors combined in the order they were found, or `Ok` if there were none.
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        let mut it = self.0.into_iter();
+        match it.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                for e in it {
+                    first.combine(e);
+                }
+                Err(first)
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The checked model of a `#[network]` function: what the later stages need,
+//! with the original syntax kept so they can point at the user's tokens.
+
+use crate::Options;
+use gradc_ir::{DType, Graph, Shape};
+
+/// One function argument: an `#[input]` (data, no gradient) or a parameter.
+#[derive(Clone, Debug)]
+pub struct Arg {
+    pub ident: syn::Ident,
+    /// The type as written, e.g. `[[f32; 2]; 4]`.
+    pub ty: syn::Type,
+    pub shape: Shape,
+    /// `true` for `#[input]` arguments, `false` for parameters.
+    pub is_input: bool,
+}
+
+/// A parsed and checked `#[network]` function with its forward graph.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// The original function with the `#[input]` attributes removed.
+    pub item: syn::ItemFn,
+    pub ident: syn::Ident,
+    pub vis: syn::Visibility,
+    /// The one element type of every argument and of the result.
+    pub dtype: DType,
+    /// All arguments in declaration order.
+    pub args: Vec<Arg>,
+    pub ret_ty: syn::Type,
+    pub ret_shape: Shape,
+    pub options: Options,
+    /// The forward graph: leaves in declaration order, one root named `out`.
+    pub graph: Graph,
+}
+
+impl Network {
+    /// The `#[input]` arguments in declaration order.
+    pub fn inputs(&self) -> impl Iterator<Item = &Arg> {
+        self.args.iter().filter(|a| a.is_input)
+    }
+
+    /// The parameters in declaration order.
+    pub fn params(&self) -> impl Iterator<Item = &Arg> {
+        self.args.iter().filter(|a| !a.is_input)
+    }
+}
