@@ -28,6 +28,21 @@ use std::fmt::Display;
 /// Parses and checks a `#[network]` function given the attribute's arguments
 /// and the item's tokens. Collects all errors (combined with
 /// [`syn::Error::combine`]), each spanned at the user's tokens.
+///
+/// ```
+/// let net = gradc_frontend::parse_network(
+///     quote::quote!(),
+///     quote::quote! {
+///         fn fit(#[input] x: [f32; 3], #[input] y: [f32; 3], w: f32) -> f32 {
+///             let yhat = x * w;
+///             mse(yhat, y)
+///         }
+///     },
+/// )
+/// .unwrap();
+/// assert_eq!(net.params().count(), 1);
+/// assert_eq!(net.graph.roots()[0].name, "out");
+/// ```
 pub fn parse_network(attr: TokenStream, item: TokenStream) -> Result<Network, syn::Error> {
     match syn::parse2::<syn::ItemFn>(item) {
         Ok(item) => lower(attr, item),

@@ -2,6 +2,7 @@
 
 use crate::Errors;
 use gradc_ir::{DType, Shape};
+use quote::ToTokens;
 use std::collections::BTreeSet;
 use syn::{FnArg, Pat, ReturnType, Type};
 
@@ -106,9 +107,21 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Er
         pt.attrs.retain(|a| !a.path().is_ident("input"));
         let shape = type_shape(&pt.ty, elem, errors);
         let ident = match &*pt.pat {
-            Pat::Ident(pi)
-                if pi.by_ref.is_none() && pi.mutability.is_none() && pi.subpat.is_none() =>
-            {
+            Pat::Ident(pi) => {
+                if pi.by_ref.is_some() || pi.mutability.is_some() || pi.subpat.is_some() {
+                    errors.spanned(
+                        pi,
+                        "unsupported argument pattern: each argument must be a plain identifier, as in `x: [f32; 4]` (no `mut`, `ref` or `@`)",
+                    );
+                    // The name is known: keep it, unusable, so its uses stay silent.
+                    args.push(SigArg {
+                        ident: pi.ident.clone(),
+                        ty: (*pt.ty).clone(),
+                        shape: None,
+                        is_input,
+                    });
+                    continue;
+                }
                 pi.ident.clone()
             }
             other => {
@@ -202,7 +215,8 @@ pub(crate) fn type_shape(ty: &Type, elem: &mut ElemType, errors: &mut Errors) ->
                 let name = match (&p.qself, p.path.get_ident()) {
                     (None, Some(id)) => id.to_string(),
                     _ => {
-                        errors.spanned(p, format!("unsupported type; {TYPES}"));
+                        let text = p.to_token_stream().to_string().replace(' ', "");
+                        errors.spanned(p, format!("unsupported type `{text}`; {TYPES}"));
                         return None;
                     }
                 };

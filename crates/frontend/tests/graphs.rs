@@ -424,3 +424,22 @@ fn a_network_with_no_arguments_is_a_constant() {
     let g = body_graph(quote!(), quote!(f32), quote!(2.5));
     assert_eq!(g, text("f32", &["_ [] (const 2.5)"], 0));
 }
+
+#[test]
+fn loss_targets_may_broadcast_to_the_prediction() {
+    let g = body_graph(quote!(p: [f32; 2]), quote!(f32), quote!(mse(p, 0)));
+    let want = text(
+        "f32",
+        &[
+            "p [2] (param 0)",
+            "_ [] (const 0.0)",
+            "_ [2] (sub %0 %1)",
+            "_ [2] (powi 2 %2)",
+            "_ [] (sum %3)",
+            "_ [] (const 2.0)",
+            "_ [] (div %4 %5)",
+        ],
+        6,
+    );
+    assert_eq!(g, want);
+}
