@@ -1,0 +1,775 @@
+//! The emitter: one statement or loop block per live node, in id order.
+
+use crate::expr::{self, E};
+use crate::names::{self, Names};
+use crate::rust_type;
+use gradc_ir::{verify, DType, Graph, IrError, NodeId, Op, Shape};
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::quote;
+
+/// Buffers up to this many elements live on the stack; larger ones in a `Vec`.
+const MAX_STACK_ELEMS: usize = 4096;
+
+/// How generated code refers to a node's value.
+#[derive(Clone, Debug)]
+enum Val {
+    /// A scalar: a local, a leaf binding, or an inlined constant.
+    Scalar(E),
+    /// A flat row-major buffer indexable by `name[i]`: an owned array / `Vec`, or
+    /// (`owned == false`) a `&[T]` borrowed from `params` / `inputs`.
+    Tensor { name: Ident, owned: bool },
+}
+
+fn err<T>(m: impl Into<String>) -> Result<T, IrError> {
+    Err(IrError::new(format!("codegen: {}", m.into())))
+}
+
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+/// Which nodes the given roots depend on.
+fn live_from(g: &Graph, roots: &[NodeId]) -> Vec<bool> {
+    let mut live = vec![false; g.len()];
+    for r in roots {
+        live[r.index()] = true;
+    }
+    for id in g.node_ids().rev() {
+        if live[id.index()] {
+            for a in g.args(id) {
+                live[a.index()] = true;
+            }
+        }
+    }
+    live
+}
+
+/// Loop variables for the given extents: `None` for an extent of 1 (no loop, the
+/// index is always 0), otherwise `i`, `j`, `k`, ... in nesting order.
+fn loop_vars(dims: &[usize]) -> Vec<Option<Ident>> {
+    let mut n = 0;
+    dims.iter()
+        .map(|&d| {
+            (d != 1).then(|| {
+                n += 1;
+                names::loop_var(n - 1)
+            })
+        })
+        .collect()
+}
+
+/// A constant-stride index expression `i * 6 + j * 2 + k`; `0` if no term is left.
+fn index(terms: &[(&Option<Ident>, usize)]) -> TokenStream {
+    let parts: Vec<TokenStream> = terms
+        .iter()
+        .filter_map(|(v, s)| match (v, s) {
+            (None, _) | (_, 0) => None,
+            (Some(v), 1) => Some(quote!(#v)),
+            (Some(v), s) => {
+                let s = lit(*s);
+                Some(quote!(#v * #s))
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        quote!(0)
+    } else {
+        quote!(#(#parts)+*)
+    }
+}
+
+fn index_of(vars: &[Option<Ident>], strides: &[usize]) -> TokenStream {
+    let terms: Vec<_> = vars.iter().zip(strides.iter().copied()).collect();
+    index(&terms)
+}
+
+/// Wraps `body` in `for` loops (outermost first), skipping extent-1 dimensions.
+fn nest(vars: &[Option<Ident>], dims: &[usize], body: TokenStream) -> TokenStream {
+    vars.iter()
+        .zip(dims)
+        .rev()
+        .fold(body, |inner, (v, &d)| match v {
+            Some(v) => {
+                let d = lit(d);
+                quote!(for #v in 0..#d { #inner })
+            }
+            None => inner,
+        })
+}
+
+/// `place.as_flattened_mut()` repeated so a rank-`rank` array becomes `&mut [T]`.
+fn flatten_mut(place: TokenStream, rank: usize) -> TokenStream {
+    (1..rank).fold(place, |p, _| quote!(#p.as_flattened_mut()))
+}
+
+struct Emitter<'g> {
+    g: &'g Graph,
+    dtype: DType,
+    elem: TokenStream,
+    live: Vec<bool>,
+    vals: Vec<Option<Val>>,
+    names: Names,
+    stmts: Vec<TokenStream>,
+    uses_params: bool,
+    uses_inputs: bool,
+}
+
+impl<'g> Emitter<'g> {
+    /// Verifies the graph, names the live leaves first (so they keep their source
+    /// names), then emits every live node in id order.
+    fn run(g: &'g Graph, roots: &[NodeId]) -> Result<Self, IrError> {
+        verify(g)?;
+        let mut em = Emitter {
+            g,
+            dtype: g.dtype(),
+            elem: expr::elem(g.dtype()),
+            live: live_from(g, roots),
+            vals: vec![None; g.len()],
+            names: Names::new(),
+            stmts: Vec::new(),
+            uses_params: false,
+            uses_inputs: false,
+        };
+        let mut leaf_names = vec![None; g.len()];
+        for id in g.node_ids() {
+            if em.live[id.index()] && matches!(g.op(id), Op::Input(_) | Op::Param(_)) {
+                let field = em.field(id)?;
+                leaf_names[id.index()] = Some((
+                    field.clone(),
+                    em.names.fresh(Some(&field.to_string()), id.index()),
+                ));
+            }
+        }
+        for id in g.node_ids() {
+            if em.live[id.index()] {
+                em.node(id, leaf_names[id.index()].take())?;
+            }
+        }
+        Ok(em)
+    }
+
+    /// The struct field a leaf is read from / its gradient written to.
+    fn field(&self, id: NodeId) -> Result<Ident, IrError> {
+        match self.g.name(id) {
+            Some(n) if names::is_plain_ident(n) => {
+                Ok(Ident::new(n, proc_macro2::Span::call_site()))
+            }
+            Some(n) => err(format!(
+                "argument name `{n}` of node {id} is not a plain identifier"
+            )),
+            None => err(format!("argument node {id} has no name")),
+        }
+    }
+
+    fn shape(&self, id: NodeId) -> &'g Shape {
+        self.g.shape(id)
+    }
+
+    fn val(&self, id: NodeId) -> Result<&Val, IrError> {
+        match &self.vals[id.index()] {
+            Some(v) => Ok(v),
+            None => err(format!("node {id} used before it was emitted")),
+        }
+    }
+
+    fn tensor(&self, id: NodeId) -> Result<Ident, IrError> {
+        match self.val(id)? {
+            Val::Tensor { name, .. } => Ok(name.clone()),
+            Val::Scalar(_) => err(format!("node {id} is a scalar where a tensor was expected")),
+        }
+    }
+
+    /// The value of `id` at flat index `ix` (a scalar ignores the index).
+    fn read(&self, id: NodeId, ix: &TokenStream) -> Result<E, IrError> {
+        Ok(match self.val(id)? {
+            Val::Scalar(e) => e.clone(),
+            Val::Tensor { name, .. } => E::atom(quote!(#name[#ix])),
+        })
+    }
+
+    /// `&[T]`-coercible reference to a tensor's buffer.
+    fn slice_ref(&self, id: NodeId) -> Result<TokenStream, IrError> {
+        match self.val(id)? {
+            Val::Tensor { name, owned: true } => Ok(quote!(&#name)),
+            Val::Tensor { name, owned: false } => Ok(quote!(#name)),
+            Val::Scalar(_) => err(format!("node {id} is a scalar where a tensor was expected")),
+        }
+    }
+
+    fn zero(&self) -> E {
+        match self.dtype {
+            DType::F32 => E::atom(quote!(0.0f32)),
+            DType::F64 => E::atom(quote!(0.0f64)),
+        }
+    }
+
+    fn one(&self) -> E {
+        match self.dtype {
+            DType::F32 => E::atom(quote!(1.0f32)),
+            DType::F64 => E::atom(quote!(1.0f64)),
+        }
+    }
+
+    fn local(&mut self, id: NodeId) -> Ident {
+        self.names.fresh(self.g.name(id), id.index())
+    }
+
+    fn alias(&mut self, id: NodeId, of: NodeId) -> Result<(), IrError> {
+        self.vals[id.index()] = Some(self.val(of)?.clone());
+        Ok(())
+    }
+
+    /// `let y: T = e;`
+    fn new_scalar(&mut self, id: NodeId, e: E) {
+        let y = self.local(id);
+        let (t, ts) = (&self.elem, &e.ts);
+        self.stmts.push(quote!(let #y: #t = #ts;));
+        self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));
+    }
+
+    /// The one place tensor scratch is declared: a zeroed stack array, or a `Vec`
+    /// when large. (A later workspace change only needs to touch this.)
+    fn new_buffer(&mut self, id: NodeId) -> Ident {
+        let y = self.local(id);
+        let n = lit(self.shape(id).numel());
+        let z = self.zero().ts;
+        self.stmts
+            .push(if self.shape(id).numel() <= MAX_STACK_ELEMS {
+                quote!(let mut #y = [#z; #n];)
+            } else {
+                quote!(let mut #y = vec![#z; #n];)
+            });
+        self.vals[id.index()] = Some(Val::Tensor {
+            name: y.clone(),
+            owned: true,
+        });
+        y
+    }
+
+    fn node(&mut self, id: NodeId, leaf: Option<(Ident, Ident)>) -> Result<(), IrError> {
+        let g = self.g;
+        let args = g.args(id);
+        match g.op(id) {
+            Op::Input(_) | Op::Param(_) => {
+                let Some((field, name)) = leaf else {
+                    return err(format!("leaf {id} was not named"));
+                };
+                let src = if matches!(g.op(id), Op::Param(_)) {
+                    self.uses_params = true;
+                    quote!(params)
+                } else {
+                    self.uses_inputs = true;
+                    quote!(inputs)
+                };
+                let (t, rank) = (&self.elem, self.shape(id).rank());
+                if rank == 0 {
+                    self.stmts.push(quote!(let #name: #t = #src.#field;));
+                    self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#name))));
+                } else {
+                    let view = if rank == 1 {
+                        quote!(&#src.#field[..])
+                    } else {
+                        (1..rank).fold(quote!(#src.#field), |p, _| quote!(#p.as_flattened()))
+                    };
+                    self.stmts.push(quote!(let #name: &[#t] = #view;));
+                    self.vals[id.index()] = Some(Val::Tensor { name, owned: false });
+                }
+            }
+            Op::Const(c) => {
+                self.vals[id.index()] = Some(Val::Scalar(expr::float(c.value(), self.dtype)?));
+            }
+            op @ (Op::Neg
+            | Op::Relu
+            | Op::Sigmoid
+            | Op::Tanh
+            | Op::Exp
+            | Op::Ln
+            | Op::Softplus
+            | Op::Sqrt
+            | Op::Powi(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Max
+            | Op::Gt) => {
+                let op = op.clone();
+                self.elementwise(id, |em, v| em.apply(&op, v))?;
+            }
+            Op::MatMul { ta, tb } => self.matmul(id, args[0], args[1], *ta, *tb)?,
+            Op::Transpose => self.transpose(id, args[0])?,
+            Op::Reshape(_) => {
+                let x = args[0];
+                match (self.shape(x).is_scalar(), self.shape(id).is_scalar()) {
+                    // Same elements in the same order: the buffer is reused as is.
+                    (true, true) | (false, false) => self.alias(id, x)?,
+                    (false, true) => {
+                        let e = self.read(x, &quote!(0))?;
+                        self.new_scalar(id, e);
+                    }
+                    (true, false) => {
+                        let e = self.read(x, &quote!(0))?.ts;
+                        let y = self.new_buffer(id);
+                        self.stmts.push(quote!(#y[0] = #e;));
+                    }
+                }
+            }
+            Op::BroadcastTo(s) => {
+                if s == self.shape(args[0]) {
+                    self.alias(id, args[0])?;
+                } else {
+                    self.elementwise(id, |_, v| Ok(v[0].clone()))?;
+                }
+            }
+            Op::SumTo(s) => {
+                let x = args[0];
+                if s == self.shape(x) {
+                    self.alias(id, x)?;
+                } else if s.is_scalar() {
+                    self.sum_all(id, x)?;
+                } else {
+                    self.sum_to(id, x)?;
+                }
+            }
+            Op::Sum => {
+                if self.shape(args[0]).is_scalar() {
+                    self.alias(id, args[0])?;
+                } else {
+                    self.sum_all(id, args[0])?;
+                }
+            }
+            Op::SumLast => self.sum_last(id, args[0])?,
+            op @ (Op::LogSumExp | Op::Softmax | Op::LogSoftmax) => {
+                let op = op.clone();
+                self.rowwise(id, args[0], &op)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The scalar expression of an elementwise op applied to operand expressions.
+    fn apply(&self, op: &Op, v: &[E]) -> Result<E, IrError> {
+        let sigmoid = quote!(::gradc::__private::sigmoid);
+        let softplus = quote!(::gradc::__private::softplus);
+        let arg = |i: usize| -> Result<&E, IrError> {
+            match v.get(i) {
+                Some(e) => Ok(e),
+                None => err(format!("`{}` is missing operand {i}", op.name())),
+            }
+        };
+        Ok(match op {
+            Op::Neg => expr::neg(arg(0)?),
+            Op::Relu => {
+                let x = arg(0)?;
+                expr::if_else(&expr::gt(x, &self.zero()), x, &self.zero())
+            }
+            Op::Sigmoid => expr::call(sigmoid, arg(0)?),
+            Op::Softplus => expr::call(softplus, arg(0)?),
+            Op::Tanh => expr::method(arg(0)?, quote!(tanh), quote!()),
+            Op::Exp => expr::method(arg(0)?, quote!(exp), quote!()),
+            Op::Ln => expr::method(arg(0)?, quote!(ln), quote!()),
+            Op::Sqrt => expr::method(arg(0)?, quote!(sqrt), quote!()),
+            Op::Powi(n) => expr::method(arg(0)?, quote!(powi), expr::int(i64::from(*n))),
+            Op::Add => expr::add(arg(0)?, arg(1)?),
+            Op::Sub => expr::sub(arg(0)?, arg(1)?),
+            Op::Mul => expr::mul(arg(0)?, arg(1)?),
+            Op::Div => expr::div(arg(0)?, arg(1)?),
+            Op::Max => {
+                let (a, b) = (arg(0)?, arg(1)?);
+                expr::if_else(&expr::ge(a, b), a, b)
+            }
+            Op::Gt => expr::if_else(&expr::gt(arg(0)?, arg(1)?), &self.one(), &self.zero()),
+            Op::Input(_)
+            | Op::Param(_)
+            | Op::Const(_)
+            | Op::MatMul { .. }
+            | Op::Transpose
+            | Op::Reshape(_)
+            | Op::BroadcastTo(_)
+            | Op::SumTo(_)
+            | Op::Sum
+            | Op::SumLast
+            | Op::LogSumExp
+            | Op::Softmax
+            | Op::LogSoftmax => return err(format!("`{}` is not elementwise", op.name())),
+        })
+    }
+
+    /// An elementwise node: `f` maps the operands' expressions at one output
+    /// index to the result. Broadcasting is resolved here into constant strides:
+    /// same-shape operands share one flat loop, scalars are read once, anything
+    /// else gets a loop per output dimension.
+    fn elementwise(
+        &mut self,
+        id: NodeId,
+        f: impl Fn(&Self, &[E]) -> Result<E, IrError>,
+    ) -> Result<(), IrError> {
+        let args = self.g.args(id);
+        let out = self.shape(id);
+        if out.is_scalar() {
+            let ops = args
+                .iter()
+                .map(|a| self.read(*a, &quote!(0)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let e = f(self, &ops)?;
+            self.new_scalar(id, e);
+            return Ok(());
+        }
+        let mut general = false;
+        for a in args {
+            if matches!(self.val(*a)?, Val::Tensor { .. }) && self.shape(*a) != out {
+                general = true;
+            }
+        }
+        let (dims, strides) = if general {
+            (out.dims().to_vec(), out.strides())
+        } else {
+            (vec![out.numel()], vec![1])
+        };
+        let vars = loop_vars(&dims);
+        let oi = index_of(&vars, &strides);
+        let mut ops = Vec::with_capacity(args.len());
+        for a in args {
+            let ix = if self.shape(*a) == out {
+                oi.clone()
+            } else {
+                index_of(&vars, &self.shape(*a).broadcast_strides(out))
+            };
+            ops.push(self.read(*a, &ix)?);
+        }
+        let e = f(self, &ops)?.ts;
+        let y = self.new_buffer(id);
+        self.stmts.push(nest(&vars, &dims, quote!(#y[#oi] = #e;)));
+        Ok(())
+    }
+
+    /// `op(a) · op(b)` in i-k-j order, reading transposed operands in place.
+    fn matmul(
+        &mut self,
+        id: NodeId,
+        a: NodeId,
+        b: NodeId,
+        ta: bool,
+        tb: bool,
+    ) -> Result<(), IrError> {
+        let (m, n) = match self.shape(id).dims() {
+            [m, n] => (*m, *n),
+            _ => return err(format!("matmul node {id} is not 2-D")),
+        };
+        let k = match (self.shape(a).dims(), ta) {
+            ([_, k], false) | ([k, _], true) => *k,
+            _ => return err(format!("matmul node {id}: left operand is not 2-D")),
+        };
+        let (an, bn) = (self.tensor(a)?, self.tensor(b)?);
+        let var = |d: usize, name: &str| {
+            (d != 1).then(|| Ident::new(name, proc_macro2::Span::call_site()))
+        };
+        let (vi, vk, vj) = (var(m, "i"), var(k, "k"), var(n, "j"));
+        let ai = if ta {
+            index(&[(&vk, m), (&vi, 1)])
+        } else {
+            index(&[(&vi, k), (&vk, 1)])
+        };
+        let bi = if tb {
+            index(&[(&vj, k), (&vk, 1)])
+        } else {
+            index(&[(&vk, n), (&vj, 1)])
+        };
+        let oi = index(&[(&vi, n), (&vj, 1)]);
+        let y = self.new_buffer(id);
+        let body = quote!(#y[#oi] += #an[#ai] * #bn[#bi];);
+        self.stmts.push(nest(&[vi, vk, vj], &[m, k, n], body));
+        Ok(())
+    }
+
+    fn transpose(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
+        let (r, c) = match self.shape(x).dims() {
+            [r, c] => (*r, *c),
+            _ => return err(format!("transpose node {id} is not 2-D")),
+        };
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(&[c, r]);
+        let oi = index_of(&vars, &[r, 1]);
+        let xi = index_of(&vars, &[1, c]);
+        let y = self.new_buffer(id);
+        self.stmts
+            .push(nest(&vars, &[c, r], quote!(#y[#oi] = #xn[#xi];)));
+        Ok(())
+    }
+
+    /// Sum of every element into a scalar local.
+    fn sum_all(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
+        let numel = self.shape(x).numel();
+        if numel == 1 {
+            let e = self.read(x, &quote!(0))?;
+            self.new_scalar(id, e);
+            return Ok(());
+        }
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(&[numel]);
+        let ix = index_of(&vars, &[1]);
+        let y = self.local(id);
+        let (t, z) = (&self.elem, self.zero().ts);
+        self.stmts.push(quote!(let mut #y: #t = #z;));
+        self.stmts
+            .push(nest(&vars, &[numel], quote!(#y += #xn[#ix];)));
+        self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));
+        Ok(())
+    }
+
+    /// Sum over the axes that broadcasting the result's shape to the operand's adds.
+    fn sum_to(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
+        let (xs, s) = (self.shape(x), self.shape(id));
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(xs.dims());
+        let xi = index_of(&vars, &xs.strides());
+        let yi = index_of(&vars, &s.broadcast_strides(xs));
+        let y = self.new_buffer(id);
+        self.stmts
+            .push(nest(&vars, xs.dims(), quote!(#y[#yi] += #xn[#xi];)));
+        Ok(())
+    }
+
+    /// Rows and columns of an op over the last axis.
+    fn rows_cols(&self, x: NodeId) -> (usize, usize) {
+        let s = self.shape(x);
+        let c = s.last().unwrap_or(1);
+        (if c == 0 { 0 } else { s.numel() / c }, c)
+    }
+
+    fn sum_last(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
+        let (r, c) = self.rows_cols(x);
+        if c == 1 || self.shape(x).is_scalar() {
+            return self.alias(id, x);
+        }
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(&[r, c]);
+        let xi = index_of(&vars, &[c, 1]);
+        let yi = index_of(&vars, &[1, 0]);
+        let y = self.new_buffer(id);
+        self.stmts
+            .push(nest(&vars, &[r, c], quote!(#y[#yi] += #xn[#xi];)));
+        Ok(())
+    }
+
+    /// logsumexp / softmax / log_softmax: a loop over rows, each subtracting the
+    /// row maximum before `exp` so nothing overflows.
+    fn rowwise(&mut self, id: NodeId, x: NodeId, op: &Op) -> Result<(), IrError> {
+        let (r, c) = self.rows_cols(x);
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(&[r, c]);
+        let (vi, vj) = (vars[0].clone(), vars[1].clone());
+        let row0 = index(&[(&vi, c)]);
+        let xij = index(&[(&vi, c), (&vj, 1)]);
+        let z = self.zero().ts;
+        let max = match &vj {
+            Some(j) => {
+                let c = lit(c);
+                quote! {
+                    let mut mx = #xn[#row0];
+                    for #j in 1..#c { mx = mx.max(#xn[#xij]); }
+                }
+            }
+            None => quote!(let mx = #xn[#row0];),
+        };
+        let cols = |body: TokenStream| nest(&[vj.clone()], &[c], body);
+        let y = self.new_buffer(id);
+        let body = match op {
+            Op::LogSumExp => {
+                let acc = cols(quote!(se += (#xn[#xij] - mx).exp();));
+                let yi = index(&[(&vi, 1)]);
+                quote! {
+                    #max
+                    let mut se = #z;
+                    #acc
+                    #y[#yi] = mx + se.ln();
+                }
+            }
+            Op::Softmax => {
+                let exps = cols(quote! {
+                    #y[#xij] = (#xn[#xij] - mx).exp();
+                    se += #y[#xij];
+                });
+                let scale = cols(quote!(#y[#xij] /= se;));
+                quote! {
+                    #max
+                    let mut se = #z;
+                    #exps
+                    #scale
+                }
+            }
+            Op::LogSoftmax => {
+                let acc = cols(quote!(se += (#xn[#xij] - mx).exp();));
+                let shift = cols(quote!(#y[#xij] = #xn[#xij] - lse;));
+                quote! {
+                    #max
+                    let mut se = #z;
+                    #acc
+                    let lse = mx + se.ln();
+                    #shift
+                }
+            }
+            Op::Input(_)
+            | Op::Param(_)
+            | Op::Const(_)
+            | Op::Neg
+            | Op::Relu
+            | Op::Sigmoid
+            | Op::Tanh
+            | Op::Exp
+            | Op::Ln
+            | Op::Softplus
+            | Op::Sqrt
+            | Op::Powi(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Max
+            | Op::Gt
+            | Op::MatMul { .. }
+            | Op::Transpose
+            | Op::Reshape(_)
+            | Op::BroadcastTo(_)
+            | Op::SumTo(_)
+            | Op::Sum
+            | Op::SumLast => return err(format!("`{}` is not a row op", op.name())),
+        };
+        self.stmts.push(match &vi {
+            Some(i) => {
+                let r = lit(r);
+                quote!(for #i in 0..#r { #body })
+            }
+            None => quote!({ #body }),
+        });
+        Ok(())
+    }
+
+    /// Argument names for the signature: `_`-prefixed when no leaf reads them,
+    /// so an unused struct does not warn.
+    fn arg_names(&self) -> (Ident, Ident) {
+        let id = |s: &str| Ident::new(s, proc_macro2::Span::call_site());
+        (
+            id(if self.uses_params {
+                "params"
+            } else {
+                "_params"
+            }),
+            id(if self.uses_inputs {
+                "inputs"
+            } else {
+                "_inputs"
+            }),
+        )
+    }
+}
+
+/// `[[0.0f32; 2]; 4]` for a shape.
+fn zero_array(dtype: DType, shape: &Shape) -> TokenStream {
+    let mut t = match dtype {
+        DType::F32 => quote!(0.0f32),
+        DType::F64 => quote!(0.0f64),
+    };
+    for &d in shape.dims().iter().rev() {
+        let n = lit(d);
+        t = quote!([#t; #n]);
+    }
+    t
+}
+
+pub(crate) fn forward(g: &Graph) -> Result<TokenStream, IrError> {
+    let Some(root) = g.roots().first().map(|r| r.node) else {
+        return err("forward graph has no root");
+    };
+    if root.index() >= g.len() {
+        return err(format!("root {root} does not exist"));
+    }
+    let mut em = Emitter::run(g, &[root])?;
+    let shape = g.shape(root);
+    let ret = match em.val(root)?.clone() {
+        Val::Scalar(e) => e.ts,
+        Val::Tensor { .. } => {
+            let out = em.names.take("out");
+            let zero = zero_array(g.dtype(), shape);
+            let dst = flatten_mut(quote!(#out), shape.rank());
+            let src = em.slice_ref(root)?;
+            em.stmts.push(quote!(let mut #out = #zero;));
+            em.stmts.push(quote!(#dst.copy_from_slice(#src);));
+            quote!(#out)
+        }
+    };
+    let ty = rust_type(g.dtype(), shape);
+    let (p, i) = em.arg_names();
+    let stmts = &em.stmts;
+    Ok(quote! {
+        pub fn forward(#p: &Params, #i: &Inputs) -> #ty {
+            #(#stmts)*
+            #ret
+        }
+    })
+}
+
+pub(crate) fn forward_backward(g: &Graph) -> Result<TokenStream, IrError> {
+    let roots = g.roots();
+    let params = g.params();
+    if roots.len() != params.len() + 1 {
+        return err(format!(
+            "joint graph has {} roots; expected `loss` and one gradient for each of {} parameters",
+            roots.len(),
+            params.len()
+        ));
+    }
+    if roots[0].name != "loss" || !g.shape(roots[0].node).is_scalar() {
+        return err(format!(
+            "the first root of a joint graph must be the scalar `loss`, got `{}` of shape {}",
+            roots[0].name,
+            g.shape(roots[0].node)
+        ));
+    }
+    for (r, p) in roots[1..].iter().zip(params) {
+        let want = format!("d_{}", g.name(*p).unwrap_or("?"));
+        if r.name != want || g.shape(r.node) != g.shape(*p) {
+            return err(format!(
+                "root `{}` of shape {} should be `{want}` of shape {}",
+                r.name,
+                g.shape(r.node),
+                g.shape(*p)
+            ));
+        }
+    }
+    let root_ids: Vec<NodeId> = roots.iter().map(|r| r.node).collect();
+    let mut em = Emitter::run(g, &root_ids)?;
+    for (r, p) in roots[1..].iter().zip(params) {
+        let field = em.field(*p)?;
+        let rank = g.shape(*p).rank();
+        let write = match em.val(r.node)? {
+            Val::Scalar(e) => {
+                let e = &e.ts;
+                quote!(grads.#field = #e;)
+            }
+            Val::Tensor { .. } => {
+                let dst = flatten_mut(quote!(grads.#field), rank);
+                let src = em.slice_ref(r.node)?;
+                quote!(#dst.copy_from_slice(#src);)
+            }
+        };
+        em.stmts.push(write);
+    }
+    let loss = match em.val(roots[0].node)? {
+        Val::Scalar(e) => e.ts.clone(),
+        Val::Tensor { .. } => return err("the loss is not a scalar"),
+    };
+    let ty = expr::elem(g.dtype());
+    let (p, i) = em.arg_names();
+    let gr = Ident::new(
+        if params.is_empty() { "_grads" } else { "grads" },
+        proc_macro2::Span::call_site(),
+    );
+    let stmts = &em.stmts;
+    Ok(quote! {
+        pub fn forward_backward(#p: &Params, #i: &Inputs, #gr: &mut Grads) -> #ty {
+            #(#stmts)*
+            #loss
+        }
+    })
+}

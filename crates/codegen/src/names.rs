@@ -1,0 +1,136 @@
+//! Local-variable naming for generated code: the one place that decides what a
+//! node is called, so the readable-code work can change it without touching the
+//! emitters.
+
+use proc_macro2::{Ident, Span};
+use std::collections::BTreeSet;
+
+/// Rust keywords (strict, reserved and edition-dependent) that cannot name a local.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Names the generated functions use themselves: the arguments and the loop
+/// indices / row temporaries of the op blocks (which shadow outer locals inside
+/// their blocks, so no node may be called that).
+const INTERNAL: &[&str] = &[
+    "params", "inputs", "grads", "_params", "_inputs", "_grads", "i", "j", "k", "l", "mx", "se",
+    "lse",
+];
+
+/// Whether `s` is a plain (non-raw, ASCII) identifier that is not a keyword.
+pub(crate) fn is_plain_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
+        _ => return false,
+    }
+    s != "_" && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !KEYWORDS.contains(&s)
+}
+
+/// Loop index `n` (0-based, outermost first): `i`, `j`, `k`, `l`, then `i4`, `i5`, ...
+pub(crate) fn loop_var(n: usize) -> Ident {
+    let s = match n {
+        0 => "i".to_string(),
+        1 => "j".to_string(),
+        2 => "k".to_string(),
+        3 => "l".to_string(),
+        _ => format!("i{n}"),
+    };
+    Ident::new(&s, Span::call_site())
+}
+
+fn is_internal(s: &str) -> bool {
+    INTERNAL.contains(&s)
+        || (s.len() > 1 && s.starts_with('i') && s[1..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A source name made into a snake_case local: lowercase, no doubled or trailing
+/// underscores (both would trip `non_snake_case`). `None` if nothing usable is left.
+fn sanitize(name: &str) -> Option<String> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    let trimmed = lower.trim_end_matches('_');
+    let lead = trimmed.len() - trimmed.trim_start_matches('_').len();
+    let mut out = trimmed[..lead].to_string();
+    let mut prev_us = false;
+    for c in trimmed[lead..].chars() {
+        if c == '_' && prev_us {
+            continue;
+        }
+        prev_us = c == '_';
+        out.push(c);
+    }
+    if out.trim_start_matches('_').is_empty() || out.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    Some(out)
+}
+
+/// Hands out unique local names in the order asked for, so the same graph always
+/// gets the same names.
+pub(crate) struct Names {
+    used: BTreeSet<String>,
+}
+
+impl Names {
+    pub(crate) fn new() -> Self {
+        Names {
+            used: BTreeSet::new(),
+        }
+    }
+
+    fn free(&self, s: &str) -> bool {
+        is_plain_ident(s) && !is_internal(s) && !self.used.contains(s)
+    }
+
+    /// A fresh local for a node with source name `name` (or `t<id>` if it has none
+    /// usable); a taken name gets a suffix: `h`, `h_2`, `h_3`.
+    pub(crate) fn fresh(&mut self, name: Option<&str>, id: usize) -> Ident {
+        let base = name.and_then(sanitize).unwrap_or_else(|| format!("t{id}"));
+        self.take(&base)
+    }
+
+    /// A fresh local with the given base name (already snake_case).
+    pub(crate) fn take(&mut self, base: &str) -> Ident {
+        let mut cand = base.to_string();
+        let mut n = 2;
+        while !self.free(&cand) {
+            cand = format!("{base}_{n}");
+            n += 1;
+        }
+        self.used.insert(cand.clone());
+        Ident::new(&cand, Span::call_site())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_clean() {
+        let mut n = Names::new();
+        assert_eq!(n.fresh(Some("h"), 3).to_string(), "h");
+        assert_eq!(n.fresh(Some("h"), 4).to_string(), "h_2");
+        assert_eq!(n.fresh(Some("h_2"), 5).to_string(), "h_2_2");
+        assert_eq!(n.fresh(None, 6).to_string(), "t6");
+        assert_eq!(n.fresh(Some("t6"), 7).to_string(), "t6_2");
+        assert_eq!(n.fresh(Some("params"), 8).to_string(), "params_2");
+        assert_eq!(n.fresh(Some("type"), 9).to_string(), "type_2");
+        assert_eq!(n.fresh(Some("i"), 10).to_string(), "i_2");
+        assert_eq!(n.fresh(Some("i4"), 11).to_string(), "i4_2");
+        assert_eq!(n.fresh(Some("W1"), 12).to_string(), "w1");
+        assert_eq!(n.fresh(Some("a__b_"), 13).to_string(), "a_b");
+        assert_eq!(n.fresh(Some("_"), 14).to_string(), "t14");
+        assert_eq!(n.fresh(Some("1x"), 15).to_string(), "t15");
+        assert_eq!(n.fresh(Some("naïve"), 16).to_string(), "t16");
+        assert!(is_plain_ident("w1") && !is_plain_ident("fn") && !is_plain_ident("_"));
+    }
+}
