@@ -7,15 +7,16 @@
 //! classes below it (a cost set per class, refined to a fixed point, as in
 //! greedy DAG extraction). Greedy choices can in rare cases form a cycle; then,
 //! and whenever it is cheaper as a DAG, the tree-cost choice of egg's extractor
-//! (always acyclic) is used instead. Ties go to the smallest e-node in `Ord`
-//! order (op, then children), so the result is deterministic.
+//! (always acyclic) is used instead. Ties go to an e-node of the input graph,
+//! then to the smallest e-node in `Ord` order (op, then children), so the
+//! result is deterministic.
 
 use crate::analysis::EG;
 use crate::cost::op_flops;
 use crate::lang::ENode;
 use egg::{CostFunction, Extractor, Id, Language};
 use gradc_ir::{IrError, Shape};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 /// Own cost of an e-node: twice its flops plus one per operation, so that among
@@ -30,6 +31,9 @@ pub fn node_cost(egraph: &EG, class: Id, n: &ENode) -> u64 {
 
 /// A cost set: (class index, own cost of its chosen node), sorted by index.
 type CostSet = Rc<Vec<(usize, u64)>>;
+
+/// What a choice minimises: DAG cost, then not being a preferred e-node.
+type Key = (u64, bool);
 
 fn merge(a: &[(usize, u64)], b: &[(usize, u64)]) -> Vec<(usize, u64)> {
     let mut out = Vec::with_capacity(a.len() + b.len());
@@ -57,8 +61,16 @@ fn merge(a: &[(usize, u64)], b: &[(usize, u64)]) -> Vec<(usize, u64)> {
 }
 
 /// The chosen e-node for every class reachable from `roots` (canonical ids).
-pub fn extract(egraph: &EG, roots: &[Id]) -> Result<BTreeMap<Id, ENode>, IrError> {
-    let greedy = greedy_dag(egraph);
+///
+/// `preferred` holds e-nodes (canonical) that win ties against other e-nodes
+/// of equal cost: the optimizer passes the input graph's own nodes, so an
+/// unchanged expression keeps its written operand order.
+pub fn extract(
+    egraph: &EG,
+    roots: &[Id],
+    preferred: &HashSet<ENode>,
+) -> Result<BTreeMap<Id, ENode>, IrError> {
+    let greedy = greedy_dag(egraph, preferred);
     let tree = tree_choice(egraph);
     let greedy = reachable(egraph, roots, &greedy).ok();
     let tree = reachable(egraph, roots, &tree)?;
@@ -85,10 +97,10 @@ fn sorted_nodes(egraph: &EG, class: Id) -> Vec<&ENode> {
     nodes
 }
 
-fn greedy_dag(egraph: &EG) -> HashMap<Id, ENode> {
+fn greedy_dag(egraph: &EG, preferred: &HashSet<ENode>) -> HashMap<Id, ENode> {
     let classes = sorted_classes(egraph);
     let index: HashMap<Id, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
-    let mut best: Vec<Option<(u64, CostSet, ENode)>> = vec![None; classes.len()];
+    let mut best: Vec<Option<(Key, CostSet, ENode)>> = vec![None; classes.len()];
     // Totals only decrease, so this terminates; the cap bounds pathological cases.
     for _pass in 0..64 {
         let mut changed = false;
@@ -110,8 +122,9 @@ fn greedy_dag(egraph: &EG) -> HashMap<Id, ENode> {
                     continue;
                 }
                 let total: u64 = set.iter().map(|(_, c)| c).sum();
-                if best[i].as_ref().is_none_or(|(t, _, _)| total < *t) {
-                    best[i] = Some((total, Rc::new(set), n.clone()));
+                let key = (total, !preferred.contains(n));
+                if best[i].as_ref().is_none_or(|(k, _, _)| key < *k) {
+                    best[i] = Some((key, Rc::new(set), n.clone()));
                     changed = true;
                 }
             }
@@ -133,7 +146,7 @@ fn child_contains(
     n: &ENode,
     egraph: &EG,
     index: &HashMap<Id, usize>,
-    best: &[Option<(u64, CostSet, ENode)>],
+    best: &[Option<(Key, CostSet, ENode)>],
 ) -> bool {
     n.children().iter().any(|c| {
         let ci = index[&egraph.find(*c)];

@@ -52,7 +52,7 @@ use analysis::{ShapeAnalysis, EG};
 use egg::{Id, Runner, StopReason};
 use gradc_ir::{verify, Graph, IrError, NodeId, Op, Report, Shape};
 use lang::ENode;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// Bounds and switches of the optimizer.
@@ -142,7 +142,16 @@ pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), Ir
         .iter()
         .map(|r| classes[r.node.index()])
         .collect();
-    let choice = extract::extract(egraph, &roots)?;
+    let preferred: HashSet<ENode> = joint
+        .node_ids()
+        .map(|n| {
+            ENode::new(
+                joint.op(n).clone(),
+                joint.args(n).iter().map(|a| classes[a.index()]).collect(),
+            )
+        })
+        .collect();
+    let choice = extract::extract(egraph, &roots, &preferred)?;
     let out = rebuild(joint, egraph, &classes, &roots, &choice)?;
 
     let report = Report {

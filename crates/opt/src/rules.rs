@@ -227,10 +227,10 @@ impl Searcher<ENode, ShapeAnalysis> for ShapeSearch {
         let mut found: Vec<Id> = Vec::new();
         for n in &egraph[eclass].nodes {
             match (self.0, &n.op) {
-                (ShapeRule::Noop, Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_)) => {
-                    if egraph[n.children[0]].data.shape == *class_shape {
-                        found.push(n.children[0]);
-                    }
+                (ShapeRule::Noop, Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_))
+                    if egraph[n.children[0]].data.shape == *class_shape =>
+                {
+                    found.push(n.children[0]);
                 }
                 (ShapeRule::ReshapeChain, Op::Reshape(_))
                 | (ShapeRule::BroadcastChain, Op::BroadcastTo(_)) => {
@@ -299,5 +299,159 @@ impl Applier<ENode, ShapeAnalysis> for ShapeApply {
 
     fn vars(&self) -> Vec<Var> {
         vec![var_x()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egg::{RecExpr, Runner};
+    use gradc_ir::DType;
+
+    /// (rule, before, after): with only that rule, `before` must end up equal to
+    /// `after`. Leaves: `input:0` is [2 3], `input:1` is [3 2], `input:2` is [3],
+    /// `input:3` is [3 4], `input:4` is [4 3], `param:0` is a scalar.
+    #[rustfmt::skip]
+    const CASES: &[(&str, &str, &str)] = &[
+        ("mul-one-right", "(mul input:0 1.0)", "input:0"),
+        ("mul-one-left", "(mul 1.0 input:0)", "input:0"),
+        ("div-one", "(div input:0 1.0)", "input:0"),
+        ("sub-zero", "(sub input:0 0.0)", "input:0"),
+        ("mul-neg-one", "(mul input:0 -1.0)", "(neg input:0)"),
+        ("div-neg-one", "(div input:0 -1.0)", "(neg input:0)"),
+        ("powi-one", "(powi:1 input:0)", "input:0"),
+        ("neg-neg", "(neg (neg input:0))", "input:0"),
+        ("sub-neg", "(sub input:0 (neg input:2))", "(add input:0 input:2)"),
+        ("add-neg", "(add input:0 (neg input:2))", "(sub input:0 input:2)"),
+        ("neg-add", "(add (neg input:0) input:2)", "(sub input:2 input:0)"),
+        ("mul-neg-left", "(mul (neg input:0) input:2)", "(neg (mul input:0 input:2))"),
+        ("mul-neg-right", "(mul input:0 (neg input:2))", "(neg (mul input:0 input:2))"),
+        ("div-neg-left", "(div (neg input:0) input:2)", "(neg (div input:0 input:2))"),
+        ("div-neg-right", "(div input:0 (neg input:2))", "(neg (div input:0 input:2))"),
+        ("add-comm", "(add input:0 input:2)", "(add input:2 input:0)"),
+        ("mul-comm", "(mul input:0 param:0)", "(mul param:0 input:0)"),
+        ("transpose-transpose", "(transpose (transpose input:0))", "input:0"),
+        ("matmul-nn-transpose-a", "(matmul (transpose input:1) input:1)", "(matmul.tn input:1 input:1)"),
+        ("matmul-tn-transpose-a", "(matmul.tn (transpose input:0) input:1)", "(matmul input:0 input:1)"),
+        ("matmul-nt-transpose-a", "(matmul.nt (transpose input:1) input:0)", "(matmul.tt input:1 input:0)"),
+        ("matmul-tt-transpose-a", "(matmul.tt (transpose input:0) input:0)", "(matmul.nt input:0 input:0)"),
+        ("matmul-nn-transpose-b", "(matmul input:0 (transpose input:0))", "(matmul.nt input:0 input:0)"),
+        ("matmul-nt-transpose-b", "(matmul.nt input:0 (transpose input:1))", "(matmul input:0 input:1)"),
+        ("matmul-tn-transpose-b", "(matmul.tn input:1 (transpose input:0))", "(matmul.tt input:1 input:0)"),
+        ("matmul-tt-transpose-b", "(matmul.tt input:1 (transpose input:1))", "(matmul.tn input:1 input:1)"),
+        ("transpose-matmul-nn", "(transpose (matmul input:0 input:1))", "(matmul.tt input:1 input:0)"),
+        ("transpose-matmul-tn", "(transpose (matmul.tn input:1 input:3))", "(matmul.tn input:3 input:1)"),
+        ("transpose-matmul-nt", "(transpose (matmul.nt input:0 input:4))", "(matmul.nt input:4 input:0)"),
+        ("transpose-matmul-tt", "(transpose (matmul.tt input:1 input:0))", "(matmul input:0 input:1)"),
+        ("shape-op-noop", "(reshape:[2x3] input:0)", "input:0"),
+        ("reshape-reshape", "(reshape:[3x2] (reshape:[6] input:0))", "(reshape:[3x2] input:0)"),
+        ("broadcast-broadcast", "(broadcast_to:[4x2x3] (broadcast_to:[2x3] input:2))", "(broadcast_to:[4x2x3] input:2)"),
+        ("add-zero", "(add input:0 0.0)", "input:0"),
+        ("zero-sub", "(sub 0.0 input:0)", "(neg input:0)"),
+        ("neg-sub", "(neg (sub input:0 input:2))", "(sub input:2 input:0)"),
+        ("mul-zero", "(mul param:0 0.0)", "0.0"),
+        ("sub-self", "(sub param:0 param:0)", "0.0"),
+        ("div-self", "(div param:0 param:0)", "1.0"),
+        ("add-assoc", "(add (add input:0 input:2) param:0)", "(add input:0 (add input:2 param:0))"),
+        ("mul-assoc", "(mul (mul input:0 input:2) param:0)", "(mul input:0 (mul input:2 param:0))"),
+        ("mul-distribute", "(add (mul param:0 input:0) (mul param:0 input:2))", "(mul param:0 (add input:0 input:2))"),
+        ("ln-exp", "(ln (exp input:0))", "input:0"),
+        ("exp-ln", "(exp (ln input:0))", "input:0"),
+    ];
+
+    fn analysis() -> ShapeAnalysis {
+        ShapeAnalysis {
+            dtype: Some(DType::F64),
+            inputs: vec![
+                Shape::new([2, 3]),
+                Shape::new([3, 2]),
+                Shape::new([3]),
+                Shape::new([3, 4]),
+                Shape::new([4, 3]),
+            ],
+            params: vec![Shape::scalar()],
+            fault: None,
+            folded: 0,
+        }
+    }
+
+    /// Runs `rules` on `before` and `after` together; whether they became equal.
+    fn equal_after(rules: &[Rewrite<ENode, ShapeAnalysis>], before: &str, after: &str) -> bool {
+        let b: RecExpr<ENode> = before.parse().unwrap();
+        let a: RecExpr<ENode> = after.parse().unwrap();
+        let mut eg = EG::new(analysis());
+        let (bi, ai) = (eg.add_expr(&b), eg.add_expr(&a));
+        let runner = Runner::default()
+            .with_egraph(eg)
+            .with_iter_limit(5)
+            .run(rules);
+        assert!(runner.egraph.analysis.fault.is_none());
+        runner.egraph.find(bi) == runner.egraph.find(ai)
+    }
+
+    #[test]
+    fn every_rule_rewrites_its_example() {
+        for spec in RULES {
+            let case = CASES.iter().find(|c| c.0 == spec.name);
+            let (_, before, after) =
+                case.unwrap_or_else(|| panic!("rule {} has no test case", spec.name));
+            assert!(
+                !equal_after(&[], before, after),
+                "{}: already equal without the rule",
+                spec.name
+            );
+            assert!(
+                equal_after(&[build(spec)], before, after),
+                "{}: {before} did not become {after}",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique_kebab_case() {
+        let mut names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+        assert!(names.iter().all(|n| n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), RULES.len());
+    }
+
+    #[test]
+    fn default_rules_are_exact_only() {
+        let exact = rewrites(false);
+        assert!(equal_after(&exact, "(mul input:0 1.0)", "input:0"));
+        // x + 0 → x changes −0 to +0: not applied by default.
+        assert!(!equal_after(&exact, "(add input:0 0.0)", "input:0"));
+        assert!(!equal_after(&exact, "(sub param:0 param:0)", "0.0"));
+        assert!(!equal_after(
+            &exact,
+            "(add (add input:0 input:2) param:0)",
+            "(add input:0 (add input:2 param:0))"
+        ));
+        assert!(equal_after(&rewrites(true), "(add input:0 0.0)", "input:0"));
+    }
+
+    #[test]
+    fn rules_keep_shapes() {
+        let fast = rewrites(true);
+        // x·0 with x of shape [2 3] is a [2 3] tensor, not the scalar 0.
+        assert!(!equal_after(&fast, "(mul input:0 0.0)", "0.0"));
+        // Likewise x − x for x of shape [3].
+        assert!(!equal_after(&fast, "(sub input:2 input:2)", "0.0"));
+        // reshape to another shape is not a no-op.
+        assert!(!equal_after(
+            &rewrites(false),
+            "(reshape:[3x2] input:0)",
+            "input:0"
+        ));
+    }
+
+    #[test]
+    fn constants_fold() {
+        assert!(equal_after(&[], "(mul 2.0 (sub 1.0 0.25))", "1.5"));
+        assert!(!equal_after(&[], "(exp 0.0)", "1.0"));
     }
 }
