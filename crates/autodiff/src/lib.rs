@@ -1,1 +1,418 @@
-//! stub
+//! Stage 3 of the gradc pipeline: symbolic reverse-mode differentiation.
+//!
+//! [`differentiate`] turns a forward graph (one scalar root) into the joint
+//! graph: every forward node at the same id, then the adjoint nodes, built with
+//! [`Graph::add`] from the vector-Jacobian products of ARCHITECTURE.md. The
+//! roots are `loss` followed by `d_<param>` for every parameter. Derivatives
+//! reuse forward values (sigmoid' reads the sigmoid node, it never recomputes
+//! it); simplifying the result is the optimizer's job, not this crate's.
+
+use gradc_ir::{verify, Const, Graph, IrError, NodeId, Op, Shape};
+use std::collections::BTreeMap;
+
+/// Forward graph (exactly one root, which must be a scalar) → joint graph.
+pub fn differentiate(forward: &Graph) -> Result<Graph, IrError> {
+    verify(forward)?;
+    let root = match forward.roots() {
+        [r] => r.node,
+        rs => {
+            return Err(IrError::new(format!(
+                "autodiff: the forward graph must have exactly one root (the loss), it has {}",
+                rs.len()
+            )))
+        }
+    };
+    if !forward.shape(root).is_scalar() {
+        return Err(IrError::new(format!(
+            "autodiff: the loss must be a scalar, but the root has shape {}",
+            forward.shape(root)
+        )));
+    }
+
+    let mut b = Builder {
+        g: copy_forward(forward)?,
+        consts: BTreeMap::new(),
+    };
+    let needs = needs_adjoint(forward, root);
+    let n = forward.len();
+    // Adjoint contributions per forward node, summed once all users are done.
+    let mut parts: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+    let mut adjoint: Vec<Option<NodeId>> = vec![None; n];
+    if needs[root.index()] {
+        let seed = b.constant(1.0);
+        parts[root.index()].push(seed);
+    }
+    // Ids are a topological order, so in reverse every user comes before its arguments.
+    for id in forward.node_ids().rev() {
+        let i = id.index();
+        if !needs[i] || parts[i].is_empty() {
+            continue;
+        }
+        let g = b.sum(&parts[i])?;
+        if let Some(name) = forward.name(id) {
+            b.name_adjoint(g, name, n);
+        }
+        adjoint[i] = Some(g);
+        for (k, arg, d) in b.vjp(forward, id, g, &needs)? {
+            debug_assert_eq!(forward.args(id)[k], arg);
+            parts[arg.index()].push(d);
+        }
+    }
+
+    let mut g = b.g;
+    g.add_root("loss", root);
+    for (k, p) in forward.params().iter().enumerate() {
+        let d = match adjoint[p.index()] {
+            Some(d) => d,
+            // The loss does not depend on this parameter: an explicit zero.
+            None => {
+                let shape = forward.shape(*p).clone();
+                let z = g.constant(0.0);
+                if shape.is_scalar() {
+                    z
+                } else {
+                    g.add(Op::BroadcastTo(shape), &[z])?
+                }
+            }
+        };
+        let name = forward
+            .name(*p)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("param{k}"));
+        g.add_root(format!("d_{name}"), d);
+    }
+    verify(&g)?;
+    Ok(g)
+}
+
+/// The forward nodes, same ids, names, inputs and parameters.
+fn copy_forward(f: &Graph) -> Result<Graph, IrError> {
+    let mut g = Graph::new(f.dtype());
+    for id in f.node_ids() {
+        let n = f.node(id);
+        let new = match &n.op {
+            Op::Input(i) => g.add_input(
+                n.name.as_deref().unwrap_or(&format!("input{i}")),
+                n.shape.clone(),
+            ),
+            Op::Param(i) => g.add_param(
+                n.name.as_deref().unwrap_or(&format!("param{i}")),
+                n.shape.clone(),
+            ),
+            op => g.push(op.clone(), n.args.clone(), n.shape.clone(), n.name.clone()),
+        };
+        if new != id {
+            return Err(IrError::new(format!(
+                "autodiff: could not keep forward node {id} at its id"
+            )));
+        }
+    }
+    Ok(g)
+}
+
+/// Nodes on a path from a parameter to the loss: only they get adjoints. A mask
+/// (`gt`) passes no gradient, so it cuts such paths.
+fn needs_adjoint(f: &Graph, root: NodeId) -> Vec<bool> {
+    let mut live = vec![false; f.len()];
+    live[root.index()] = true;
+    for id in f.node_ids().rev() {
+        if live[id.index()] {
+            for a in f.args(id) {
+                live[a.index()] = true;
+            }
+        }
+    }
+    let mut reach = vec![false; f.len()];
+    for id in f.node_ids() {
+        reach[id.index()] = match f.op(id) {
+            Op::Param(_) => true,
+            Op::Gt => false,
+            _ => f.args(id).iter().any(|a| reach[a.index()]),
+        };
+    }
+    (0..f.len()).map(|i| live[i] && reach[i]).collect()
+}
+
+struct Builder {
+    g: Graph,
+    /// Constants created for adjoints, one node per value.
+    consts: BTreeMap<Const, NodeId>,
+}
+
+impl Builder {
+    fn add(&mut self, op: Op, args: &[NodeId]) -> Result<NodeId, IrError> {
+        self.g.add(op, args)
+    }
+
+    fn constant(&mut self, v: f64) -> NodeId {
+        let g = &mut self.g;
+        *self
+            .consts
+            .entry(Const::new(v))
+            .or_insert_with(|| g.constant(v))
+    }
+
+    /// `sum_to(shape, x)`, omitted where `x` already has that shape.
+    fn sum_to(&mut self, x: NodeId, shape: Shape) -> Result<NodeId, IrError> {
+        if *self.g.shape(x) == shape {
+            Ok(x)
+        } else {
+            self.add(Op::SumTo(shape), &[x])
+        }
+    }
+
+    /// `broadcast_to(shape, x)`, omitted where `x` already has that shape.
+    fn broadcast_to(&mut self, x: NodeId, shape: Shape) -> Result<NodeId, IrError> {
+        if *self.g.shape(x) == shape {
+            Ok(x)
+        } else {
+            self.add(Op::BroadcastTo(shape), &[x])
+        }
+    }
+
+    /// The sum of a node's adjoint contributions (fan-out), left to right.
+    fn sum(&mut self, parts: &[NodeId]) -> Result<NodeId, IrError> {
+        let mut acc = parts[0];
+        for &p in &parts[1..] {
+            acc = self.add(Op::Add, &[acc, p])?;
+        }
+        Ok(acc)
+    }
+
+    /// Names the adjoint `d_<name>` unless it is a forward node or already carries
+    /// the name of another adjoint it is shared with (e.g. both operands of `add`).
+    fn name_adjoint(&mut self, adj: NodeId, name: &str, forward_len: usize) {
+        if adj.index() >= forward_len && self.g.name(adj).is_none() {
+            self.g.set_name(adj, format!("d_{name}"));
+        }
+    }
+
+    /// Vector-Jacobian products of node `id` with output adjoint `g`, for the
+    /// arguments that need an adjoint: `(argument position, argument, contribution)`.
+    fn vjp(
+        &mut self,
+        f: &Graph,
+        id: NodeId,
+        g: NodeId,
+        needs: &[bool],
+    ) -> Result<Vec<(usize, NodeId, NodeId)>, IrError> {
+        let args = f.args(id).to_vec();
+        let want = |k: usize| needs[args[k].index()];
+        let y = id;
+        let mut out: Vec<(usize, NodeId, NodeId)> = Vec::new();
+        let mut give = |k: usize, d: NodeId| out.push((k, args[k], d));
+        match f.op(id) {
+            // Leaves have no arguments.
+            Op::Input(_) | Op::Param(_) | Op::Const(_) => {}
+            // A mask: no gradient.
+            Op::Gt => {}
+            // −g
+            Op::Neg => {
+                let d = self.add(Op::Neg, &[g])?;
+                give(0, d);
+            }
+            // g·gt(y, 0), so relu'(0) = 0
+            Op::Relu => {
+                let zero = self.constant(0.0);
+                let mask = self.add(Op::Gt, &[y, zero])?;
+                let d = self.add(Op::Mul, &[g, mask])?;
+                give(0, d);
+            }
+            // g·y·(1 − y)
+            Op::Sigmoid => {
+                let one = self.constant(1.0);
+                let gy = self.add(Op::Mul, &[g, y])?;
+                let om = self.add(Op::Sub, &[one, y])?;
+                let d = self.add(Op::Mul, &[gy, om])?;
+                give(0, d);
+            }
+            // g·(1 − y·y)
+            Op::Tanh => {
+                let one = self.constant(1.0);
+                let yy = self.add(Op::Mul, &[y, y])?;
+                let om = self.add(Op::Sub, &[one, yy])?;
+                let d = self.add(Op::Mul, &[g, om])?;
+                give(0, d);
+            }
+            // g·y
+            Op::Exp => {
+                let d = self.add(Op::Mul, &[g, y])?;
+                give(0, d);
+            }
+            // g / x
+            Op::Ln => {
+                let d = self.add(Op::Div, &[g, args[0]])?;
+                give(0, d);
+            }
+            // g·sigmoid(x)
+            Op::Softplus => {
+                let s = self.add(Op::Sigmoid, &[args[0]])?;
+                let d = self.add(Op::Mul, &[g, s])?;
+                give(0, d);
+            }
+            // (g·0.5) / y
+            Op::Sqrt => {
+                let half = self.constant(0.5);
+                let gh = self.add(Op::Mul, &[g, half])?;
+                let d = self.add(Op::Div, &[gh, y])?;
+                give(0, d);
+            }
+            // g·(n·xⁿ⁻¹); n = 0: none; n = 1: g (x¹ is written x)
+            Op::Powi(n) => match *n {
+                0 => {}
+                1 => give(0, g),
+                n => {
+                    let x = args[0];
+                    let p = if n == 2 {
+                        x
+                    } else {
+                        self.add(Op::Powi(n - 1), &[x])?
+                    };
+                    let c = self.constant(n as f64);
+                    let np = self.add(Op::Mul, &[c, p])?;
+                    let d = self.add(Op::Mul, &[g, np])?;
+                    give(0, d);
+                }
+            },
+            // ga = sum_to(g), gb = sum_to(g)
+            Op::Add => {
+                for k in [0, 1] {
+                    if want(k) {
+                        let d = self.sum_to(g, f.shape(args[k]).clone())?;
+                        give(k, d);
+                    }
+                }
+            }
+            // ga = sum_to(g), gb = sum_to(−g)
+            Op::Sub => {
+                if want(0) {
+                    let d = self.sum_to(g, f.shape(args[0]).clone())?;
+                    give(0, d);
+                }
+                if want(1) {
+                    let ng = self.add(Op::Neg, &[g])?;
+                    let d = self.sum_to(ng, f.shape(args[1]).clone())?;
+                    give(1, d);
+                }
+            }
+            // ga = sum_to(g·b), gb = sum_to(g·a)
+            Op::Mul => {
+                for k in [0, 1] {
+                    if want(k) {
+                        let gm = self.add(Op::Mul, &[g, args[1 - k]])?;
+                        let d = self.sum_to(gm, f.shape(args[k]).clone())?;
+                        give(k, d);
+                    }
+                }
+            }
+            // ga = sum_to(g / b), gb = sum_to(−(g·y) / b)
+            Op::Div => {
+                if want(0) {
+                    let q = self.add(Op::Div, &[g, args[1]])?;
+                    let d = self.sum_to(q, f.shape(args[0]).clone())?;
+                    give(0, d);
+                }
+                if want(1) {
+                    let gy = self.add(Op::Mul, &[g, y])?;
+                    let ngy = self.add(Op::Neg, &[gy])?;
+                    let q = self.add(Op::Div, &[ngy, args[1]])?;
+                    let d = self.sum_to(q, f.shape(args[1]).clone())?;
+                    give(1, d);
+                }
+            }
+            // ga = sum_to(g·(1 − gt(b, a))), gb = sum_to(g·gt(b, a)): a tie goes to a
+            Op::Max => {
+                let m = self.add(Op::Gt, &[args[1], args[0]])?;
+                if want(0) {
+                    let one = self.constant(1.0);
+                    let om = self.add(Op::Sub, &[one, m])?;
+                    let gm = self.add(Op::Mul, &[g, om])?;
+                    let d = self.sum_to(gm, f.shape(args[0]).clone())?;
+                    give(0, d);
+                }
+                if want(1) {
+                    let gm = self.add(Op::Mul, &[g, m])?;
+                    let d = self.sum_to(gm, f.shape(args[1]).clone())?;
+                    give(1, d);
+                }
+            }
+            // nn: ga = g·bᵀ, gb = aᵀ·g; tn: ga = b·gᵀ, gb = a·g;
+            // nt: ga = g·b, gb = gᵀ·a; tt: ga = bᵀ·gᵀ, gb = gᵀ·aᵀ
+            Op::MatMul { ta, tb } => {
+                let (a, bb) = (args[0], args[1]);
+                let mm = |ta, tb| Op::MatMul { ta, tb };
+                if want(0) {
+                    let d = match (ta, tb) {
+                        (false, false) => self.add(mm(false, true), &[g, bb])?,
+                        (true, false) => self.add(mm(false, true), &[bb, g])?,
+                        (false, true) => self.add(mm(false, false), &[g, bb])?,
+                        (true, true) => self.add(mm(true, true), &[bb, g])?,
+                    };
+                    give(0, d);
+                }
+                if want(1) {
+                    let d = match (ta, tb) {
+                        (false, false) => self.add(mm(true, false), &[a, g])?,
+                        (true, false) => self.add(mm(false, false), &[a, g])?,
+                        (false, true) => self.add(mm(true, false), &[g, a])?,
+                        (true, true) => self.add(mm(true, true), &[g, a])?,
+                    };
+                    give(1, d);
+                }
+            }
+            // gᵀ
+            Op::Transpose => {
+                let d = self.add(Op::Transpose, &[g])?;
+                give(0, d);
+            }
+            // reshape(shape x, g)
+            Op::Reshape(_) => {
+                let d = self.add(Op::Reshape(f.shape(args[0]).clone()), &[g])?;
+                give(0, d);
+            }
+            // sum_to(shape x, g)
+            Op::BroadcastTo(_) => {
+                let d = self.sum_to(g, f.shape(args[0]).clone())?;
+                give(0, d);
+            }
+            // broadcast_to(shape x, g)
+            Op::SumTo(_) => {
+                let d = self.broadcast_to(g, f.shape(args[0]).clone())?;
+                give(0, d);
+            }
+            // broadcast_to(shape x, g)
+            Op::Sum => {
+                let d = self.broadcast_to(g, f.shape(args[0]).clone())?;
+                give(0, d);
+            }
+            // broadcast_to(shape x, g)
+            Op::SumLast => {
+                let d = self.broadcast_to(g, f.shape(args[0]).clone())?;
+                give(0, d);
+            }
+            // g·softmax(x)
+            Op::LogSumExp => {
+                let s = self.add(Op::Softmax, &[args[0]])?;
+                let d = self.add(Op::Mul, &[g, s])?;
+                give(0, d);
+            }
+            // y·(g − sum_last(g·y))
+            Op::Softmax => {
+                let gy = self.add(Op::Mul, &[g, y])?;
+                let s = self.add(Op::SumLast, &[gy])?;
+                let gs = self.add(Op::Sub, &[g, s])?;
+                let d = self.add(Op::Mul, &[y, gs])?;
+                give(0, d);
+            }
+            // g − exp(y)·sum_last(g)
+            Op::LogSoftmax => {
+                let e = self.add(Op::Exp, &[y])?;
+                let s = self.add(Op::SumLast, &[g])?;
+                let es = self.add(Op::Mul, &[e, s])?;
+                let d = self.add(Op::Sub, &[g, es])?;
+                give(0, d);
+            }
+        }
+        Ok(out)
+    }
+}
