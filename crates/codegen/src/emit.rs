@@ -417,7 +417,9 @@ impl<'g> Emitter<'g> {
         }
         let mut general = false;
         for a in args {
-            if matches!(self.val(*a)?, Val::Tensor { .. }) && self.shape(*a) != out {
+            // A one-element operand is read at index 0 whatever the loop shape.
+            let s = self.shape(*a);
+            if matches!(self.val(*a)?, Val::Tensor { .. }) && s != out && s.numel() != 1 {
                 general = true;
             }
         }
@@ -432,6 +434,8 @@ impl<'g> Emitter<'g> {
         for a in args {
             let ix = if self.shape(*a) == out {
                 oi.clone()
+            } else if self.shape(*a).numel() == 1 {
+                quote!(0)
             } else {
                 index_of(&vars, &self.shape(*a).broadcast_strides(out))
             };

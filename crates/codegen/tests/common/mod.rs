@@ -1,0 +1,132 @@
+//! Graphs shared by the codegen tests.
+#![allow(dead_code)]
+
+use gradc_ir::{DType, Graph, IrError, NodeId, Op, Shape};
+
+fn named(g: &mut Graph, name: &str, op: Op, args: &[NodeId]) -> NodeId {
+    let id = g.add(op, args).expect("valid op");
+    g.set_name(id, name);
+    id
+}
+
+/// The XOR net of the lecture, forward nodes only (no roots):
+/// `h = relu(x·w1 + c)`, `yhat = reshape(h·w2) + b`, `loss = mse(yhat, y)`.
+/// Returns the graph and the ids of `h`, `e = yhat - y` and `loss`.
+pub fn xor_forward(dtype: DType) -> (Graph, NodeId, NodeId, NodeId) {
+    let mm = Op::MatMul {
+        ta: false,
+        tb: false,
+    };
+    let mut g = Graph::new(dtype);
+    let x = g.add_input("x", Shape::new([4, 2]));
+    let y = g.add_input("y", Shape::new([4]));
+    let w1 = g.add_param("w1", Shape::new([2, 2]));
+    let c = g.add_param("c", Shape::new([2]));
+    let w2 = g.add_param("w2", Shape::new([2, 1]));
+    let b = g.add_param("b", Shape::scalar());
+    let z = g.add(mm.clone(), &[x, w1]).unwrap();
+    let a = g.add(Op::Add, &[z, c]).unwrap();
+    let h = named(&mut g, "h", Op::Relu, &[a]);
+    let o = g.add(mm, &[h, w2]).unwrap();
+    let o1 = g.add(Op::Reshape(Shape::new([4])), &[o]).unwrap();
+    let yhat = named(&mut g, "yhat", Op::Add, &[o1, b]);
+    let e = g.add(Op::Sub, &[yhat, y]).unwrap();
+    let e2 = g.add(Op::Powi(2), &[e]).unwrap();
+    let s = g.add(Op::Sum, &[e2]).unwrap();
+    let n = g.constant(4.0);
+    let loss = named(&mut g, "out", Op::Div, &[s, n]);
+    (g, h, e, loss)
+}
+
+/// The XOR forward graph with its root `out`.
+pub fn xor_graph(dtype: DType) -> Graph {
+    let (mut g, _, _, loss) = xor_forward(dtype);
+    g.add_root("out", loss);
+    g
+}
+
+/// The XOR joint graph with the adjoints written out by hand from the VJP table:
+/// roots `loss`, `d_w1`, `d_c`, `d_w2`, `d_b`.
+pub fn xor_joint(dtype: DType) -> Graph {
+    let (mut g, h, e, loss) = xor_forward(dtype);
+    let (x, w2) = (g.inputs()[0], g.params()[2]);
+    let quarter = g.constant(0.25);
+    let d_e2 = g.add(Op::BroadcastTo(Shape::new([4])), &[quarter]).unwrap();
+    let two = g.constant(2.0);
+    let two_e = g.add(Op::Mul, &[two, e]).unwrap();
+    let d_yhat = named(&mut g, "d_yhat", Op::Mul, &[d_e2, two_e]);
+    let d_b = named(&mut g, "d_b", Op::Sum, &[d_yhat]);
+    let d_o = g.add(Op::Reshape(Shape::new([4, 1])), &[d_yhat]).unwrap();
+    let d_w2 = named(
+        &mut g,
+        "d_w2",
+        Op::MatMul {
+            ta: true,
+            tb: false,
+        },
+        &[h, d_o],
+    );
+    let d_h = named(
+        &mut g,
+        "d_h",
+        Op::MatMul {
+            ta: false,
+            tb: true,
+        },
+        &[d_o, w2],
+    );
+    let zero = g.constant(0.0);
+    let mask = g.add(Op::Gt, &[h, zero]).unwrap();
+    let d_a = named(&mut g, "d_a", Op::Mul, &[d_h, mask]);
+    let d_c = named(&mut g, "d_c", Op::SumTo(Shape::new([2])), &[d_a]);
+    let d_w1 = named(
+        &mut g,
+        "d_w1",
+        Op::MatMul {
+            ta: true,
+            tb: false,
+        },
+        &[x, d_a],
+    );
+    g.set_name(loss, "loss");
+    g.add_root("loss", loss);
+    for (n, id) in [("d_w1", d_w1), ("d_c", d_c), ("d_w2", d_w2), ("d_b", d_b)] {
+        g.add_root(n, id);
+    }
+    g
+}
+
+/// XOR data: the four corners, targets, and fixed parameters away from relu kinks.
+pub fn xor_data() -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let inputs = vec![
+        vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+        vec![0.0, 1.0, 1.0, 0.0],
+    ];
+    let params = vec![
+        vec![0.9, -0.7, 1.1, 0.8],
+        vec![-0.3, 0.2],
+        vec![1.3, -0.6],
+        vec![0.15],
+    ];
+    (inputs, params)
+}
+
+/// A copy of all nodes of `g` (no roots) in another element type: same ids.
+pub fn copy_nodes(g: &Graph, dtype: DType) -> Result<Graph, IrError> {
+    let mut out = Graph::new(dtype);
+    for id in g.node_ids() {
+        let n = g.node(id);
+        let new = match n.op {
+            Op::Input(_) => out.add_input(n.name.as_deref().unwrap_or("x"), n.shape.clone()),
+            Op::Param(_) => out.add_param(n.name.as_deref().unwrap_or("p"), n.shape.clone()),
+            _ => out.push(
+                n.op.clone(),
+                n.args.clone(),
+                n.shape.clone(),
+                n.name.clone(),
+            ),
+        };
+        assert_eq!(new, id);
+    }
+    Ok(out)
+}

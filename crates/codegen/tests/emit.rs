@@ -1,0 +1,144 @@
+//! The shape of the generated code: it parses, formats, is deterministic, and
+//! reads as expected (snapshots). Running it is tested in `run_generated.rs`.
+
+mod common;
+
+use common::{xor_graph, xor_joint};
+use gradc_codegen::{emit_forward, emit_forward_backward, pretty, rust_type};
+use gradc_ir::{DType, Graph, Op, Shape};
+
+fn parses_as_fn(ts: &proc_macro2::TokenStream) -> syn::ItemFn {
+    syn::parse2(ts.clone()).expect("generated code parses as a fn")
+}
+
+#[test]
+fn rust_types_nest_outermost_first() {
+    let t = |d: &[usize]| rust_type(DType::F32, &Shape::new(d.to_vec())).to_string();
+    assert_eq!(t(&[]), "f32");
+    assert_eq!(t(&[2]), "[f32 ; 2]");
+    assert_eq!(t(&[4, 2]), "[[f32 ; 2] ; 4]");
+    assert_eq!(
+        rust_type(DType::F64, &Shape::new([3, 1, 2])).to_string(),
+        "[[[f64 ; 2] ; 1] ; 3]"
+    );
+}
+
+#[test]
+fn xor_forward_backward_reads_like_the_hand_derivation() {
+    let ts = emit_forward_backward(&xor_joint(DType::F32)).unwrap();
+    let f = parses_as_fn(&ts);
+    assert_eq!(f.sig.ident, "forward_backward");
+    insta::assert_snapshot!("xor_forward_backward", pretty(&ts).unwrap());
+}
+
+#[test]
+fn xor_forward_returns_the_loss() {
+    let ts = emit_forward(&xor_graph(DType::F64)).unwrap();
+    assert_eq!(parses_as_fn(&ts).sig.ident, "forward");
+    insta::assert_snapshot!("xor_forward", pretty(&ts).unwrap());
+}
+
+/// Every op on small shapes, with awkward names, returning a 2-D tensor.
+fn kitchen_sink() -> Graph {
+    let text = "(graph f32
+  (let %0 x [2 3] (input 0))
+  (let %1 params [3] (param 0))
+  (let %2 q [] (param 1))
+  (let %3 unused [2] (param 2))
+  (let %4 _ [] (const -1.5))
+  (let %5 x [2 3] (add %0 %1))
+  (let %6 x [2 3] (mul %5 %4))
+  (let %7 i [2 3] (softmax %6))
+  (let %8 type [2 1] (logsumexp %6))
+  (let %9 _ [2 3] (log_softmax %6))
+  (let %10 _ [2 3] (sub %9 %8))
+  (let %11 _ [3 2] (transpose %10))
+  (let %12 _ [2 2] (matmul.tt %11 %7))
+  (let %13 _ [2 2] (exp %12))
+  (let %14 _ [2 2] (powi -2 %13))
+  (let %15 _ [] (sum %14))
+  (let %16 _ [1] (reshape [1] %15))
+  (let %17 _ [2 3] (broadcast_to [2 3] %16))
+  (let %18 _ [2 3] (max %17 %7))
+  (let %19 _ [2 1] (sum_last %18))
+  (let %20 _ [2 3] (gt %7 %19))
+  (let %21 _ [2 3] (div %20 %2))
+  (let %22 out [2 3] (neg %21))
+  (root out %22))";
+    text.parse().unwrap()
+}
+
+#[test]
+fn kitchen_sink_snapshot() {
+    let ts = emit_forward(&kitchen_sink()).unwrap();
+    parses_as_fn(&ts);
+    let src = pretty(&ts).unwrap();
+    // Unused leaves get no binding; names never shadow the function's own.
+    assert!(!src.contains("unused"));
+    assert!(src.contains("let params_2: &[f32] = &params.params[..];"));
+    insta::assert_snapshot!("kitchen_sink_forward", src);
+}
+
+#[test]
+fn same_graph_same_tokens() {
+    for g in [xor_joint(DType::F32), xor_joint(DType::F64)] {
+        let a = emit_forward_backward(&g).unwrap().to_string();
+        let b = emit_forward_backward(&g.clone()).unwrap().to_string();
+        assert_eq!(a, b);
+    }
+    let a = emit_forward(&kitchen_sink()).unwrap().to_string();
+    let b = emit_forward(&kitchen_sink()).unwrap().to_string();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn large_buffers_go_on_the_heap() {
+    let mut g = Graph::new(DType::F32);
+    let x = g.add_input("x", Shape::new([64, 80]));
+    let s = g.add(Op::Sigmoid, &[x]).unwrap();
+    let t = g.add(Op::Tanh, &[x]).unwrap();
+    g.add_root("out", t);
+    let _ = s;
+    let src = pretty(&emit_forward(&g).unwrap()).unwrap();
+    assert!(src.contains("vec![0.0f32; 5120]"), "{src}");
+    // The sigmoid node is dead: not emitted.
+    assert!(!src.contains("sigmoid"), "{src}");
+}
+
+#[test]
+fn a_constant_output_reads_nothing() {
+    let mut g = Graph::new(DType::F64);
+    g.add_input("x", Shape::new([2]));
+    let c = g.constant(-2.5);
+    g.add_root("out", c);
+    let src = pretty(&emit_forward(&g).unwrap()).unwrap();
+    assert!(
+        src.contains("pub fn forward(_params: &Params, _inputs: &Inputs) -> f64"),
+        "{src}"
+    );
+    assert!(src.contains("-2.5f64"), "{src}");
+}
+
+#[test]
+fn malformed_joint_graphs_are_errors_not_panics() {
+    // Roots in the wrong order.
+    let mut g = xor_graph(DType::F32);
+    let w1 = g.params()[0];
+    g.add_root("d_w1", w1);
+    assert!(emit_forward_backward(&g).is_err());
+    // A gradient with the wrong shape.
+    let (mut g, h, _, loss) = common::xor_forward(DType::F32);
+    g.add_root("loss", loss);
+    for name in ["d_w1", "d_c", "d_w2", "d_b"] {
+        g.add_root(name, h);
+    }
+    let e = emit_forward_backward(&g).unwrap_err();
+    assert!(e.message.contains("d_w1"), "{}", e.message);
+    // No root at all.
+    assert!(emit_forward(&Graph::new(DType::F32)).is_err());
+    // A leaf whose name is no identifier.
+    let mut g = Graph::new(DType::F32);
+    let x = g.add_input("not an ident", Shape::new([2]));
+    g.add_root("out", x);
+    assert!(emit_forward(&g).is_err());
+}
