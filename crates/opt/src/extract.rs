@@ -16,7 +16,7 @@ use crate::cost::op_flops;
 use crate::lang::ENode;
 use egg::{CostFunction, Extractor, Id, Language};
 use gradc_ir::{IrError, Shape};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 /// Own cost of an e-node: twice its flops plus one per operation, so that among
@@ -100,37 +100,60 @@ fn sorted_nodes(egraph: &EG, class: Id) -> Vec<&ENode> {
 fn greedy_dag(egraph: &EG, preferred: &HashSet<ENode>) -> HashMap<Id, ENode> {
     let classes = sorted_classes(egraph);
     let index: HashMap<Id, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    // Every e-node once, as (class index, node), and for each class the e-nodes using it.
+    let mut nodes: Vec<(usize, &ENode)> = Vec::new();
+    for (i, &class) in classes.iter().enumerate() {
+        nodes.extend(sorted_nodes(egraph, class).into_iter().map(|n| (i, n)));
+    }
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
+    for (k, (_, n)) in nodes.iter().enumerate() {
+        for c in n.children() {
+            users[index[&egraph.find(*c)]].push(k);
+        }
+    }
+    for u in &mut users {
+        u.dedup();
+    }
+
     let mut best: Vec<Option<(Key, CostSet, ENode)>> = vec![None; classes.len()];
-    // Totals only decrease, so this terminates; the cap bounds pathological cases.
-    for _pass in 0..64 {
-        let mut changed = false;
-        for (i, &class) in classes.iter().enumerate() {
-            for n in sorted_nodes(egraph, class) {
-                let mut set: Vec<(usize, u64)> = vec![(i, node_cost(egraph, class, n))];
-                let mut ok = true;
-                for c in n.children() {
-                    match &best[index[&egraph.find(*c)]] {
-                        Some((_, s, _)) => set = merge(&set, s),
-                        None => {
-                            ok = false;
-                            break;
-                        }
-                    }
-                }
-                // A child set holding this class means a cycle through it.
-                if !ok || child_contains(i, n, egraph, &index, &best) {
-                    continue;
-                }
-                let total: u64 = set.iter().map(|(_, c)| c).sum();
-                let key = (total, !preferred.contains(n));
-                if best[i].as_ref().is_none_or(|(k, _, _)| key < *k) {
-                    best[i] = Some((key, Rc::new(set), n.clone()));
-                    changed = true;
+    // Worklist in a fixed order: all e-nodes, then the users of every class whose
+    // choice improved. Keys only decrease, so this terminates; the budget bounds
+    // pathological cases (the result is then merely less optimal).
+    let mut queue: VecDeque<usize> = (0..nodes.len()).collect();
+    let mut queued = vec![true; nodes.len()];
+    let mut budget = 64 * nodes.len().max(1);
+    while let Some(k) = queue.pop_front() {
+        queued[k] = false;
+        budget -= 1;
+        if budget == 0 {
+            break;
+        }
+        let (i, n) = nodes[k];
+        let mut set: Vec<(usize, u64)> = vec![(i, node_cost(egraph, classes[i], n))];
+        let mut ok = true;
+        for c in n.children() {
+            match &best[index[&egraph.find(*c)]] {
+                Some((_, s, _)) => set = merge(&set, s),
+                None => {
+                    ok = false;
+                    break;
                 }
             }
         }
-        if !changed {
-            break;
+        // A child set holding this class means a cycle through it.
+        if !ok || child_contains(i, n, egraph, &index, &best) {
+            continue;
+        }
+        let total: u64 = set.iter().map(|(_, c)| c).sum();
+        let key = (total, !preferred.contains(n));
+        if best[i].as_ref().is_none_or(|(old, _, _)| key < *old) {
+            best[i] = Some((key, Rc::new(set), n.clone()));
+            for &u in &users[i] {
+                if !queued[u] {
+                    queued[u] = true;
+                    queue.push_back(u);
+                }
+            }
         }
     }
     classes

@@ -374,3 +374,62 @@ fn show() {
         println!("{g}\n{opt}\n{report}");
     }
 }
+
+/// A pseudo-random DAG of elementwise ops over a few leaves, for stress tests.
+fn random_dag(nodes: usize, seed: u64) -> Graph {
+    let mut g = Graph::new(DType::F64);
+    let mut ids = vec![
+        g.add_input("a", Shape::new([3])),
+        g.add_param("p", Shape::new([3])),
+        g.add_param("q", Shape::scalar()),
+    ];
+    let one = g.constant(1.0);
+    ids.push(one);
+    let mut state = seed | 1;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for _ in 0..nodes {
+        let (a, b) = (
+            ids[ids.len() - 1 - next(ids.len().min(8))],
+            ids[next(ids.len())],
+        );
+        let op = [Op::Add, Op::Mul, Op::Sub, Op::Neg, Op::Sigmoid, Op::Mul][next(6)].clone();
+        let args = if op.arity() == 1 { vec![a] } else { vec![a, b] };
+        ids.push(g.add(op, &args).unwrap());
+    }
+    let s = g.add(Op::Sum, &[*ids.last().unwrap()]).unwrap();
+    g.add_root("out", s);
+    g
+}
+
+#[test]
+fn random_dags_stay_equivalent() {
+    for seed in 1..6 {
+        let g = random_dag(60, seed);
+        let (opt, report) = optimize(&g, &OptConfig::default()).unwrap();
+        assert_same_interface(&g, &opt);
+        assert_same_values(&g, &opt);
+        assert!(report.flops_optimized <= report.flops_naive, "{report}");
+    }
+}
+
+#[test]
+#[ignore]
+fn stress_fast_math_at_node_limit() {
+    let g = random_dag(400, 7);
+    let t = std::time::Instant::now();
+    let (opt, report) = optimize(
+        &g,
+        &OptConfig {
+            fast_math: true,
+            ..OptConfig::default()
+        },
+    )
+    .unwrap();
+    println!("{:?}\n{report}", t.elapsed());
+    assert_same_interface(&g, &opt);
+}
