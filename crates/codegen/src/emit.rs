@@ -538,7 +538,7 @@ impl<'g> Emitter<'g> {
     fn rows_cols(&self, x: NodeId) -> (usize, usize) {
         let s = self.shape(x);
         let c = s.last().unwrap_or(1);
-        (if c == 0 { 0 } else { s.numel() / c }, c)
+        (s.numel().checked_div(c).unwrap_or(0), c)
     }
 
     fn sum_last(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
@@ -576,7 +576,7 @@ impl<'g> Emitter<'g> {
             }
             None => quote!(let mx = #xn[#row0];),
         };
-        let cols = |body: TokenStream| nest(&[vj.clone()], &[c], body);
+        let cols = |body: TokenStream| nest(std::slice::from_ref(&vj), &[c], body);
         let y = self.new_buffer(id);
         let body = match op {
             Op::LogSumExp => {

@@ -130,3 +130,33 @@ pub fn copy_nodes(g: &Graph, dtype: DType) -> Result<Graph, IrError> {
     }
     Ok(out)
 }
+
+/// Every op on small shapes, with awkward names, returning a 2-D tensor.
+pub fn kitchen_sink() -> Graph {
+    let text = "(graph f32
+  (let %0 x [2 3] (input 0))
+  (let %1 params [3] (param 0))
+  (let %2 q [] (param 1))
+  (let %3 unused [2] (param 2))
+  (let %4 _ [] (const -1.5))
+  (let %5 x [2 3] (add %0 %1))
+  (let %6 x [2 3] (mul %5 %4))
+  (let %7 i [2 3] (softmax %6))
+  (let %8 type [2 1] (logsumexp %6))
+  (let %9 _ [2 3] (log_softmax %6))
+  (let %10 _ [2 3] (sub %9 %8))
+  (let %11 _ [3 2] (transpose %10))
+  (let %12 _ [2 2] (matmul.tt %11 %7))
+  (let %13 _ [2 2] (exp %12))
+  (let %14 _ [2 2] (powi -2 %13))
+  (let %15 _ [] (sum %14))
+  (let %16 _ [1] (reshape [1] %15))
+  (let %17 _ [2 3] (broadcast_to [2 3] %16))
+  (let %18 _ [2 3] (max %17 %7))
+  (let %19 _ [2 1] (sum_last %18))
+  (let %20 _ [2 3] (gt %7 %19))
+  (let %21 _ [2 3] (div %20 %2))
+  (let %22 out [2 3] (neg %21))
+  (root out %22))";
+    text.parse().unwrap()
+}
