@@ -60,7 +60,7 @@ use std::time::Duration;
 pub struct OptConfig {
     /// Maximum equality-saturation iterations.
     pub iter_limit: usize,
-    /// Maximum e-nodes; saturation stops after the iteration that exceeds it.
+    /// Maximum e-nodes; saturation stops once the e-graph grows past it.
     pub node_limit: usize,
     /// Also apply the FastMath rules, which may change results.
     pub fast_math: bool,

@@ -430,6 +430,6 @@ fn stress_fast_math_at_node_limit() {
         },
     )
     .unwrap();
-    println!("{:?}\n{report}", t.elapsed());
+    println!("{:?}\n{report}\n{opt}", t.elapsed());
     assert_same_interface(&g, &opt);
 }
