@@ -115,10 +115,9 @@ struct Emitter<'g> {
 }
 
 impl<'g> Emitter<'g> {
-    /// Verifies the graph, names the live leaves first (so they keep their source
-    /// names), then emits every live node in id order.
+    /// Names the live leaves first (so they keep their source names), then emits
+    /// every live node in id order. The caller has verified `g`.
     fn run(g: &'g Graph, roots: &[NodeId]) -> Result<Self, IrError> {
-        verify(g)?;
         let mut em = Emitter {
             g,
             dtype: g.dtype(),
@@ -682,6 +681,7 @@ fn zero_array(dtype: DType, shape: &Shape) -> TokenStream {
 }
 
 pub(crate) fn forward(g: &Graph) -> Result<TokenStream, IrError> {
+    verify(g)?;
     let Some(root) = g.roots().first().map(|r| r.node) else {
         return err("forward graph has no root");
     };
@@ -714,6 +714,8 @@ pub(crate) fn forward(g: &Graph) -> Result<TokenStream, IrError> {
 }
 
 pub(crate) fn forward_backward(g: &Graph) -> Result<TokenStream, IrError> {
+    // Before any shape lookup: the verifier also checks that every root exists.
+    verify(g)?;
     let roots = g.roots();
     let params = g.params();
     if roots.len() != params.len() + 1 {

@@ -104,6 +104,10 @@ fn malformed_joint_graphs_are_errors_not_panics() {
     }
     let e = emit_forward_backward(&g).unwrap_err();
     assert!(e.message.contains("d_w1"), "{}", e.message);
+    // A root naming a node that does not exist.
+    let mut g = xor_graph(DType::F32);
+    g.add_root("d_w1", gradc_ir::NodeId::from_index(999));
+    assert!(emit_forward_backward(&g).is_err());
     // No root at all.
     assert!(emit_forward(&Graph::new(DType::F32)).is_err());
     // A leaf whose name is no identifier.
