@@ -1,1 +1,310 @@
-//! stub
+//! The driver: runs the pipeline stages in order (frontend → autodiff → opt →
+//! codegen) and assembles the module that `#[network]` expands to. The proc-macro
+//! crate and the CLI both call it, so what a tool shows is what the macro compiles.
+
+use gradc_frontend::Network;
+use gradc_ir::{Graph, Report};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+pub use gradc_opt::OptConfig;
+
+/// Every stage's output for one network.
+pub struct Compiled {
+    /// The parsed network (signature, options, forward graph).
+    pub network: Network,
+    /// Forward graph plus symbolic adjoints, before rewriting; `None` when the
+    /// network has no parameters.
+    pub joint: Option<Graph>,
+    /// The joint graph after e-graph optimization.
+    pub optimized: Option<Graph>,
+    /// What the optimizer did.
+    pub report: Report,
+    /// `pub fn forward(...)`.
+    pub forward_fn: TokenStream,
+    /// `pub fn forward_backward(...)`, when the network has parameters.
+    pub forward_backward_fn: Option<TokenStream>,
+    /// The fused pass (or the forward pass, without parameters), formatted.
+    pub gradient_code: String,
+}
+
+/// Optimizer settings for a network's options. Limits are counts, never time, so
+/// the output does not depend on the machine.
+pub fn opt_config(network: &Network) -> OptConfig {
+    OptConfig {
+        fast_math: network.options.fast_math,
+        ..OptConfig::default()
+    }
+}
+
+/// Runs every stage after the frontend. Errors here are gradc bugs, not user errors,
+/// and are reported at the function's name.
+pub fn compile(network: Network) -> Result<Compiled, syn::Error> {
+    let internal = |stage: &str, e: gradc_ir::IrError| {
+        syn::Error::new(
+            network.ident.span(),
+            format!("gradc internal error in {stage}: {e} (please report this network)"),
+        )
+    };
+    gradc_ir::verify(&network.graph).map_err(|e| internal("frontend", e))?;
+    let forward_fn =
+        gradc_codegen::emit_forward(&network.graph).map_err(|e| internal("codegen", e))?;
+    let has_params = network.args.iter().any(|a| !a.is_input);
+    if !has_params {
+        let gradient_code =
+            gradc_codegen::pretty(&forward_fn).map_err(|e| internal("codegen", e))?;
+        return Ok(Compiled {
+            network,
+            joint: None,
+            optimized: None,
+            report: Report::default(),
+            forward_fn,
+            forward_backward_fn: None,
+            gradient_code,
+        });
+    }
+    let joint =
+        gradc_autodiff::differentiate(&network.graph).map_err(|e| internal("autodiff", e))?;
+    let (optimized, report) =
+        gradc_opt::optimize(&joint, &opt_config(&network)).map_err(|e| internal("opt", e))?;
+    let fb =
+        gradc_codegen::emit_forward_backward(&optimized).map_err(|e| internal("codegen", e))?;
+    let gradient_code = gradc_codegen::pretty(&fb).map_err(|e| internal("codegen", e))?;
+    Ok(Compiled {
+        network,
+        joint: Some(joint),
+        optimized: Some(optimized),
+        report,
+        forward_fn,
+        forward_backward_fn: Some(fb),
+        gradient_code,
+    })
+}
+
+/// The `#[network]` expansion: the original function (now calling the compiled
+/// forward pass) and a module of the same name holding the generated items.
+/// Errors become `compile_error!`s at the user's tokens plus stubs of the expected
+/// items, so a user sees the real error rather than a cascade.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let network = match gradc_frontend::parse_network(attr, item.clone()) {
+        Ok(n) => n,
+        Err(e) => return with_stub(e, item),
+    };
+    match compile(network) {
+        Ok(c) => emit(&c),
+        Err(e) => with_stub(e, item),
+    }
+}
+
+fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
+    let error = err.to_compile_error();
+    let Ok(mut f) = syn::parse2::<syn::ItemFn>(item) else {
+        return error;
+    };
+    for input in &mut f.sig.inputs {
+        if let syn::FnArg::Typed(p) = input {
+            p.attrs.clear();
+        }
+    }
+    let (attrs, vis, sig, ident) = (&f.attrs, &f.vis, &f.sig, &f.sig.ident);
+    quote! {
+        #error
+        #(#attrs)*
+        #[allow(unused_variables, dead_code)]
+        #vis #sig { ::core::unimplemented!("this network failed to compile") }
+        #[allow(dead_code)]
+        #vis mod #ident {}
+    }
+}
+
+fn struct_def(
+    name: &str,
+    doc: &str,
+    elem: &syn::Ident,
+    fields: &[(&syn::Ident, &syn::Type)],
+) -> TokenStream {
+    let name = format_ident!("{}", name);
+    let (idents, types): (Vec<_>, Vec<_>) = fields.iter().copied().unzip();
+    let zero = fields.iter().map(|(_, ty)| zero_value(ty));
+    let labels = idents.iter().map(|i| i.to_string());
+    let labels2 = labels.clone();
+    let n = fields.len();
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct #name {
+            #(pub #idents: #types,)*
+        }
+
+        impl #name {
+            /// Every element zero.
+            pub fn zeros() -> Self {
+                #name { #(#idents: #zero,)* }
+            }
+
+            /// Each field as `(name, flat row-major slice)`, in declaration order.
+            pub fn slices(&self) -> [(&'static str, &[#elem]); #n] {
+                use ::gradc::__private::Flat as _;
+                [#((#labels, self.#idents.flat()),)*]
+            }
+
+            /// Each field as `(name, flat row-major mutable slice)`, in declaration order.
+            pub fn slices_mut(&mut self) -> [(&'static str, &mut [#elem]); #n] {
+                use ::gradc::__private::Flat as _;
+                [#((#labels2, self.#idents.flat_mut()),)*]
+            }
+        }
+    }
+}
+
+/// `0.0` nested in array repeat expressions matching `ty`.
+fn zero_value(ty: &syn::Type) -> TokenStream {
+    match ty {
+        syn::Type::Array(a) => {
+            let inner = zero_value(&a.elem);
+            let len = &a.len;
+            quote!([#inner; #len])
+        }
+        syn::Type::Paren(p) => zero_value(&p.elem),
+        syn::Type::Group(g) => zero_value(&g.elem),
+        _ => quote!(0.0),
+    }
+}
+
+fn fields<'a>(args: &[&'a gradc_frontend::Arg]) -> Vec<(&'a syn::Ident, &'a syn::Type)> {
+    args.iter().map(|a| (&a.ident, &a.ty)).collect()
+}
+
+fn emit(c: &Compiled) -> TokenStream {
+    let net = &c.network;
+    let ident = &net.ident;
+    let vis = &net.vis;
+    let elem = format_ident!("{}", net.dtype.name());
+    let inputs: Vec<_> = net.args.iter().filter(|a| a.is_input).collect();
+    let params: Vec<_> = net.args.iter().filter(|a| !a.is_input).collect();
+    let params_struct = struct_def(
+        "Params",
+        "Trainable parameters, one field per parameter argument.",
+        &elem,
+        &fields(&params),
+    );
+    let inputs_struct = struct_def(
+        "Inputs",
+        "Data arguments (`#[input]`), one field each.",
+        &elem,
+        &fields(&inputs),
+    );
+    let grads_struct = struct_def(
+        "Grads",
+        "Gradient of the loss with respect to each parameter.",
+        &elem,
+        &fields(&params),
+    );
+    let input_idents: Vec<_> = inputs.iter().map(|a| &a.ident).collect();
+    let param_idents: Vec<_> = params.iter().map(|a| &a.ident).collect();
+
+    // The original function keeps its signature and runs the compiled forward pass.
+    let mut f = net.item.clone();
+    f.block = syn::parse_quote!({
+        #ident::forward(
+            &#ident::Params { #(#param_idents,)* },
+            &#ident::Inputs { #(#input_idents,)* },
+        )
+    });
+    let forward_fn = &c.forward_fn;
+    let gradient_code = &c.gradient_code;
+    let graph_text = net.graph.to_string();
+    let report = report_tokens(&c.report);
+
+    let backward = c.forward_backward_fn.as_ref().map(|fb| {
+        quote! {
+            #fb
+
+            /// The same loss and gradients as [`forward_backward`], computed by the
+            /// tape interpreter from [`graph`] at run time.
+            pub fn interpreted_forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #elem {
+                use ::gradc::__private::Flat as _;
+                ::std::thread_local! {
+                    static INTERPRETER: ::std::cell::RefCell<::gradc::__private::Interpreter<#elem>> =
+                        ::std::cell::RefCell::new(
+                            ::gradc::__private::Interpreter::new(&graph())
+                                .expect("the generated graph is valid"),
+                        );
+                }
+                INTERPRETER.with(|it| {
+                    it.borrow_mut()
+                        .forward_backward(
+                            &[#(inputs.#input_idents.flat(),)*],
+                            &[#(params.#param_idents.flat(),)*],
+                            &mut [#(grads.#param_idents.flat_mut(),)*],
+                        )
+                        .expect("buffers match the generated graph")
+                })
+            }
+        }
+    });
+
+    let mod_doc = format!(
+        "Generated by `#[network]` for `{ident}`: compiled passes, interpreter and inspection."
+    );
+    quote! {
+        #f
+
+        #[doc = #mod_doc]
+        #[allow(dead_code, clippy::all)]
+        #vis mod #ident {
+            #params_struct
+            #inputs_struct
+            #grads_struct
+
+            /// The generated fused pass, formatted for reading.
+            pub const GRADIENT_CODE: &str = #gradient_code;
+
+            const GRAPH_TEXT: &str = #graph_text;
+
+            /// The forward graph, as the frontend built it.
+            pub fn graph() -> ::gradc::Graph {
+                GRAPH_TEXT.parse().expect("the generated graph text parses")
+            }
+
+            /// What the optimizer did to the joint forward+backward graph.
+            pub fn report() -> ::gradc::Report {
+                #report
+            }
+
+            #forward_fn
+
+            #backward
+        }
+    }
+}
+
+fn report_tokens(r: &Report) -> TokenStream {
+    let Report {
+        ops_naive,
+        ops_optimized,
+        flops_naive,
+        flops_optimized,
+        iterations,
+        egraph_nodes,
+        stop_reason,
+        rules_fired,
+    } = r;
+    let names = rules_fired.keys();
+    let counts = rules_fired.values();
+    quote! {
+        ::gradc::Report {
+            ops_naive: #ops_naive,
+            ops_optimized: #ops_optimized,
+            flops_naive: #flops_naive,
+            flops_optimized: #flops_optimized,
+            iterations: #iterations,
+            egraph_nodes: #egraph_nodes,
+            stop_reason: ::std::string::String::from(#stop_reason),
+            rules_fired: [#((#names, #counts)),*]
+                .into_iter()
+                .map(|(k, v): (&str, usize)| (::std::string::String::from(k), v))
+                .collect(),
+        }
+    }
+}

@@ -76,14 +76,24 @@ impl Graph {
 
     /// Adds the next `#[input]` argument.
     pub fn add_input(&mut self, name: &str, shape: Shape) -> NodeId {
-        let id = self.push(Op::Input(self.inputs.len()), Vec::new(), shape, Some(name.into()));
+        let id = self.push(
+            Op::Input(self.inputs.len()),
+            Vec::new(),
+            shape,
+            Some(name.into()),
+        );
         self.inputs.push(id);
         id
     }
 
     /// Adds the next parameter.
     pub fn add_param(&mut self, name: &str, shape: Shape) -> NodeId {
-        let id = self.push(Op::Param(self.params.len()), Vec::new(), shape, Some(name.into()));
+        let id = self.push(
+            Op::Param(self.params.len()),
+            Vec::new(),
+            shape,
+            Some(name.into()),
+        );
         self.params.push(id);
         id
     }
@@ -110,8 +120,19 @@ impl Graph {
 
     /// Appends a node whose shape the caller already knows; used by passes that
     /// rebuild graphs. The verifier checks it.
-    pub fn push(&mut self, op: Op, args: Vec<NodeId>, shape: Shape, name: Option<String>) -> NodeId {
-        let idx = self.g.add_node(Node { op, args: args.clone(), shape, name });
+    pub fn push(
+        &mut self,
+        op: Op,
+        args: Vec<NodeId>,
+        shape: Shape,
+        name: Option<String>,
+    ) -> NodeId {
+        let idx = self.g.add_node(Node {
+            op,
+            args: args.clone(),
+            shape,
+            name,
+        });
         for (pos, a) in args.iter().enumerate() {
             self.g.add_edge(NodeIndex::new(a.index()), idx, pos as u8);
         }
@@ -123,7 +144,10 @@ impl Graph {
     }
 
     pub fn add_root(&mut self, name: impl Into<String>, node: NodeId) {
-        self.roots.push(Root { name: name.into(), node });
+        self.roots.push(Root {
+            name: name.into(),
+            node,
+        });
     }
 
     pub fn node(&self, id: NodeId) -> &Node {

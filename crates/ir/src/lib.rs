@@ -37,7 +37,9 @@ pub struct IrError {
 
 impl IrError {
     pub fn new(message: impl Into<String>) -> Self {
-        IrError { message: message.into() }
+        IrError {
+            message: message.into(),
+        }
     }
 }
 

@@ -32,7 +32,11 @@ pub struct Const(u64);
 impl Const {
     pub fn new(v: f64) -> Self {
         // One zero: -0.0 and 0.0 would otherwise be two constants.
-        Const(if v == 0.0 { 0.0f64.to_bits() } else { v.to_bits() })
+        Const(if v == 0.0 {
+            0.0f64.to_bits()
+        } else {
+            v.to_bits()
+        })
     }
 
     pub fn value(self) -> f64 {
@@ -78,7 +82,10 @@ pub enum Op {
     Gt,
 
     /// 2-D matrix product `op(a) · op(b)`, where `op` transposes when the flag is set.
-    MatMul { ta: bool, tb: bool },
+    MatMul {
+        ta: bool,
+        tb: bool,
+    },
     /// 2-D transpose.
     Transpose,
     /// Same elements, new shape.
@@ -125,7 +132,10 @@ impl Op {
     /// Unary ops applied to each element independently.
     pub fn is_elementwise_unary(&self) -> bool {
         use Op::*;
-        matches!(self, Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_))
+        matches!(
+            self,
+            Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_)
+        )
     }
 
     /// Binary ops applied elementwise with broadcasting.
@@ -156,9 +166,18 @@ impl Op {
             Div => "div",
             Max => "max",
             Gt => "gt",
-            MatMul { ta: false, tb: false } => "matmul",
-            MatMul { ta: true, tb: false } => "matmul.tn",
-            MatMul { ta: false, tb: true } => "matmul.nt",
+            MatMul {
+                ta: false,
+                tb: false,
+            } => "matmul",
+            MatMul {
+                ta: true,
+                tb: false,
+            } => "matmul.tn",
+            MatMul {
+                ta: false,
+                tb: true,
+            } => "matmul.nt",
             MatMul { ta: true, tb: true } => "matmul.tt",
             Transpose => "transpose",
             Reshape(_) => "reshape",

@@ -25,9 +25,21 @@ pub struct Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{:<22} {:>12} {:>12}", "", "naive", "optimized")?;
-        writeln!(f, "{:<22} {:>12} {:>12}", "operations", self.ops_naive, self.ops_optimized)?;
-        writeln!(f, "{:<22} {:>12} {:>12}", "flops per pass", self.flops_naive, self.flops_optimized)?;
-        writeln!(f, "saturation: {} iteration(s), {} e-nodes, stopped: {}", self.iterations, self.egraph_nodes, self.stop_reason)?;
+        writeln!(
+            f,
+            "{:<22} {:>12} {:>12}",
+            "operations", self.ops_naive, self.ops_optimized
+        )?;
+        writeln!(
+            f,
+            "{:<22} {:>12} {:>12}",
+            "flops per pass", self.flops_naive, self.flops_optimized
+        )?;
+        writeln!(
+            f,
+            "saturation: {} iteration(s), {} e-nodes, stopped: {}",
+            self.iterations, self.egraph_nodes, self.stop_reason
+        )?;
         if self.rules_fired.is_empty() {
             writeln!(f, "rules fired: none")?;
         } else {

@@ -21,7 +21,13 @@ impl fmt::Display for Graph {
         writeln!(f, "(graph {}", self.dtype().name())?;
         for id in self.node_ids() {
             let n = self.node(id);
-            write!(f, "  (let {id} {} {} ({}", n.name.as_deref().unwrap_or("_"), n.shape, n.op.name())?;
+            write!(
+                f,
+                "  (let {id} {} {} ({}",
+                n.name.as_deref().unwrap_or("_"),
+                n.shape,
+                n.op.name()
+            )?;
             match &n.op {
                 Op::Input(i) | Op::Param(i) => write!(f, " {i}")?,
                 Op::Const(c) => write!(f, " {c:?}")?,
@@ -96,7 +102,9 @@ fn tokenize(s: &str) -> Vec<String> {
 }
 
 fn parse_sexp(toks: &[String], pos: &mut usize) -> Result<Sexp, ParseError> {
-    let Some(t) = toks.get(*pos) else { return err("unexpected end of input") };
+    let Some(t) = toks.get(*pos) else {
+        return err("unexpected end of input");
+    };
     *pos += 1;
     match t.as_str() {
         "(" => {
@@ -170,7 +178,9 @@ impl FromStr for Graph {
         if pos != toks.len() {
             return err("trailing text after the graph");
         }
-        let Sexp::List(items) = top else { return err("expected (graph ...)") };
+        let Sexp::List(items) = top else {
+            return err("expected (graph ...)");
+        };
         if items.len() < 2 || atom(&items[0])? != "graph" {
             return err("expected (graph DTYPE ...)");
         }
@@ -181,7 +191,9 @@ impl FromStr for Graph {
         };
         let mut g = Graph::new(dtype);
         for item in &items[2..] {
-            let Sexp::List(parts) = item else { return err("expected (let ...) or (root ...)") };
+            let Sexp::List(parts) = item else {
+                return err("expected (let ...) or (root ...)");
+            };
             match parts.first().map(atom).transpose()? {
                 Some("let") if parts.len() == 5 => {
                     let id = node_ref(&parts[1])?;
@@ -193,13 +205,19 @@ impl FromStr for Graph {
                         n => Some(n.to_string()),
                     };
                     let node_shape = shape(&parts[3])?;
-                    let Sexp::List(opx) = &parts[4] else { return err("expected (OP ARGS...)") };
-                    let Some(head) = opx.first() else { return err("empty op") };
+                    let Sexp::List(opx) = &parts[4] else {
+                        return err("expected (OP ARGS...)");
+                    };
+                    let Some(head) = opx.first() else {
+                        return err("empty op");
+                    };
                     let head = atom(head)?;
                     let rest = &opx[1..];
                     let (op, arg_items): (Op, &[Sexp]) = match head {
                         "input" | "param" => {
-                            let i: usize = number(rest.first().ok_or_else(|| ParseError { message: "missing index".into() })?)?;
+                            let i: usize = number(rest.first().ok_or_else(|| ParseError {
+                                message: "missing index".into(),
+                            })?)?;
                             let nm = name.clone().unwrap_or_default();
                             let leaf = if head == "input" {
                                 if i != g.inputs().len() {
@@ -253,9 +271,18 @@ impl FromStr for Graph {
                                 "div" => Op::Div,
                                 "max" => Op::Max,
                                 "gt" => Op::Gt,
-                                "matmul" => Op::MatMul { ta: false, tb: false },
-                                "matmul.tn" => Op::MatMul { ta: true, tb: false },
-                                "matmul.nt" => Op::MatMul { ta: false, tb: true },
+                                "matmul" => Op::MatMul {
+                                    ta: false,
+                                    tb: false,
+                                },
+                                "matmul.tn" => Op::MatMul {
+                                    ta: true,
+                                    tb: false,
+                                },
+                                "matmul.nt" => Op::MatMul {
+                                    ta: false,
+                                    tb: true,
+                                },
                                 "matmul.tt" => Op::MatMul { ta: true, tb: true },
                                 "transpose" => Op::Transpose,
                                 "sum" => Op::Sum,
@@ -268,8 +295,13 @@ impl FromStr for Graph {
                             (op, rest)
                         }
                     };
-                    let args = arg_items.iter().map(node_ref).collect::<Result<Vec<_>, _>>()?;
-                    let nid = g.add(op, &args).map_err(|e| ParseError { message: format!("node {id}: {e}") })?;
+                    let args = arg_items
+                        .iter()
+                        .map(node_ref)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let nid = g.add(op, &args).map_err(|e| ParseError {
+                        message: format!("node {id}: {e}"),
+                    })?;
                     if *g.shape(nid) != node_shape {
                         return err(format!(
                             "node {id}: declared shape {node_shape} but the op gives {}",
@@ -288,7 +320,11 @@ impl FromStr for Graph {
                     }
                     g.add_root(name, node);
                 }
-                _ => return err(format!("expected (let %N NAME SHAPE (OP ...)) or (root NAME %N), found {item:?}")),
+                _ => {
+                    return err(format!(
+                        "expected (let %N NAME SHAPE (OP ...)) or (root NAME %N), found {item:?}"
+                    ))
+                }
             }
         }
         Ok(g)
@@ -305,7 +341,15 @@ mod tests {
         let x = g.add_input("x", Shape::new([4, 2]));
         let w = g.add_param("w", Shape::new([2]));
         let w2 = g.add(Op::Reshape(Shape::new([2, 1])), &[w]).unwrap();
-        let y = g.add(Op::MatMul { ta: false, tb: false }, &[x, w2]).unwrap();
+        let y = g
+            .add(
+                Op::MatMul {
+                    ta: false,
+                    tb: false,
+                },
+                &[x, w2],
+            )
+            .unwrap();
         g.set_name(y, "yhat");
         let h = g.add(Op::Powi(2), &[y]).unwrap();
         let c = g.constant(0.25);
@@ -315,7 +359,10 @@ mod tests {
         let text = g.to_string();
         let back: Graph = text.parse().unwrap();
         assert_eq!(back.to_string(), text);
-        assert!(text.contains("(let %3 yhat [4 1] (matmul %0 %2))"), "{text}");
+        assert!(
+            text.contains("(let %3 yhat [4 1] (matmul %0 %2))"),
+            "{text}"
+        );
         assert!(text.contains("(const 0.25)"), "{text}");
     }
 
@@ -323,7 +370,9 @@ mod tests {
     fn bad_text_is_an_error() {
         assert!("(graph f16)".parse::<Graph>().is_err());
         assert!("(graph f32 (let %0 _ [] (frob)))".parse::<Graph>().is_err());
-        assert!("(graph f32 (let %1 _ [] (const 1.0)))".parse::<Graph>().is_err());
+        assert!("(graph f32 (let %1 _ [] (const 1.0)))"
+            .parse::<Graph>()
+            .is_err());
         assert!("(graph f32".parse::<Graph>().is_err());
     }
 }

@@ -7,10 +7,17 @@ pub fn verify(g: &Graph) -> Result<(), IrError> {
     for id in g.node_ids() {
         let n = g.node(id);
         let fail = |m: String| -> Result<(), IrError> {
-            Err(IrError::new(format!("verifier: node {id} ({}): {m}", n.op.name())))
+            Err(IrError::new(format!(
+                "verifier: node {id} ({}): {m}",
+                n.op.name()
+            )))
         };
         if n.args.len() != n.op.arity() {
-            return fail(format!("has {} args, op takes {}", n.args.len(), n.op.arity()));
+            return fail(format!(
+                "has {} args, op takes {}",
+                n.args.len(),
+                n.op.arity()
+            ));
         }
         if let Some(a) = n.args.iter().find(|a| **a >= id) {
             return fail(format!("argument {a} does not precede it"));
@@ -40,7 +47,10 @@ pub fn verify(g: &Graph) -> Result<(), IrError> {
     }
     for r in g.roots() {
         if r.node.index() >= g.len() {
-            return Err(IrError::new(format!("verifier: root {} names missing node {}", r.name, r.node)));
+            return Err(IrError::new(format!(
+                "verifier: root {} names missing node {}",
+                r.name, r.node
+            )));
         }
     }
     Ok(())

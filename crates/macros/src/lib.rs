@@ -1,1 +1,10 @@
-//! stub
+//! The `#[network]` attribute: a thin shell over [`gradc_driver::expand`], which runs
+//! the whole pipeline. Use it through the `gradc` facade crate.
+
+use proc_macro::TokenStream;
+
+/// Compiles a network function; see the `gradc` crate documentation.
+#[proc_macro_attribute]
+pub fn network(attr: TokenStream, item: TokenStream) -> TokenStream {
+    gradc_driver::expand(attr.into(), item.into()).into()
+}

@@ -1,0 +1,8 @@
+use gradc::network;
+
+#[network]
+fn net(#[input] x: [[f32; 2]; 4], w: [f32; 2]) -> [f32; 4] {
+    x.matmul(w)
+}
+
+fn main() {}
