@@ -47,36 +47,55 @@ impl Rng {
     }
 }
 
-fn main() {
-    let seed = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7);
+/// Plain gradient descent from a seeded random start; returns the final loss.
+fn train(seed: u64, params: &mut xor::Params, inputs: &xor::Inputs, verbose: bool) -> f32 {
     let mut rng = Rng(seed);
-    let mut params = xor::Params::zeros();
+    *params = xor::Params::zeros();
     // Small random weights; biases start at zero (slide 18).
     for (name, values) in params.slices_mut() {
         if name.starts_with('w') {
             values.iter_mut().for_each(|v| *v = rng.next());
         }
     }
-    let inputs = xor::Inputs {
-        x: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
-        y: [0.0, 1.0, 1.0, 0.0],
-    };
     let learning_rate = 0.1;
     let mut grads = xor::Grads::zeros();
-    println!("training the slide-14 XOR network (seed {seed}, learning rate {learning_rate})");
+    let mut loss = f32::NAN;
     for step in 0..=3000 {
-        let loss = xor::forward_backward(&params, &inputs, &mut grads);
-        if step % 500 == 0 {
-            println!("step {step:>5}  loss {loss:.6}");
+        loss = xor::forward_backward(params, inputs, &mut grads);
+        if verbose && step % 500 == 0 {
+            println!("  step {step:>5}  loss {loss:.6}");
         }
         for ((_, p), (_, g)) in params.slices_mut().into_iter().zip(grads.slices()) {
             for (p, g) in p.iter_mut().zip(g) {
                 *p -= learning_rate * g;
             }
         }
+    }
+    loss
+}
+
+fn main() {
+    let first_seed: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let inputs = xor::Inputs {
+        x: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+        y: [0.0, 1.0, 1.0, 0.0],
+    };
+    let mut params = xor::Params::zeros();
+    // With only two ReLU units many starts end in a local minimum (a dead unit):
+    // gradient descent on a non-convex loss depends on the start (slide 18), so
+    // restart from the next seed until one solves XOR.
+    let mut seed = first_seed;
+    loop {
+        println!("training the slide-14 XOR network from seed {seed} (gradient descent, learning rate 0.1)");
+        let loss = train(seed, &mut params, &inputs, true);
+        if loss < 1e-3 || seed >= first_seed + 20 {
+            break;
+        }
+        println!("  stuck at loss {loss:.4} (a local minimum); restarting\n");
+        seed += 1;
     }
     let xor::Params { w1, c, w2, b } = params;
     let out = predict(inputs.x, w1, c, w2, b);

@@ -1,38 +1,4 @@
-//! gradc compiles a feed-forward network written as a plain Rust function into
-//! straight-line Rust that computes the loss and every parameter gradient in one
-//! fused pass.
-//!
-//! ```
-//! use gradc::network;
-//!
-//! #[network]
-//! pub fn xor(
-//!     #[input] x: [[f32; 2]; 4], // data: no gradient
-//!     #[input] y: [f32; 4],
-//!     w1: [[f32; 2]; 2],         // parameters: get gradients
-//!     c: [f32; 2],
-//!     w2: [f32; 2],
-//!     b: f32,
-//! ) -> f32 {
-//!     let h = relu(x.matmul(w1) + c);
-//!     let yhat = h.matmul(w2) + b;
-//!     mse(yhat, y)
-//! }
-//!
-//! let params = xor::Params { w1: [[1.0, 1.0], [1.0, 1.0]], c: [0.0, -1.0], w2: [1.0, -2.0], b: 0.0 };
-//! let inputs = xor::Inputs { x: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], y: [0.0, 1.0, 1.0, 0.0] };
-//! let mut grads = xor::Grads::zeros();
-//! let loss = xor::forward_backward(&params, &inputs, &mut grads);
-//! assert_eq!(loss, 0.0);
-//! assert_eq!(grads.w2, [0.0, 0.0]);
-//! println!("{}", xor::GRADIENT_CODE);
-//! ```
-//!
-//! For `fn NAME` the attribute emits a module `NAME` next to the function with
-//! `Params`, `Inputs`, `Grads`, `forward`, `forward_backward`,
-//! `interpreted_forward_backward`, `graph()`, `GRADIENT_CODE` and `report()`; the
-//! function itself stays callable and runs the compiled forward pass. The body
-//! language and its semantics are described in the README.
+#![doc = include_str!("../README.md")]
 
 /// The run-time tape interpreter over a [`Graph`].
 pub use gradc_ir::interp;

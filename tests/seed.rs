@@ -218,3 +218,19 @@ fn graph_text_round_trips() {
     let back: gradc::Graph = text.parse().expect("graph text parses");
     assert_eq!(back.to_string(), text);
 }
+
+/// The README shows the slide-53 fused pass; it must be the code gradc generates.
+#[test]
+fn readme_shows_the_real_gradient_code() {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("## Reading the gradient code")
+        .nth(1)
+        .expect("section exists");
+    let block = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("code block");
+    assert_eq!(block.trim_end(), chain::GRADIENT_CODE.trim_end());
+}
