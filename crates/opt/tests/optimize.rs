@@ -366,15 +366,6 @@ fn invalid_graph_is_an_error() {
     assert!(optimize(&g, &OptConfig::default()).is_err());
 }
 
-#[test]
-#[ignore]
-fn show() {
-    for g in [slide53(Shape::scalar()), mlp()] {
-        let (opt, report) = optimize(&g, &OptConfig::default()).unwrap();
-        println!("{g}\n{opt}\n{report}");
-    }
-}
-
 /// A pseudo-random DAG of elementwise ops over a few leaves, for stress tests.
 fn random_dag(nodes: usize, seed: u64) -> Graph {
     let mut g = Graph::new(DType::F64);
@@ -417,11 +408,11 @@ fn random_dags_stay_equivalent() {
     }
 }
 
+/// Fast-math rules on a large random DAG run into the node limit; the result is
+/// still equivalent and the report says why saturation stopped.
 #[test]
-#[ignore]
 fn stress_fast_math_at_node_limit() {
     let g = random_dag(400, 7);
-    let t = std::time::Instant::now();
     let (opt, report) = optimize(
         &g,
         &OptConfig {
@@ -430,6 +421,6 @@ fn stress_fast_math_at_node_limit() {
         },
     )
     .unwrap();
-    println!("{:?}\n{report}\n{opt}", t.elapsed());
     assert_same_interface(&g, &opt);
+    assert_eq!(report.stop_reason, "node limit", "{report}");
 }
