@@ -191,6 +191,40 @@ impl Op {
         }
     }
 
+    /// The op with this text-form name, for ops that carry no data (everything but
+    /// `input`, `param`, `const`, `powi`, `reshape`, `broadcast_to`, `sum_to`).
+    pub fn from_plain_name(name: &str) -> Option<Op> {
+        use Op::*;
+        let mm = |ta, tb| MatMul { ta, tb };
+        Some(match name {
+            "neg" => Neg,
+            "relu" => Relu,
+            "sigmoid" => Sigmoid,
+            "tanh" => Tanh,
+            "exp" => Exp,
+            "ln" => Ln,
+            "softplus" => Softplus,
+            "sqrt" => Sqrt,
+            "add" => Add,
+            "sub" => Sub,
+            "mul" => Mul,
+            "div" => Div,
+            "max" => Max,
+            "gt" => Gt,
+            "matmul" => mm(false, false),
+            "matmul.tn" => mm(true, false),
+            "matmul.nt" => mm(false, true),
+            "matmul.tt" => mm(true, true),
+            "transpose" => Transpose,
+            "sum" => Sum,
+            "sum_last" => SumLast,
+            "logsumexp" => LogSumExp,
+            "softmax" => Softmax,
+            "log_softmax" => LogSoftmax,
+            _ => return None,
+        })
+    }
+
     /// Shape of the result given the argument shapes, or why the op does not apply.
     pub fn infer_shape(&self, args: &[&Shape]) -> Result<Shape, IrError> {
         use Op::*;
@@ -274,6 +308,66 @@ impl Op {
                     Ok(Shape(d))
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_round_trip() {
+        let plain = [
+            Op::Neg,
+            Op::Relu,
+            Op::Sigmoid,
+            Op::Tanh,
+            Op::Exp,
+            Op::Ln,
+            Op::Softplus,
+            Op::Sqrt,
+            Op::Add,
+            Op::Sub,
+            Op::Mul,
+            Op::Div,
+            Op::Max,
+            Op::Gt,
+            Op::Transpose,
+            Op::Sum,
+            Op::SumLast,
+            Op::LogSumExp,
+            Op::Softmax,
+            Op::LogSoftmax,
+            Op::MatMul {
+                ta: false,
+                tb: false,
+            },
+            Op::MatMul {
+                ta: true,
+                tb: false,
+            },
+            Op::MatMul {
+                ta: false,
+                tb: true,
+            },
+            Op::MatMul { ta: true, tb: true },
+        ];
+        for op in plain {
+            assert_eq!(
+                Op::from_plain_name(op.name()),
+                Some(op.clone()),
+                "{}",
+                op.name()
+            );
+        }
+        for data_op in [
+            Op::Powi(2),
+            Op::Reshape(Shape::scalar()),
+            Op::constant(1.0),
+            Op::Input(0),
+        ] {
+            assert_eq!(Op::from_plain_name(data_op.name()), None);
         }
     }
 }

@@ -255,45 +255,10 @@ impl FromStr for Graph {
                             }
                             _ => return err(format!("{head} takes a shape")),
                         },
-                        other => {
-                            let op = match other {
-                                "neg" => Op::Neg,
-                                "relu" => Op::Relu,
-                                "sigmoid" => Op::Sigmoid,
-                                "tanh" => Op::Tanh,
-                                "exp" => Op::Exp,
-                                "ln" => Op::Ln,
-                                "softplus" => Op::Softplus,
-                                "sqrt" => Op::Sqrt,
-                                "add" => Op::Add,
-                                "sub" => Op::Sub,
-                                "mul" => Op::Mul,
-                                "div" => Op::Div,
-                                "max" => Op::Max,
-                                "gt" => Op::Gt,
-                                "matmul" => Op::MatMul {
-                                    ta: false,
-                                    tb: false,
-                                },
-                                "matmul.tn" => Op::MatMul {
-                                    ta: true,
-                                    tb: false,
-                                },
-                                "matmul.nt" => Op::MatMul {
-                                    ta: false,
-                                    tb: true,
-                                },
-                                "matmul.tt" => Op::MatMul { ta: true, tb: true },
-                                "transpose" => Op::Transpose,
-                                "sum" => Op::Sum,
-                                "sum_last" => Op::SumLast,
-                                "logsumexp" => Op::LogSumExp,
-                                "softmax" => Op::Softmax,
-                                "log_softmax" => Op::LogSoftmax,
-                                o => return err(format!("unknown op `{o}`")),
-                            };
-                            (op, rest)
-                        }
+                        other => match Op::from_plain_name(other) {
+                            Some(op) => (op, rest),
+                            None => return err(format!("unknown op `{other}`")),
+                        },
                     };
                     let args = arg_items
                         .iter()
