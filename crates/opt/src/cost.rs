@@ -1,25 +1,50 @@
-//! The cost model: floating-point operations of one op for its real shapes.
+//! The cost model: floating-point operations and bytes written of one op for
+//! its real shapes.
 
-use gradc_ir::{Graph, Op, Shape};
+use gradc_ir::{DType, Graph, Op, Shape};
+
+/// Bytes one evaluation of `op` writes: its result buffer, except for a
+/// `reshape`, which the generated code aliases, and leaves, which exist anyway.
+pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
+    match op {
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Reshape(_) => 0,
+        _ => (out.numel() * dtype.size()) as u64,
+    }
+}
+
+/// The extraction cost of one op: a flop weighs 4, a byte written 1, and every
+/// operation 1 more, so that among equal work fewer statements win. A
+/// broadcast constant, free in flops, thus costs its buffer.
+pub fn op_cost(op: &Op, args: &[&Shape], out: &Shape, dtype: DType) -> u64 {
+    if op.is_leaf() {
+        return 0;
+    }
+    4 * op_flops(op, args, out) + op_bytes(op, out, dtype) + 1
+}
 
 /// Floating-point operations of one evaluation of `op` with argument shapes
 /// `args` and result shape `out`.
 ///
-/// One flop per element for each primitive arithmetic step (a comparison, an
-/// `exp` and a `ln` each count one); composite ops count their steps (`sigmoid`
-/// is exp, add and divide: 3). Data movement (`transpose`, `reshape`,
-/// `broadcast_to`) and leaves are free.
+/// A flop is one floating-point arithmetic step per element: add, subtract,
+/// multiply, divide, negate, and one each for `exp`, `ln`, `sqrt`, `tanh`;
+/// composite ops count their steps (`sigmoid` is exp, add and divide: 3).
+/// Comparisons and selects (`gt`, `max`, `relu`, the running maximum of a
+/// softmax) do no arithmetic and count 0, as in the usual flop counts of
+/// linear algebra; extraction still charges their bytes and their statement
+/// (see [`op_cost`]). Data movement (`transpose`, `reshape`, `broadcast_to`)
+/// and leaves are free.
 pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
     let n = out.numel() as u64;
     let input = args.first().map_or(0, |s| s.numel() as u64);
     match op {
         Op::Input(_) | Op::Param(_) | Op::Const(_) => 0,
         Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) => 0,
-        Op::Neg | Op::Relu | Op::Exp | Op::Ln | Op::Sqrt | Op::Tanh => n,
-        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Max | Op::Gt => n,
+        Op::Relu | Op::Max | Op::Gt => 0,
+        Op::Neg | Op::Exp | Op::Ln | Op::Sqrt | Op::Tanh => n,
+        Op::Add | Op::Sub | Op::Mul | Op::Div => n,
         Op::Sigmoid => 3 * n,
-        // max(x, 0) + ln_1p(exp(−|x|)): max, abs, exp, ln_1p, add.
-        Op::Softplus => 5 * n,
+        // max(x, 0) + ln_1p(exp(−|x|)): exp, ln_1p, add (max and abs are selects).
+        Op::Softplus => 3 * n,
         // Repeated multiplication; a negative exponent adds a reciprocal.
         Op::Powi(k) => {
             let mults = u64::from(k.unsigned_abs().max(2) - 1);
@@ -37,12 +62,12 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
         }
         Op::SumTo(_) | Op::SumLast => input.saturating_sub(n),
         Op::Sum => input.saturating_sub(1),
-        // Per element: max, subtract, exp, add; per row: ln and add back the max.
-        Op::LogSumExp => 4 * input + 2 * n,
-        // Per element: max, subtract, exp, add, divide.
-        Op::Softmax => 5 * input,
-        // Per element: max, subtract, exp, add, final subtract; per row: ln.
-        Op::LogSoftmax => 5 * input + input / out.last().unwrap_or(1).max(1) as u64,
+        // Per element: subtract the max, exp, add; per row: ln and add back the max.
+        Op::LogSumExp => 3 * input + 2 * n,
+        // Per element: subtract the max, exp, add, divide.
+        Op::Softmax => 4 * input,
+        // Per element: subtract the max, exp, add, final subtract; per row: ln.
+        Op::LogSoftmax => 4 * input + input / out.last().unwrap_or(1).max(1) as u64,
     }
 }
 
@@ -95,5 +120,7 @@ mod tests {
         g.add_root("loss", l);
         let _ = dead;
         assert_eq!(flops(&g), 3 * 8 + 7);
+        assert_eq!(op_flops(&Op::Relu, &[&s(&[3])], &s(&[3])), 0);
+        assert_eq!(op_flops(&Op::Softmax, &[&s(&[2, 5])], &s(&[2, 5])), 40);
     }
 }

@@ -9,24 +9,25 @@
 //! and whenever it is cheaper as a DAG, the tree-cost choice of egg's extractor
 //! (always acyclic) is used instead. Ties go to an e-node of the input graph,
 //! then to the smallest e-node in `Ord` order (op, then children), so the
-//! result is deterministic.
+//! result is deterministic. A bounded local search (`improve`) then switches
+//! single classes to other e-nodes while that lowers the cost of the whole DAG,
+//! which catches the sharing a per-class cost set cannot see.
 
 use crate::analysis::EG;
-use crate::cost::op_flops;
+use crate::cost::op_cost;
 use crate::lang::ENode;
 use egg::{CostFunction, Extractor, Id, Language};
-use gradc_ir::{IrError, Shape};
+use gradc_ir::{DType, IrError, Shape};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
-/// Own cost of an e-node: twice its flops plus one per operation, so that among
-/// equally many flops fewer operations win. Leaves are free.
+/// Own cost of an e-node, by [`op_cost`]: flops and bytes of the real shapes.
+/// Leaves are free, and a class is paid once however many users it has, so
+/// reusing a forward value costs nothing.
 pub fn node_cost(egraph: &EG, class: Id, n: &ENode) -> u64 {
-    if n.op.is_leaf() {
-        return 0;
-    }
     let args: Vec<&Shape> = n.children.iter().map(|c| &egraph[*c].data.shape).collect();
-    2 * op_flops(&n.op, &args, &egraph[class].data.shape) + 1
+    let dtype = egraph.analysis.dtype.unwrap_or(DType::F64);
+    op_cost(&n.op, &args, &egraph[class].data.shape, dtype)
 }
 
 /// A cost set: (class index, own cost of its chosen node), sorted by index.
@@ -72,12 +73,74 @@ pub fn extract(
 ) -> Result<BTreeMap<Id, ENode>, IrError> {
     let greedy = greedy_dag(egraph, preferred);
     let tree = tree_choice(egraph);
-    let greedy = reachable(egraph, roots, &greedy).ok();
-    let tree = reachable(egraph, roots, &tree)?;
-    Ok(match greedy {
-        Some(g) if dag_cost(egraph, &g) <= dag_cost(egraph, &tree) => g,
+    let greedy_reach = reachable(egraph, roots, &greedy).ok();
+    let tree_reach = reachable(egraph, roots, &tree)?;
+    let mut choice = match greedy_reach {
+        Some(g) if dag_cost(egraph, &g) <= dag_cost(egraph, &tree_reach) => greedy,
         _ => tree,
-    })
+    };
+    improve(egraph, roots, &mut choice);
+    reachable(egraph, roots, &choice)
+}
+
+/// Upper bound on the classes visited while [`improve`] evaluates moves: a
+/// count, not a time, so the result does not depend on the machine.
+const IMPROVE_BUDGET: usize = 400_000;
+
+/// Local search on the whole DAG: switch one class to another of its e-nodes
+/// whenever that strictly lowers the DAG cost of everything the roots need.
+///
+/// Greedy cost sets judge each class alone, so two roots may pick two forms
+/// of the same value (`δ` for one gradient, `−δ` via a subtraction for the
+/// other) where one shared form is cheaper; a single switch sees the sharing.
+/// Classes and e-nodes are tried in sorted order, so the result is deterministic.
+fn improve(egraph: &EG, roots: &[Id], choice: &mut HashMap<Id, ENode>) {
+    let Ok(start) = reachable(egraph, roots, choice) else {
+        return;
+    };
+    let mut best = dag_cost(egraph, &start);
+    let mut budget = IMPROVE_BUDGET;
+    for _round in 0..8 {
+        let mut improved = false;
+        let classes: Vec<Id> = match reachable(egraph, roots, choice) {
+            Ok(r) => r.into_keys().collect(),
+            Err(_) => return,
+        };
+        for class in classes {
+            for node in sorted_nodes(egraph, class) {
+                if choice.get(&class) == Some(node) {
+                    continue;
+                }
+                if node
+                    .children()
+                    .iter()
+                    .any(|c| !choice.contains_key(&egraph.find(*c)))
+                {
+                    continue;
+                }
+                let Some(old) = choice.insert(class, node.clone()) else {
+                    continue;
+                };
+                let trial = reachable(egraph, roots, choice);
+                budget = budget.saturating_sub(trial.as_ref().map_or(1, |r| r.len()));
+                match trial {
+                    Ok(r) if dag_cost(egraph, &r) < best => {
+                        best = dag_cost(egraph, &r);
+                        improved = true;
+                    }
+                    _ => {
+                        choice.insert(class, old);
+                    }
+                }
+                if budget == 0 {
+                    return;
+                }
+            }
+        }
+        if !improved {
+            return;
+        }
+    }
 }
 
 /// Sum of own costs, each chosen class once.

@@ -4,40 +4,59 @@
 //!
 //! [`optimize`] loads the joint graph into an e-graph, which already merges
 //! structurally repeated subexpressions by hash-consing (the naive derivative's
-//! recomputed `sigmoid(x)` becomes the forward one), runs the rule table for a
-//! bounded number of iterations, extracts a cheap DAG by the FLOP cost model
-//! ([`flops`]) and rebuilds a [`Graph`] with the original leaves, roots and names.
+//! recomputed `sigmoid(x)` becomes the forward one), runs the rule table in
+//! phases, extracts a cheap DAG by a cost model in flops and bytes of the real
+//! shapes ([`cost`]) and rebuilds a [`Graph`] with the original leaves, roots
+//! and names.
 //!
 //! # Rule tiers
 //!
-//! Every rule in [`rules::RULES`] carries a [`rules::Tier`]:
+//! Every rule in [`rules::RULES`] carries a [`rules::Tier`]. The default applies
+//! the Exact and Stabilizing tiers; `#[network(fast_math)]`
+//! ([`OptConfig::fast_math`]) also applies FastMath.
 //!
 //! - **Exact** rules hold bit for bit under IEEE 754 for every input, signed
 //!   zeros, infinities and NaN included (only NaN payloads may differ): `x·1 → x`,
-//!   `x − 0 → x`, `−(−x) → x`, `(−a)·b → −(a·b)`, commutativity of `+` and `·`,
-//!   transposes folded into matrix products. They are always applied. Note that
-//!   `x + 0 → x` is *not* exact (`−0 + 0 = +0`), so it is FastMath; the exact
-//!   `x + (−0) → x` cannot arise because constants hold no `−0`. Constant
-//!   folding of scalar constants is exact too: it computes in the graph's
-//!   element type and folds only correctly rounded operations with finite
-//!   results (it is reported as the `const-fold` rule).
-//! - **Stabilizing** rules would replace an overflow- or cancellation-prone form
-//!   by a stable one, changing the value towards the true result; they would be
-//!   applied by default. The tier is empty for now: the frontend already emits
-//!   the stable primitives (`logsumexp`, `softplus`, `log_softmax`), and a FLOP
-//!   cost model would not prefer a stable form that costs more.
+//!   `x − 0 → x`, `−(−x) → x`, `(−a)·b → −(a·b)`, `x/2ᵏ → x·2⁻ᵏ`, dropping a
+//!   `broadcast_to` the elementwise op would do anyway, transposes folded into
+//!   matrix products. Note that `x + 0 → x` is *not* exact (`−0 + 0 = +0`), so
+//!   it is FastMath. Constant folding of scalar constants is exact too: it
+//!   computes in the graph's element type and folds only correctly rounded
+//!   operations with finite results (reported as the `const-fold` rule).
+//! - **Stabilizing** rules give a result never further from the real value
+//!   than the original: op recognition (`1/(1 + e⁻ˣ) → sigmoid(x)`,
+//!   `eˣ/Σeˣ → softmax(x)`, `ln softmax → log_softmax`, `ln(1 + eˣ) →
+//!   softplus`), whose targets are the overflow-free primitives, and the
+//!   derivative identities that come with them (σ' = σ(1 − σ) on the forward
+//!   value). Power-of-two scalings belong here as well: multiplying by 2ᵏ is
+//!   exact while the result stays a normal number, so `0.25·(2·x) → 0.5·x`
+//!   and `k·a + k·b → k·(a + b)` (k = ±2ᵏ) change nothing in the normal range
+//!   and round once instead of twice when an intermediate over- or
+//!   underflows. The one documented exception: for |k| < 1, `a + b` can
+//!   overflow where `k·a + k·b` would not (values near the largest float).
 //! - **FastMath** rules are real-number identities that IEEE arithmetic breaks:
 //!   `x + 0 → x`, `x·0 → 0`, `x − x → 0`, reassociation, distribution,
-//!   `ln eˣ → x`. They are applied only with [`OptConfig::fast_math`].
+//!   `ln eˣ → x`, `Σ` of n broadcast copies `→ n·x`. Commutativity of `+` and
+//!   `·` is exact but blanket (every sum and product doubles), so it is only
+//!   applied with fast math, where reassociation needs it; default rules list
+//!   both operand orders where autodiff or users write either.
 //!
 //! Every rule is guarded by shapes: it fires only where the rewritten term has
 //! the shape of the matched e-class, since broadcasting a scalar can change it.
 //!
+//! # Phases and bounds
+//!
+//! Saturation runs four times on the same e-graph (see [`rules::Phase`]):
+//! canonicalise → derivative identities and recognition → stabilise →
+//! specialise, each run with its own rules plus the earlier phases'. Each run
+//! is bounded by [`OptConfig::iter_limit`] iterations and the whole e-graph by
+//! [`OptConfig::node_limit`] e-nodes; no wall-clock limit decides anything.
+//!
 //! # Determinism
 //!
 //! egg is built with its `deterministic` feature, saturation is bounded by
-//! iterations and e-nodes only (the time limit is set far beyond reach), and
-//! extraction breaks ties by e-node order, so the same graph always gives the
+//! iterations and e-nodes only, and extraction breaks ties by e-node order
+//! and visits classes in sorted order, so the same graph always gives the
 //! same optimized graph text.
 
 pub mod analysis;
@@ -58,7 +77,7 @@ use std::time::Duration;
 /// Bounds and switches of the optimizer.
 #[derive(Clone, Debug)]
 pub struct OptConfig {
-    /// Maximum equality-saturation iterations.
+    /// Maximum equality-saturation iterations, per phase.
     pub iter_limit: usize,
     /// Maximum e-nodes; saturation stops once the e-graph grows past it.
     pub node_limit: usize,
@@ -106,34 +125,52 @@ pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), Ir
     }
     egraph.rebuild();
 
-    let runner = Runner::default()
-        .with_egraph(egraph)
-        .with_iter_limit(config.iter_limit)
-        .with_node_limit(config.node_limit)
-        // Never the deciding limit: output must not depend on machine speed.
-        .with_time_limit(Duration::from_secs(3600))
-        .run(&rules::rewrites(config.fast_math));
-    let egraph = &runner.egraph;
+    // Phases run one after the other on the same e-graph (see `rules::Phase`);
+    // the iteration limit is per phase, the node limit for the whole e-graph.
+    let mut rules_fired: BTreeMap<String, usize> = BTreeMap::new();
+    let mut iterations = 0;
+    let mut stops: Vec<(rules::Phase, String)> = Vec::new();
+    for phase in rules::Phase::ALL {
+        let runner = Runner::default()
+            .with_egraph(egraph)
+            .with_iter_limit(config.iter_limit)
+            .with_node_limit(config.node_limit)
+            // Never the deciding limit: output must not depend on machine speed.
+            .with_time_limit(Duration::from_secs(3600))
+            .run(&rules::rewrites_for(phase, config.fast_math));
+        iterations += runner.iterations.len();
+        for it in &runner.iterations {
+            for (name, n) in &it.applied {
+                *rules_fired
+                    .entry(rules::base_name(name.as_str()).to_string())
+                    .or_default() += n;
+            }
+        }
+        let stop = match &runner.stop_reason {
+            Some(StopReason::Saturated) => "saturated".to_string(),
+            Some(StopReason::IterationLimit(_)) => "iteration limit".to_string(),
+            Some(StopReason::NodeLimit(_)) => "node limit".to_string(),
+            Some(StopReason::TimeLimit(_)) => "time limit".to_string(),
+            Some(StopReason::Other(s)) => s.clone(),
+            None => "unknown".to_string(),
+        };
+        stops.push((phase, stop));
+        egraph = runner.egraph;
+        if egraph.analysis.fault.is_some() || egraph.total_number_of_nodes() >= config.node_limit {
+            break;
+        }
+    }
+    let egraph = &egraph;
     if let Some(m) = &egraph.analysis.fault {
         return Err(IrError::new(m.clone()));
-    }
-
-    let mut rules_fired: BTreeMap<String, usize> = BTreeMap::new();
-    for it in &runner.iterations {
-        for (name, n) in &it.applied {
-            *rules_fired.entry(name.to_string()).or_default() += n;
-        }
     }
     if egraph.analysis.folded > 0 {
         rules_fired.insert("const-fold".into(), egraph.analysis.folded);
     }
-    let stop_reason = match &runner.stop_reason {
-        Some(StopReason::Saturated) => "saturated".to_string(),
-        Some(StopReason::IterationLimit(_)) => "iteration limit".to_string(),
-        Some(StopReason::NodeLimit(_)) => "node limit".to_string(),
-        Some(StopReason::TimeLimit(_)) => "time limit".to_string(),
-        Some(StopReason::Other(s)) => s.clone(),
-        None => "unknown".to_string(),
+    // "saturated" when every phase saturated, else the first phase that did not.
+    let stop_reason = match stops.iter().find(|(_, s)| s != "saturated") {
+        None => "saturated".to_string(),
+        Some((phase, s)) => format!("{s} in phase {}", phase.name()),
     };
 
     let classes: Vec<Id> = ids.iter().map(|i| egraph.find(*i)).collect();
@@ -159,7 +196,7 @@ pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), Ir
         ops_optimized: out.op_count(),
         flops_naive: flops(joint),
         flops_optimized: flops(&out),
-        iterations: runner.iterations.len(),
+        iterations,
         egraph_nodes: egraph.total_number_of_nodes(),
         stop_reason,
         rules_fired,
@@ -232,6 +269,12 @@ fn rebuild(
         if let (Some(name), Some(&id)) = (joint.name(n), emitted.get(&classes[n.index()])) {
             if out.name(id).is_none() {
                 out.set_name(id, name);
+            }
+        }
+        // Provenance travels like names: the first joint node of a class wins.
+        if let (Some(o), Some(&id)) = (joint.origin(n), emitted.get(&classes[n.index()])) {
+            if out.origin(id).is_none() {
+                out.set_origin(id, o.clone());
             }
         }
     }

@@ -163,7 +163,7 @@ fn slide53_evaluates_each_sigmoid_once() {
         assert_eq!(opt.op_count(), 11, "{opt}");
         assert_eq!(report.ops_naive, 15);
         assert!(
-            report.rules_fired.get("mul-one-left").copied().unwrap_or(0) >= 1,
+            report.rules_fired.get("mul-one").copied().unwrap_or(0) >= 1,
             "{report}"
         );
         // The forward names survive on the shared sigmoids.
@@ -223,7 +223,7 @@ fn mlp_joint_graph_is_simplified_and_equivalent() {
         "matmul-nn-transpose-a",
         "matmul-nn-transpose-b",
         "powi-one",
-        "mul-one-left",
+        "mul-one",
     ] {
         assert!(
             report.rules_fired.contains_key(rule),
@@ -309,7 +309,7 @@ fn limits_stop_saturation_and_output_stays_correct() {
         },
     )
     .unwrap();
-    assert_eq!(report.stop_reason, "node limit");
+    assert!(report.stop_reason.starts_with("node limit"), "{report}");
     assert_same_interface(&g, &opt);
     let (opt, report) = optimize(
         &g,
@@ -319,8 +319,15 @@ fn limits_stop_saturation_and_output_stays_correct() {
         },
     )
     .unwrap();
-    assert_eq!(report.stop_reason, "iteration limit");
-    assert_eq!(report.iterations, 1);
+    assert!(
+        report.stop_reason.starts_with("iteration limit"),
+        "{report}"
+    );
+    // The iteration limit is per phase.
+    assert!(
+        report.iterations <= gradc_opt::rules::Phase::ALL.len(),
+        "{report}"
+    );
     // Fast math may reassociate, so compare with a tolerance here.
     for seed in 0..3 {
         let (i, p) = args_for(&g, seed);
@@ -422,5 +429,5 @@ fn stress_fast_math_at_node_limit() {
     )
     .unwrap();
     assert_same_interface(&g, &opt);
-    assert_eq!(report.stop_reason, "node limit", "{report}");
+    assert!(report.stop_reason.starts_with("node limit"), "{report}");
 }
