@@ -101,6 +101,8 @@ fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
     let Ok(mut f) = syn::parse2::<syn::ItemFn>(item) else {
         return error;
     };
+    // Attributes the frontend reported must not cascade into rustc errors.
+    f.attrs.retain(|a| !a.path().is_ident("input"));
     for input in &mut f.sig.inputs {
         if let syn::FnArg::Typed(p) = input {
             p.attrs.clear();

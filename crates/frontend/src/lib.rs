@@ -73,6 +73,8 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
     let mut graph = Graph::new(dtype);
     let mut env = lower::Env::default();
     let mut args = Vec::new();
+    // Parameter leaves with their names, for the unused-parameter check.
+    let mut param_leaves = Vec::new();
     for a in sig.args {
         let name = a.ident.to_string();
         match a.shape {
@@ -80,7 +82,9 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
                 let id = if a.is_input {
                     graph.add_input(&name, shape.clone())
                 } else {
-                    graph.add_param(&name, shape.clone())
+                    let id = graph.add_param(&name, shape.clone());
+                    param_leaves.push((id, a.ident.clone()));
+                    id
                 };
                 env.bind(&name, Some(id));
                 args.push(Arg {
@@ -98,6 +102,11 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
     let tail = lower::lower_body(&item.block, &mut graph, &mut env, &mut elem, &mut errors);
     if let Some((node, expr)) = &tail {
         graph.add_root("out", *node);
+        // Only on an otherwise clean body: a use inside a rejected statement
+        // would look like no use at all.
+        if errors.0.is_empty() {
+            check_unused_params(&graph, &param_leaves, &mut errors);
+        }
         if let Some((_, Some(ret_shape))) = &sig.ret {
             let got = graph.shape(*node);
             if got != ret_shape {
@@ -138,6 +147,28 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
         options,
         graph,
     })
+}
+
+/// A parameter the loss does not depend on would silently get a zero gradient
+/// forever, which is almost always a typo or a forgotten term, so it is an
+/// error. A leading `_` (as for Rust's unused variables) says it is deliberate.
+fn check_unused_params(
+    graph: &Graph,
+    params: &[(gradc_ir::NodeId, syn::Ident)],
+    errors: &mut Errors,
+) {
+    let live = graph.live();
+    for (id, ident) in params {
+        let name = ident.to_string();
+        if !live[id.index()] && !name.starts_with('_') {
+            errors.spanned(
+                ident,
+                format!(
+                    "parameter `{name}` does not influence the loss, so its gradient would always be zero; use it, mark it `#[input]` if it is data, or rename it `_{name}` to keep it unused on purpose"
+                ),
+            );
+        }
+    }
 }
 
 /// Errors collected across the attribute, the signature and the body.

@@ -181,8 +181,10 @@ impl Lowerer<'_> {
 
     fn local(&mut self, local: &syn::Local) {
         if let Some(a) = local.attrs.first() {
-            self.errors
-                .spanned(a, "attributes on `let` are not supported");
+            self.errors.spanned(
+                a,
+                "attributes on `let` are not supported (`#[input]` goes on a function argument)",
+            );
         }
         let (pat, annotation) = match &local.pat {
             Pat::Type(pt) => (&*pt.pat, Some(&*pt.ty)),

@@ -60,6 +60,15 @@ pub(crate) struct Sig {
 
 /// Checks the signature and strips the `#[input]` attributes from `item`.
 pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Errors) -> Sig {
+    for a in &item.attrs {
+        if a.path().is_ident("input") {
+            errors.spanned(
+                a,
+                "`#[input]` marks a data argument, not the function: put it before the argument, as in `fn net(#[input] x: [f32; 4], w: [f32; 4]) -> f32`",
+            );
+        }
+    }
+    item.attrs.retain(|a| !a.path().is_ident("input"));
     let sig = &mut item.sig;
     let plain = "a network is a plain `fn NAME(args) -> f32 { ... }`";
     if let Some(t) = &sig.constness {

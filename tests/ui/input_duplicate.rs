@@ -1,0 +1,8 @@
+use gradc::network;
+
+#[network]
+fn net(#[input] #[input] x: [f32; 3], w: f32) -> f32 {
+    sum(x * w)
+}
+
+fn main() {}

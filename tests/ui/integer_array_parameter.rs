@@ -1,0 +1,8 @@
+use gradc::network;
+
+#[network]
+fn net(#[input] x: [f32; 3], w: [i64; 3]) -> f32 {
+    sum(x * w)
+}
+
+fn main() {}
