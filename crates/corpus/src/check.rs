@@ -1,0 +1,204 @@
+//! The differential check run on every corpus network.
+
+use gradc_ir::{interp, Graph};
+
+/// A network's compiled entry points over flat row-major buffers, so one
+/// non-generic function checks every network.
+pub struct Subject<'a> {
+    pub name: &'a str,
+    /// The forward graph (`NAME::graph()`).
+    pub graph: Graph,
+    /// Element counts of the inputs and the parameters, in declaration order.
+    pub input_sizes: Vec<usize>,
+    pub param_sizes: Vec<usize>,
+    /// `NAME::forward` (the compiled forward pass).
+    pub forward: &'a dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> f64,
+    /// `NAME::forward_backward` (the compiled fused pass, optimizer on).
+    pub fused: &'a dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+    /// `NAME::interpreted_forward_backward` (the tape interpreter).
+    pub interpreted: &'a dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+}
+
+/// What one check compared, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub gradient_entries: usize,
+    pub max_fd_error: f64,
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+}
+
+/// Seeded data for a network: values in [-1, 1).
+fn data(name: &str, sizes: &[usize], salt: u64) -> Vec<Vec<f64>> {
+    let mut seed = salt;
+    for b in name.bytes() {
+        seed = seed.wrapping_mul(31).wrapping_add(b as u64);
+    }
+    let mut rng = crate::generate::Rng::new(seed);
+    sizes
+        .iter()
+        .map(|&n| (0..n).map(|_| rng.float(-1.0, 1.0)).collect())
+        .collect()
+}
+
+fn compare(
+    what: &str,
+    (la, ga): (f64, &[Vec<f64>]),
+    (lb, gb): (f64, &[Vec<f64>]),
+    tol: f64,
+) -> Result<(), String> {
+    if !close(la, lb, tol) {
+        return Err(format!("{what}: loss {la} vs {lb}"));
+    }
+    for (p, (a, b)) in ga.iter().zip(gb).enumerate() {
+        if a.len() != b.len() {
+            return Err(format!(
+                "{what}: gradient {p} has {} vs {} entries",
+                a.len(),
+                b.len()
+            ));
+        }
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            if !close(*x, *y, tol) {
+                return Err(format!("{what}: d param {p} [{i}]: {x} vs {y}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks one network five ways on seeded data:
+///
+/// 1. the compiled fused pass is finite and its loss equals the compiled forward;
+/// 2. compiled vs the tape interpreter (loss and every gradient entry);
+/// 3. compiled gradients vs central finite differences of the compiled forward
+///    pass in f64;
+/// 4. optimizer off: the interpreter on the unoptimized joint graph from
+///    `gradc_autodiff::differentiate` vs the compiled (optimized) pass;
+/// 5. the interpreter on the joint graph optimized with `fast_math` vs off.
+pub fn check(s: &Subject) -> Result<Stats, String> {
+    let inputs = data(s.name, &s.input_sizes, 0x1234);
+    let params = data(s.name, &s.param_sizes, 0x5678);
+    let (loss, grads) = (s.fused)(&inputs, &params);
+    if !loss.is_finite() || grads.iter().flatten().any(|g| !g.is_finite()) {
+        return Err(format!("non-finite loss {loss} or gradients {grads:?}"));
+    }
+    let fwd = (s.forward)(&inputs, &params);
+    if !close(loss, fwd, 1e-12) {
+        return Err(format!("fused loss {loss} vs forward {fwd}"));
+    }
+
+    let (iloss, igrads) = (s.interpreted)(&inputs, &params);
+    compare(
+        "compiled vs interpreted",
+        (loss, &grads),
+        (iloss, &igrads),
+        1e-10,
+    )?;
+
+    let mut stats = Stats::default();
+    for (p, g) in grads.iter().enumerate() {
+        for (i, &gi) in g.iter().enumerate() {
+            let h = 1e-6 * (1.0 + params[p][i].abs());
+            let mut q = params.clone();
+            q[p][i] += h;
+            let up = (s.forward)(&inputs, &q);
+            q[p][i] -= 2.0 * h;
+            let down = (s.forward)(&inputs, &q);
+            let fd = (up - down) / (2.0 * h);
+            let err = (gi - fd).abs() / (1.0 + gi.abs().max(fd.abs()));
+            stats.max_fd_error = stats.max_fd_error.max(err);
+            stats.gradient_entries += 1;
+            if err > 1e-6 {
+                return Err(format!(
+                    "d param {p} [{i}]: compiled {gi} vs finite difference {fd}"
+                ));
+            }
+        }
+    }
+
+    let ins: Vec<&[f64]> = inputs.iter().map(|v| v.as_slice()).collect();
+    let ps: Vec<&[f64]> = params.iter().map(|v| v.as_slice()).collect();
+    let joint = gradc_autodiff::differentiate(&s.graph).map_err(|e| format!("autodiff: {e}"))?;
+    let run = |g: &Graph, what: &str| -> Result<(f64, Vec<Vec<f64>>), String> {
+        let mut roots =
+            interp::evaluate::<f64>(g, &ins, &ps).map_err(|e| format!("{what}: {e}"))?;
+        let loss = roots.remove(0)[0];
+        Ok((loss, roots))
+    };
+    let (jl, jg) = run(&joint, "unoptimized joint graph")?;
+    compare(
+        "optimizer on (compiled) vs off (joint graph)",
+        (loss, &grads),
+        (jl, &jg),
+        1e-10,
+    )?;
+
+    let fast = gradc_opt::OptConfig {
+        fast_math: true,
+        ..gradc_opt::OptConfig::default()
+    };
+    let (fast_graph, _) = gradc_opt::optimize(&joint, &fast).map_err(|e| format!("opt: {e}"))?;
+    let (fl, fg) = run(&fast_graph, "fast_math graph")?;
+    compare("fast_math vs exact", (jl, &jg), (fl, &fg), 1e-9)?;
+    Ok(stats)
+}
+
+/// Checks the `#[network]` module `$net` (see [`check`]) and panics with the
+/// network's name on a mismatch.
+#[macro_export]
+macro_rules! check_network {
+    ($net:ident) => {{
+        use $net as n;
+        fn load_params(p: &[Vec<f64>]) -> n::Params {
+            let mut out = n::Params::zeros();
+            for ((_, dst), src) in out.slices_mut().into_iter().zip(p) {
+                dst.copy_from_slice(src);
+            }
+            out
+        }
+        fn load_inputs(x: &[Vec<f64>]) -> n::Inputs {
+            let mut out = n::Inputs::zeros();
+            for ((_, dst), src) in out.slices_mut().into_iter().zip(x) {
+                dst.copy_from_slice(src);
+            }
+            out
+        }
+        fn grads_vec(g: &n::Grads) -> Vec<Vec<f64>> {
+            g.slices().iter().map(|(_, s)| s.to_vec()).collect()
+        }
+        let forward = |x: &[Vec<f64>], p: &[Vec<f64>]| n::forward(&load_params(p), &load_inputs(x));
+        let fused = |x: &[Vec<f64>], p: &[Vec<f64>]| {
+            let mut g = n::Grads::zeros();
+            let l = n::forward_backward(&load_params(p), &load_inputs(x), &mut g);
+            (l, grads_vec(&g))
+        };
+        let interpreted = |x: &[Vec<f64>], p: &[Vec<f64>]| {
+            let mut g = n::Grads::zeros();
+            let l = n::interpreted_forward_backward(&load_params(p), &load_inputs(x), &mut g);
+            (l, grads_vec(&g))
+        };
+        let subject = $crate::check::Subject {
+            name: stringify!($net),
+            graph: n::graph(),
+            input_sizes: n::Inputs::zeros()
+                .slices()
+                .iter()
+                .map(|(_, s)| s.len())
+                .collect(),
+            param_sizes: n::Params::zeros()
+                .slices()
+                .iter()
+                .map(|(_, s)| s.len())
+                .collect(),
+            forward: &forward,
+            fused: &fused,
+            interpreted: &interpreted,
+        };
+        if let Err(e) = $crate::check::check(&subject) {
+            panic!("{}: {e}\n{}", stringify!($net), n::GRADIENT_CODE);
+        }
+    }};
+}

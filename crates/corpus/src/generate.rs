@@ -1,0 +1,423 @@
+//! The seeded generator of random `#[network]` sources.
+//!
+//! Each network draws 1-2 `#[input]`s and 1-3 parameters of small shapes
+//! (scalar, `[n]`, `[m n]` with dimensions 1-3), then 2-7 `let` statements
+//! picked from: elementwise unary functions (as free functions or methods),
+//! broadcasting binary operators, `max`, `matmul`/`dot`, `t()`, `softmax`,
+//! `log_softmax`, `sum`, `mean`, scaling by literals, re-use of earlier values
+//! (fan-out) and verbatim repeats of earlier expressions (shared
+//! subexpressions), sometimes shadowing a name. The loss is one of `mse`,
+//! `cross_entropy`, `binary_cross_entropy_with_logits`, `sum` or `mean` of a
+//! value, plus the sum of every value nothing consumed yet, so every parameter
+//! reaches the loss. Only forms that stay finite and smooth near random data
+//! in [-1, 1] are drawn: `ln` and `sqrt` take positive arguments by
+//! construction and divisors are at least 1.
+//!
+//! Every generated network is checked by [`gradc_frontend::parse_network`]
+//! before it is accepted, so the corpus only holds networks gradc accepts.
+
+use gradc_ir::{broadcast_shapes, Shape};
+
+/// The seed of the committed corpus.
+pub const SEED: u64 = 0x6772_6164_635f_3037;
+/// The number of networks in the committed corpus.
+pub const COUNT: usize = 120;
+
+/// SplitMix64: tiny, seedable, and the same on every platform.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn float(&mut self, lo: f64, hi: f64) -> f64 {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        lo + (hi - lo) * u
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.float(0.0, 1.0) < p
+    }
+
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// A value in scope: its name, its shape, and whether something consumed it.
+struct Var {
+    name: String,
+    shape: Shape,
+    used: bool,
+    /// Depends on a parameter.
+    param: bool,
+}
+
+fn ty(shape: &Shape) -> String {
+    let mut t = "f64".to_string();
+    for d in shape.dims().iter().rev() {
+        t = format!("[{t}; {d}]");
+    }
+    t
+}
+
+fn random_shape(rng: &mut Rng) -> Shape {
+    let d = |rng: &mut Rng| 1 + rng.below(3);
+    match rng.below(6) {
+        0 => Shape::scalar(),
+        1 | 2 => Shape::new([d(rng)]),
+        _ => Shape::new([d(rng), d(rng)]),
+    }
+}
+
+/// One generated network: its name and its source text.
+pub struct Generated {
+    pub name: String,
+    pub source: String,
+}
+
+/// Source of network `index` of the corpus with `seed`, or `None` when the draw
+/// was unusable (the caller draws again).
+fn draw(rng: &mut Rng, name: &str) -> Option<String> {
+    let mut vars: Vec<Var> = Vec::new();
+    let mut args = Vec::new();
+    let n_inputs = 1 + rng.below(2);
+    let n_params = 1 + rng.below(3);
+    for i in 0..n_inputs {
+        let shape = random_shape(rng);
+        let name = ["x", "y"][i].to_string();
+        args.push(format!("#[input] {name}: {}", ty(&shape)));
+        // Inputs need not reach the loss.
+        vars.push(Var {
+            name,
+            shape,
+            used: true,
+            param: false,
+        });
+    }
+    let mut params = Vec::new();
+    for i in 0..n_params {
+        // Often an input's shape, so a loss can compare the two.
+        let shape = if rng.chance(0.4) {
+            vars[rng.below(n_inputs)].shape.clone()
+        } else {
+            random_shape(rng)
+        };
+        let name = ["w", "v", "b"][i].to_string();
+        args.push(format!("{name}: {}", ty(&shape)));
+        params.push(vars.len());
+        vars.push(Var {
+            name,
+            shape,
+            used: false,
+            param: true,
+        });
+    }
+    // Parameters are not consumed yet: mark them so the loss picks them up.
+    let mut stmts: Vec<String> = Vec::new();
+    let mut exprs: Vec<(String, Shape, bool)> = Vec::new();
+    let n_stmts = 3 + rng.below(6);
+    let mut next = 0;
+    for _ in 0..n_stmts {
+        let Some((expr, shape, param)) = statement(rng, &mut vars, &exprs) else {
+            continue;
+        };
+        exprs.push((expr.clone(), shape.clone(), param));
+        // Sometimes shadow the name just defined, after using it.
+        let shadow = next > 0 && rng.chance(0.15);
+        let name = if shadow {
+            format!("h{}", next - 1)
+        } else {
+            next += 1;
+            format!("h{}", next - 1)
+        };
+        if shadow {
+            // The shadowed value must have been consumed by this expression,
+            // else it is lost; only shadow when the expression names it.
+            let old = vars.iter().rposition(|v| v.name == name)?;
+            if !vars[old].used {
+                return None;
+            }
+        }
+        stmts.push(format!("    let {name} = {expr};"));
+        vars.push(Var {
+            name,
+            shape,
+            used: false,
+            param,
+        });
+    }
+    let _ = params;
+    let loss = loss_expr(rng, &mut vars)?;
+    let mut src = String::new();
+    src.push_str("#[network]\n");
+    src.push_str(&format!("pub fn {name}(\n"));
+    for a in &args {
+        src.push_str(&format!("    {a},\n"));
+    }
+    src.push_str(") -> f64 {\n");
+    for s in &stmts {
+        src.push_str(s);
+        src.push('\n');
+    }
+    src.push_str(&format!("    {loss}\n}}\n"));
+    Some(src)
+}
+
+/// A random operand: values that depend on a parameter and recent values are
+/// likelier, so parameters sit deep in the graph.
+fn operand(rng: &mut Rng, vars: &[Var]) -> usize {
+    let n = vars.len();
+    if rng.chance(0.75) {
+        let with_param: Vec<usize> = (0..n).filter(|&i| vars[i].param).collect();
+        let k = with_param.len();
+        if rng.chance(0.6) {
+            return with_param[k - 1 - rng.below(k.min(3))];
+        }
+        return with_param[rng.below(k)];
+    }
+    if rng.chance(0.5) {
+        n - 1 - rng.below(n.min(3))
+    } else {
+        rng.below(n)
+    }
+}
+
+/// One expression over `vars` with its shape; marks the operands used.
+fn statement(
+    rng: &mut Rng,
+    vars: &mut [Var],
+    exprs: &[(String, Shape, bool)],
+) -> Option<(String, Shape, bool)> {
+    // A verbatim repeat of an earlier expression: a shared subexpression.
+    if !exprs.is_empty() && rng.chance(0.1) {
+        return Some(rng.pick(exprs).clone());
+    }
+    let a = operand(rng, vars);
+    let (an, ash) = (vars[a].name.clone(), vars[a].shape.clone());
+    let mut param = vars[a].param;
+    let kind = rng.below(14);
+    let out = match kind {
+        0..=3 => {
+            let f = *rng.pick(&[
+                "relu", "sigmoid", "tanh", "softplus", "exp", "ln", "sqrt", "powi2", "powi3", "neg",
+            ]);
+            let method = rng.chance(0.5);
+            let call = |f: &str, x: &str| {
+                if method {
+                    format!("{x}.{f}()")
+                } else {
+                    format!("{f}({x})")
+                }
+            };
+            let e = match f {
+                // Bounded before `exp`, positive inside `ln` and `sqrt`.
+                "exp" => call("exp", &call("tanh", &an)),
+                "ln" if method => format!("({an} * {an} + 0.5).ln()"),
+                "ln" => format!("ln({an} * {an} + 0.5)"),
+                "sqrt" if method => format!("({an} * {an} + 1.0).sqrt()"),
+                "sqrt" => format!("sqrt({an} * {an} + 1.0)"),
+                "powi2" => format!("powi({an}, 2)"),
+                "powi3" => format!("{}.powi(3)", call("tanh", &an)),
+                "neg" => format!("-{an}"),
+                f => call(f, &an),
+            };
+            (e, ash)
+        }
+        4..=6 => {
+            let b = operand(rng, vars);
+            let (bn, bsh) = (&vars[b].name, &vars[b].shape);
+            let out = broadcast_shapes(&ash, bsh)?;
+            let e = match rng.below(5) {
+                0 => format!("{an} + {bn}"),
+                1 => format!("{an} - {bn}"),
+                2 => format!("{an} * {bn}"),
+                3 => format!("{an} / ({bn} * {bn} + 1.0)"),
+                _ => format!("max({an}, {bn})"),
+            };
+            vars[b].used = true;
+            param |= vars[b].param;
+            (e, out)
+        }
+        7..=9 => {
+            let b = operand(rng, vars);
+            let bsh = vars[b].shape.clone();
+            let bn = vars[b].name.clone();
+            let (sa, sb) = (ash.dims(), bsh.dims());
+            if sa.is_empty() || sb.is_empty() || sa.len() > 2 || sb.len() > 2 {
+                return None;
+            }
+            // Transpose a 2-D left operand when that aligns it.
+            let (left, sa): (String, Vec<usize>) =
+                if sa[sa.len() - 1] != sb[0] && sa.len() == 2 && sa[0] == sb[0] {
+                    (format!("{an}.t()"), vec![sa[1], sa[0]])
+                } else {
+                    (an.clone(), sa.to_vec())
+                };
+            if sa[sa.len() - 1] != sb[0] {
+                return None;
+            }
+            let out = match (sa.len(), sb.len()) {
+                (1, 1) => Shape::scalar(),
+                (1, _) => Shape::new([sb[1]]),
+                (_, 1) => Shape::new([sa[0]]),
+                _ => Shape::new([sa[0], sb[1]]),
+            };
+            let e = match rng.below(3) {
+                0 => format!("{left}.matmul({bn})"),
+                1 => format!("matmul({left}, {bn})"),
+                _ if sa.len() == 1 && sb.len() == 1 => format!("dot({left}, {bn})"),
+                _ => format!("{left}.matmul({bn})"),
+            };
+            vars[b].used = true;
+            param |= vars[b].param;
+            (e, out)
+        }
+        10 => {
+            if ash.is_scalar() {
+                return None;
+            }
+            let f = if rng.chance(0.5) {
+                "softmax"
+            } else {
+                "log_softmax"
+            };
+            (format!("{f}({an})"), ash)
+        }
+        11 => {
+            let f = if rng.chance(0.5) { "sum" } else { "mean" };
+            (format!("{f}({an})"), Shape::scalar())
+        }
+        12 => {
+            let c = (rng.float(-2.0, 2.0) * 4.0).round() / 4.0;
+            let c = if c == 0.0 { 0.5 } else { c };
+            let e = if rng.chance(0.5) {
+                format!("{an} * {c:?} + 1.0")
+            } else {
+                format!("{c:?} - {an}")
+            };
+            (e, ash)
+        }
+        _ => {
+            if ash.rank() != 2 {
+                return None;
+            }
+            (
+                format!("{an}.t()"),
+                Shape::new([ash.dims()[1], ash.dims()[0]]),
+            )
+        }
+    };
+    vars[a].used = true;
+    Some((out.0, out.1, param))
+}
+
+/// The loss: a main term over the newest value plus every unconsumed value.
+fn loss_expr(rng: &mut Rng, vars: &mut [Var]) -> Option<String> {
+    let is_input = |v: &Var| v.name == "x" || v.name == "y";
+    // Prefer a parameter-dependent value with an input's shape, for a real loss.
+    let matching: Vec<usize> = (0..vars.len())
+        .filter(|&i| {
+            let v = &vars[i];
+            v.param && vars.iter().any(|u| is_input(u) && u.shape == v.shape)
+        })
+        .collect();
+    let last = match matching.last() {
+        Some(&i) if rng.chance(0.8) => i,
+        _ => vars.len() - 1,
+    };
+    let (ln, lsh) = (vars[last].name.clone(), vars[last].shape.clone());
+    // A shadowed name no longer denotes this value.
+    if vars[last + 1..].iter().any(|v| v.name == ln) {
+        return None;
+    }
+    let inputs: Vec<(String, Shape)> = vars
+        .iter()
+        .filter(|v| is_input(v))
+        .map(|v| (v.name.clone(), v.shape.clone()))
+        .collect();
+    let same: Vec<&(String, Shape)> = inputs.iter().filter(|(_, s)| *s == lsh).collect();
+    let main = match (rng.below(5), same.first()) {
+        (0, Some((t, _))) => format!("mse({ln}, {t})"),
+        (1, Some((t, s))) if (1..=2).contains(&s.rank()) => format!("cross_entropy({ln}, {t})"),
+        (2, Some((t, _))) => format!("binary_cross_entropy_with_logits({ln}, {t})"),
+        (3, _) => format!("mean({ln})"),
+        _ => format!("sum({ln})"),
+    };
+    vars[last].used = true;
+    let mut terms = vec![main];
+    for v in vars.iter_mut() {
+        if !v.used {
+            terms.push(format!("sum({})", v.name));
+            v.used = true;
+        }
+    }
+    Some(terms.join(" + "))
+}
+
+/// Draws network number `index` for `seed`: re-draws until the frontend
+/// accepts the source (at most 1000 tries).
+pub fn network(seed: u64, index: usize) -> Result<Generated, String> {
+    let name = format!("net_{index:03}");
+    let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+    let mut last_err = String::from("no usable draw");
+    for _ in 0..1000 {
+        let Some(source) = draw(&mut rng, &name) else {
+            continue;
+        };
+        let tokens: proc_macro2::TokenStream = match source.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                last_err = format!("lex error {e} in\n{source}");
+                continue;
+            }
+        };
+        // Strip the `#[network]` line: the frontend sees the function alone.
+        let item: proc_macro2::TokenStream = tokens.into_iter().skip(2).collect();
+        match gradc_frontend::parse_network(proc_macro2::TokenStream::new(), item) {
+            Ok(_) => return Ok(Generated { name, source }),
+            Err(e) => last_err = format!("{e} in\n{source}"),
+        }
+    }
+    Err(format!("{name}: {last_err}"))
+}
+
+/// The whole test file for `count` networks from `seed`: the networks, each
+/// followed by its `#[test]`.
+pub fn corpus_source(seed: u64, count: usize) -> Result<String, String> {
+    let mut out = format!(
+        "//! GENERATED by `cargo run -p gradc-corpus --bin regenerate-corpus` from seed\n\
+         //! {seed:#x} ({count} networks). Do not edit: change the generator and regenerate.\n\
+         //! Each test checks one network compiled vs interpreted vs central finite\n\
+         //! differences, and the optimized vs the unoptimized joint graph.\n\n\
+         use gradc::network;\n"
+    );
+    for i in 0..count {
+        let g = network(seed, i)?;
+        out.push('\n');
+        out.push_str(&g.source);
+        out.push_str(&format!(
+            "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network!({0});\n}}\n",
+            g.name
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,21 @@
+//! The differential corpus of gradc: seeded random networks, each checked
+//! compiled vs interpreted vs central finite differences in f64, and optimizer
+//! on vs off.
+//!
+//! - [`generate`]: the seeded generator ([`generate::SEED`], [`generate::COUNT`]).
+//! - [`check`]: the check run on every network ([`check_network!`]).
+//! - `tests/networks.rs`: the committed corpus, one `#[network]` and one
+//!   `#[test]` per network, GENERATED.
+//! - `tests/fresh.rs`: fails when the committed corpus differs from what the
+//!   generator makes from the seed.
+//!
+//! Regenerate the corpus (after changing the generator) with one command:
+//!
+//! ```sh
+//! cargo run -p gradc-corpus --bin regenerate-corpus
+//! ```
+//!
+//! and run it with `cargo test -p gradc-corpus`.
+
+pub mod check;
+pub mod generate;

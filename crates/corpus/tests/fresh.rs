@@ -1,0 +1,39 @@
+//! The committed corpus is what the generator makes from the seed, so
+//! `regenerate-corpus` reproduces it and a generator change cannot go unnoticed.
+//! Compared as tokens: `cargo fmt` may re-layout the committed file.
+
+use gradc_corpus::generate::{corpus_source, COUNT, SEED};
+
+use proc_macro2::{Group, TokenStream, TokenTree};
+
+/// The tokens without trailing commas, which rustfmt adds or drops with the layout.
+fn normalize(ts: TokenStream) -> TokenStream {
+    let mut out: Vec<TokenTree> = ts
+        .into_iter()
+        .map(|t| match t {
+            TokenTree::Group(g) => {
+                TokenTree::Group(Group::new(g.delimiter(), normalize(g.stream())))
+            }
+            t => t,
+        })
+        .collect();
+    if matches!(out.last(), Some(TokenTree::Punct(p)) if p.as_char() == ',') {
+        out.pop();
+    }
+    out.into_iter().collect()
+}
+
+fn tokens(src: &str) -> String {
+    normalize(src.parse().expect("the corpus lexes")).to_string()
+}
+
+#[test]
+fn committed_corpus_matches_the_generator() {
+    let expected = corpus_source(SEED, COUNT).expect("the generator makes valid networks");
+    let committed = include_str!("networks.rs");
+    assert!(
+        tokens(committed) == tokens(&expected),
+        "tests/networks.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
+    );
+    assert!(COUNT >= 100);
+}
