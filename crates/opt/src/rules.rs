@@ -224,8 +224,9 @@ pub const RULES: &[RuleSpec] = &[
     s("outer-product-sum", Exact, Spec, ShapeRule::OuterProductSum),   // Σ_b a_b ⊗ g_b = aᵀ·g
 
     // ===== derivative identities that reuse forward values =====
-    // relu(x) > 0 exactly when x > 0 (NaN: both false): the relu' mask of the output.
-    p("relu-mask", Exact, Derive, &["(gt (relu ?x) 0.0)"], "(gt ?x 0.0)"),
+    // (relu' is already the mask gt(relu(x), 0) of the forward output, as
+    // autodiff emits it; the equivalent gt(x, 0) is deliberately not added,
+    // since a per-class cost set would prefer it and keep x alive instead.)
     // x² as x·x, the form tanh' = 1 − tanh² shares with its forward value.
     p("powi-two", Exact, Derive, &["(powi:2 ?x)"], "(mul ?x ?x)"),
     // g·(1/x) = g/x: ln' without the reciprocal, one rounding instead of two.
@@ -820,7 +821,6 @@ mod tests {
         ("broadcast-operand", "(add input:0 (broadcast_to:[2x3] input:2))", "(add input:0 input:2)"),
         ("outer-product-sum", "(sum_to:[3x4] (mul (reshape:[2x3x1] input:0) (reshape:[2x1x4] input:7)))",
             "(matmul.tn input:0 input:7)"),
-        ("relu-mask", "(gt (relu input:0) 0.0)", "(gt input:0 0.0)"),
         ("powi-two", "(powi:2 input:0)", "(mul input:0 input:0)"),
         ("mul-recip", "(mul input:0 (div 1.0 input:2))", "(div input:0 input:2)"),
         ("sigmoid-recognize", "(div 1.0 (add 1.0 (exp (neg input:0))))", "(sigmoid input:0)"),
