@@ -239,6 +239,11 @@ impl Op {
         match self {
             Input(_) | Param(_) => Err(IrError::new("leaf shapes are given, not inferred")),
             Const(_) => Ok(Shape::scalar()),
+            // The derivative needs xⁿ⁻¹, so n − 1 must be an i32 too.
+            Powi(i32::MIN) => Err(IrError::new(format!(
+                "powi: the exponent must be at least {}",
+                i32::MIN + 1
+            ))),
             Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => {
                 Ok(args[0].clone())
             }

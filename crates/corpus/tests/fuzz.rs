@@ -1,0 +1,549 @@
+//! No panics: seeded fuzzing of the frontend, the whole macro expansion and the
+//! graph stages. Every input must give a value or an error, never a panic.
+//!
+//! - `mutated_networks`: valid networks (the corpus generator's and hand-written
+//!   ones) with random token edits: deletions, duplications, swaps and
+//!   insertions from a vocabulary of keywords, operators, function names and
+//!   extreme literals, fed to `gradc_frontend::parse_network` and
+//!   `gradc_driver::expand`.
+//! - `random_token_streams`: token soup from the same vocabulary inside a
+//!   function shell.
+//! - `random_graphs`: graphs of random ops and shapes built through
+//!   `Graph::add` (and some through the unchecked `Graph::push`), run through
+//!   autodiff, opt, codegen and the interpreter.
+//!
+//! CI runs a few hundred cases each; set `GRADC_FUZZ_CASES=100000` (or
+//! `PROPTEST_CASES`) for a long run. Failures print the seed and the input.
+
+use gradc_corpus::generate::{self, Rng};
+use gradc_ir::{Graph, Op, Shape};
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn cases(default: usize) -> usize {
+    ["GRADC_FUZZ_CASES", "PROPTEST_CASES"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok()?.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `f`; a panic becomes an `Err` with its message.
+fn no_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "non-string panic".into())
+    })
+}
+
+const VOCAB: &[&str] = &[
+    "let",
+    "return",
+    "fn",
+    "mut",
+    "ref",
+    "if",
+    "else",
+    "for",
+    "in",
+    "while",
+    "loop",
+    "match",
+    "=>",
+    "|",
+    "&",
+    "&&",
+    "!",
+    "%",
+    "+",
+    "-",
+    "*",
+    "/",
+    "=",
+    "+=",
+    "==",
+    "<",
+    ">",
+    ".",
+    ",",
+    ";",
+    ":",
+    "::",
+    "?",
+    "..",
+    "#",
+    "@",
+    "_",
+    "x",
+    "y",
+    "w",
+    "v",
+    "b",
+    "h0",
+    "h1",
+    "input",
+    "self",
+    "Self",
+    "f32",
+    "f64",
+    "i32",
+    "usize",
+    "matmul",
+    "dot",
+    "t",
+    "transpose",
+    "sum",
+    "mean",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "exp",
+    "ln",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "powi",
+    "sqrt",
+    "max",
+    "mse",
+    "cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "0",
+    "1",
+    "2",
+    "-1",
+    "0.0",
+    "1e308",
+    "1e-320",
+    "1e400",
+    "4294967296",
+    "99999999999999999999",
+    "18446744073709551615",
+    "1_000_000_000",
+    "0x10",
+    "2f32",
+    "2f64",
+    "2u8",
+    "\"s\"",
+    "'c'",
+    "true",
+    "'a",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[f64; 3]",
+    "[[f64; 2]; 2]",
+    "[f64; 0]",
+    "[f64; 100000000000]",
+    "[[f64; 4294967296]; 4294967296]",
+    "[[[f64; 2]; 2]; 2]",
+];
+
+const UNARY: &[&str] = &[
+    "relu",
+    "sigmoid",
+    "tanh",
+    "exp",
+    "ln",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "sqrt",
+    "sum",
+    "mean",
+    "t",
+    "transpose",
+];
+const BINARY: &[&str] = &[
+    "+",
+    "-",
+    "*",
+    "/",
+    "matmul",
+    "dot",
+    "max",
+    "mse",
+    "cross_entropy",
+];
+const NUMBERS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "3",
+    "0.5",
+    "1.0",
+    "0.0",
+    "1e308",
+    "1e-320",
+    "1e400",
+    "1e-400",
+    "2147483647",
+    "2147483648",
+    "4294967296",
+    "1e4",
+    "1e3",
+];
+
+/// A token as text, with groups opened and closed, so edits can unbalance them.
+fn flatten(ts: TokenStream, out: &mut Vec<String>) {
+    for t in ts {
+        match t {
+            TokenTree::Group(g) => {
+                let (open, close) = match g.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Brace => ("{", "}"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::None => ("", ""),
+                };
+                out.push(open.into());
+                flatten(g.stream(), out);
+                out.push(close.into());
+            }
+            TokenTree::Punct(p) => {
+                // Keep multi-character operators together (`->`, `::`).
+                let joint = p.spacing() == proc_macro2::Spacing::Joint;
+                out.push(if joint {
+                    format!("{}\u{0}", p.as_char())
+                } else {
+                    p.as_char().to_string()
+                });
+            }
+            t => out.push(t.to_string()),
+        }
+    }
+}
+
+fn join(tokens: &[String]) -> String {
+    let mut s = String::new();
+    for t in tokens {
+        if let Some(c) = t.strip_suffix('\u{0}') {
+            s.push_str(c);
+        } else {
+            s.push_str(t);
+            s.push(' ');
+        }
+    }
+    s
+}
+
+fn mutate(rng: &mut Rng, tokens: &mut Vec<String>) {
+    // Mostly one edit, so a fair share still parses and reaches later stages.
+    let edits = if rng.chance(0.6) { 1 } else { 2 + rng.below(3) };
+    for _ in 0..edits {
+        if tokens.is_empty() {
+            tokens.push(VOCAB[rng.below(VOCAB.len())].into());
+        }
+        let i = rng.below(tokens.len());
+        // Like-for-like swaps keep the syntax valid and reach the later stages.
+        let like = |set: &[&str], t: &str| set.contains(&t);
+        let same_kind: Vec<usize> = (0..tokens.len())
+            .filter(|&j| {
+                like(UNARY, &tokens[j]) || like(NUMBERS, &tokens[j]) || like(BINARY, &tokens[j])
+            })
+            .collect();
+        if !same_kind.is_empty() && rng.chance(0.5) {
+            let j = same_kind[rng.below(same_kind.len())];
+            for set in [UNARY, NUMBERS, BINARY] {
+                if like(set, &tokens[j]) {
+                    tokens[j] = set[rng.below(set.len())].into();
+                    break;
+                }
+            }
+            continue;
+        }
+        match rng.below(6) {
+            0 => {
+                let n = 1 + rng.below(3.min(tokens.len() - i));
+                tokens.drain(i..i + n);
+            }
+            1 => {
+                let t = tokens[i].clone();
+                tokens.insert(i, t);
+            }
+            2 => {
+                let j = rng.below(tokens.len());
+                tokens.swap(i, j);
+            }
+            3 => tokens[i] = VOCAB[rng.below(VOCAB.len())].into(),
+            _ => tokens.insert(i, VOCAB[rng.below(VOCAB.len())].into()),
+        }
+    }
+}
+
+/// Networks to mutate: hand-written ones touching every construct, plus the
+/// first corpus networks.
+fn seeds() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "fn xor(#[input] x: [[f32; 2]; 4], #[input] y: [f32; 4], w1: [[f32; 2]; 2], c: [f32; 2], w2: [f32; 2], b: f32) -> f32 { let h = relu(x.matmul(w1) + c); let yhat = h.matmul(w2) + b; mse(yhat, y) }",
+        "fn clf(#[input] x: [[f64; 3]; 2], #[input] t: [[f64; 2]; 2], w: [[f64; 3]; 2]) -> f64 { let z = x.matmul(w.t()); cross_entropy(z, t) + mean(log_softmax(z)) * 0.0 }",
+        "fn s(w: f32) -> f32 { let x = sigmoid(w); let y = x.sigmoid(); return powi(y, -2) / sqrt(softplus(y)) + ln(exp(tanh(y))); }",
+        "fn fwd(#[input] x: [[f32; 2]; 2]) -> [[f32; 2]; 2] { let a: [[f32; 2]; 2] = softmax(x); max(a, x.transpose()) - -x }",
+        "fn b(#[input] z: [f64; 4], #[input] y: [f64; 4], w: [f64; 4]) -> f64 { binary_cross_entropy_with_logits(z * w, y) + sum(dot(w, w)) }",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for i in 0..8 {
+        let g = generate::network(generate::SEED, i).expect("corpus network");
+        // Without the `#[network]` line.
+        v.push(g.source.lines().skip(1).collect::<Vec<_>>().join("\n"));
+    }
+    v
+}
+
+/// Feeds `src` (if it lexes) to the frontend and the whole expansion.
+fn feed(src: &str, attr: &str) -> Result<bool, String> {
+    let (Ok(item), Ok(attr)) = (src.parse::<TokenStream>(), attr.parse::<TokenStream>()) else {
+        return Ok(false);
+    };
+    let parsed = no_panic(|| gradc_frontend::parse_network(attr.clone(), item.clone()).is_ok())?;
+    let expanded = no_panic(|| gradc_driver::expand(attr, item))?;
+    // A network the frontend rejects must expand to a `compile_error!`.
+    if !parsed && !expanded.to_string().contains("compile_error") {
+        return Err("rejected network expanded without compile_error!".into());
+    }
+    Ok(parsed)
+}
+
+#[test]
+fn mutated_networks() {
+    let n = cases(300);
+    let seeds = seeds();
+    let mut accepted = 0;
+    for case in 0..n {
+        let mut rng = Rng::new(0xF022 ^ (case as u64).wrapping_mul(0x9E37_79B9));
+        let src = &seeds[rng.below(seeds.len())];
+        let mut tokens = Vec::new();
+        flatten(src.parse().expect("seed lexes"), &mut tokens);
+        mutate(&mut rng, &mut tokens);
+        let text = join(&tokens);
+        let attr = [
+            "",
+            "fast_math",
+            "fast_math, fast_math",
+            "fast",
+            "fast_math = 1",
+        ][rng.below(5)];
+        match feed(&text, attr) {
+            Ok(ok) => accepted += ok as usize,
+            Err(e) => panic!("case {case}: panic `{e}` on\n#[network({attr})]\n{text}"),
+        }
+    }
+    println!("mutated networks: {n} tried, {accepted} accepted");
+}
+
+#[test]
+fn random_token_streams() {
+    let n = cases(300);
+    for case in 0..n {
+        let mut rng = Rng::new(0x7070 ^ (case as u64).wrapping_mul(0x9E37_79B9));
+        let body: Vec<String> = (0..rng.below(30))
+            .map(|_| VOCAB[rng.below(VOCAB.len())].to_string())
+            .collect();
+        let args: Vec<String> = (0..rng.below(8))
+            .map(|_| VOCAB[rng.below(VOCAB.len())].to_string())
+            .collect();
+        let text = format!("fn f({}) -> f32 {{ {} }}", args.join(" "), body.join(" "));
+        if let Err(e) = feed(&text, "") {
+            panic!("case {case}: panic `{e}` on\n{text}");
+        }
+    }
+}
+
+fn random_shape(rng: &mut Rng) -> Shape {
+    let d = |rng: &mut Rng| 1 + rng.below(3);
+    match rng.below(4) {
+        0 => Shape::scalar(),
+        1 => Shape::new([d(rng)]),
+        _ => Shape::new([d(rng), d(rng)]),
+    }
+}
+
+fn random_op(rng: &mut Rng) -> Op {
+    let s = random_shape(rng);
+    match rng.below(27) {
+        0 => Op::Neg,
+        1 => Op::Relu,
+        2 => Op::Sigmoid,
+        3 => Op::Tanh,
+        4 => Op::Exp,
+        5 => Op::Ln,
+        6 => Op::Softplus,
+        7 => Op::Sqrt,
+        8 => Op::Powi([-3, -1, 0, 1, 2, 3, i32::MAX, i32::MIN][rng.below(8)]),
+        9 => Op::Add,
+        10 => Op::Sub,
+        11 => Op::Mul,
+        12 => Op::Div,
+        13 => Op::Max,
+        14 => Op::Gt,
+        15 => Op::MatMul {
+            ta: rng.chance(0.5),
+            tb: rng.chance(0.5),
+        },
+        16 => Op::Transpose,
+        17 => Op::Reshape(s),
+        18 => Op::BroadcastTo(s),
+        19 => Op::SumTo(s),
+        20 => Op::Sum,
+        21 => Op::SumLast,
+        22 => Op::LogSumExp,
+        23 => Op::Softmax,
+        24 => Op::LogSoftmax,
+        25 => Op::constant([0.0, 1.0, -1.0, 0.5, 1e300, -1e-300][rng.below(6)]),
+        _ => Op::Param(rng.below(3)),
+    }
+}
+
+/// A random forward graph: 1-3 leaves, then ops on random earlier nodes (those
+/// `Graph::add` rejects are skipped), a scalar root. Sometimes an unchecked
+/// `push` with a wrong shape or argument, which every stage must reject.
+fn random_graph(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new(if rng.chance(0.5) {
+        gradc_ir::DType::F32
+    } else {
+        gradc_ir::DType::F64
+    });
+    if rng.chance(0.5) {
+        g.add_input("x", random_shape(rng));
+    }
+    for i in 0..1 + rng.below(3) {
+        g.add_param(&format!("p{i}"), random_shape(rng));
+    }
+    for _ in 0..rng.below(25) {
+        let op = random_op(rng);
+        if op.is_leaf() && !matches!(op, Op::Const(_)) {
+            continue;
+        }
+        let args: Vec<_> = (0..op.arity())
+            .map(|_| gradc_ir::NodeId::from_index(rng.below(g.len())))
+            .collect();
+        if rng.chance(0.03) {
+            // Unchecked: a node whose recorded shape may be wrong.
+            let s = random_shape(rng);
+            g.push(op, args, s, None);
+        } else {
+            let _ = g.add(op, &args);
+        }
+    }
+    let last = gradc_ir::NodeId::from_index(g.len() - 1);
+    let root = if g.shape(last).is_scalar() {
+        last
+    } else {
+        g.add(Op::Sum, &[last]).expect("sum of any tensor")
+    };
+    g.add_root("out", root);
+    g
+}
+
+/// Runs every graph stage; returns whether the graph got through all of them.
+fn pipeline(g: &Graph) -> Result<bool, String> {
+    if gradc_ir::verify(g).is_err() {
+        // A malformed graph: every stage must say so with an error.
+        let text = g.to_string();
+        if gradc_autodiff::differentiate(g).is_ok()
+            || gradc_codegen::emit_forward(g).is_ok()
+            || gradc_ir::interp::Interpreter::<f64>::new(g).is_ok()
+            || text.parse::<Graph>().is_ok()
+        {
+            return Err(format!(
+                "a stage accepted a graph the verifier rejects:\n{text}"
+            ));
+        }
+        return Ok(false);
+    }
+    let text = g.to_string();
+    let back = text
+        .parse::<Graph>()
+        .map_err(|e| format!("text form does not round-trip: {e}\n{text}"))?;
+    if back.to_string() != text {
+        return Err(format!("text form changed on a round trip:\n{text}"));
+    }
+    let Ok(joint) = gradc_autodiff::differentiate(g) else {
+        return Ok(false);
+    };
+    let _ = gradc_codegen::emit_forward(g);
+    for fast_math in [false, true] {
+        let config = gradc_opt::OptConfig {
+            fast_math,
+            ..Default::default()
+        };
+        let Ok((opt, _)) = gradc_opt::optimize(&joint, &config) else {
+            return Err(format!(
+                "opt rejected a valid joint graph (fast_math {fast_math}):\n{joint}"
+            ));
+        };
+        if let Ok(fb) = gradc_codegen::emit_forward_backward(&opt) {
+            let _ = gradc_codegen::pretty(&fb);
+        } else {
+            return Err(format!("codegen rejected an optimized graph:\n{opt}"));
+        }
+        // Same numbers as the unoptimized graph where both are finite (exact tier).
+        let data = |ids: &[gradc_ir::NodeId], salt: u64| -> Vec<Vec<f64>> {
+            let mut rng = Rng::new(salt);
+            ids.iter()
+                .map(|i| {
+                    (0..g.shape(*i).numel())
+                        .map(|_| rng.float(0.1, 1.0))
+                        .collect()
+                })
+                .collect()
+        };
+        let (xs, ps) = (data(g.inputs(), 1), data(g.params(), 2));
+        let xs: Vec<&[f64]> = xs.iter().map(|v| v.as_slice()).collect();
+        let ps: Vec<&[f64]> = ps.iter().map(|v| v.as_slice()).collect();
+        let a = gradc_ir::interp::evaluate::<f64>(&joint, &xs, &ps).map_err(|e| e.to_string())?;
+        let b = gradc_ir::interp::evaluate::<f64>(&opt, &xs, &ps).map_err(|e| e.to_string())?;
+        if !fast_math {
+            for (ra, rb) in a.iter().zip(&b) {
+                for (x, y) in ra.iter().zip(rb) {
+                    let same = (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs()))
+                        || (x.is_nan() && y.is_nan())
+                        || x == y;
+                    if !same && x.is_finite() && y.is_finite() {
+                        return Err(format!("optimized {y} vs unoptimized {x}:\n{joint}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+#[test]
+fn random_graphs() {
+    let n = cases(300);
+    let mut through = 0;
+    for case in 0..n {
+        let mut rng = Rng::new(0x6A4F ^ (case as u64).wrapping_mul(0x9E37_79B9));
+        let g = random_graph(&mut rng);
+        match no_panic(|| pipeline(&g)) {
+            Ok(Ok(ok)) => through += ok as usize,
+            Ok(Err(e)) => panic!("case {case}: {e}"),
+            Err(p) => panic!("case {case}: panic `{p}` on\n{g}"),
+        }
+    }
+    println!("random graphs: {n} tried, {through} through every stage");
+}
+
+/// Found by `random_graphs`: `powi` with exponent `i32::MIN` overflowed
+/// computing the derivative's `n − 1` (a panic in autodiff and in the
+/// interpreter); the IR now rejects that exponent, so the macro reports it.
+#[test]
+fn regression_powi_i32_min_is_an_error() {
+    let item: TokenStream = "fn f(w: f32) -> f32 { powi(w, -2147483648) }".parse().unwrap();
+    let e = gradc_frontend::parse_network(TokenStream::new(), item.clone())
+        .err()
+        .expect("rejected");
+    assert!(e.to_string().contains("exponent"), "{e}");
+    let out = no_panic(|| gradc_driver::expand(TokenStream::new(), item)).expect("no panic");
+    assert!(out.to_string().contains("compile_error"));
+    let mut g = Graph::new(gradc_ir::DType::F64);
+    let p = g.add_param("w", Shape::scalar());
+    assert!(g.add(Op::Powi(i32::MIN), &[p]).is_err());
+    assert!(g.add(Op::Powi(i32::MIN + 1), &[p]).is_ok());
+}
