@@ -1,0 +1,180 @@
+//! The vendored digits set, its loader and split, and errors for bad files.
+#![cfg(feature = "data")]
+
+use gradc::data::{argmax, digits_path, load_digits, DataError};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A fresh scratch directory under the target dir (no tempfile dependency).
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("data-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn vendored_digits_match_their_readme() {
+    let d = load_digits(digits_path()).unwrap();
+    assert_eq!((d.len(), d.n_features, d.n_classes), (1797, 64, 10));
+    assert_eq!(d.features.len(), 1797 * 64);
+    // Class counts from data/README.md (and scikit-learn's description).
+    let mut counts = [0; 10];
+    d.labels.iter().for_each(|&l| counts[l] += 1);
+    assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+    assert!(d.features.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    // The first image is a 0; its top row is 0 0 5 13 9 1 0 0 (sklearn's digits.images[0]).
+    assert_eq!(d.labels[0], 0);
+    let row0: Vec<f32> = d.features[..8].iter().map(|v| v * 16.0).collect();
+    assert_eq!(row0, [0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0]);
+}
+
+#[test]
+fn split_is_seeded_disjoint_and_complete() {
+    let d = load_digits(digits_path()).unwrap();
+    let (train, test) = d.split(0.2, 7);
+    assert_eq!((train.len(), test.len()), (1438, 359));
+    assert_eq!(d.split(0.2, 7), (train.clone(), test.clone()));
+    assert_ne!(d.split(0.2, 8).1, test);
+    // Every sample lands in exactly one part: compare the multisets of rows.
+    let rows = |ds: &gradc::data::Dataset| -> Vec<(Vec<u32>, usize)> {
+        (0..ds.len())
+            .map(|i| {
+                let x = ds
+                    .features_of(i)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                (x, ds.labels[i])
+            })
+            .collect()
+    };
+    let mut parts = rows(&train);
+    parts.extend(rows(&test));
+    parts.sort();
+    let mut all = rows(&d);
+    all.sort();
+    assert_eq!(parts, all);
+}
+
+#[test]
+fn fill_batch_writes_features_and_one_hot_labels() {
+    let d = load_digits(digits_path()).unwrap();
+    let (mut x, mut y) = ([[0.0f64; 64]; 2], [[9.0f64; 10]; 2]);
+    d.fill_batch(&[5, 0], x.as_flattened_mut(), y.as_flattened_mut())
+        .unwrap();
+    assert_eq!(x[1][2], 5.0 / 16.0);
+    assert_eq!(
+        x[0].as_slice(),
+        &d.features_of(5)
+            .unwrap()
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect::<Vec<_>>()[..]
+    );
+    let mut want = [0.0; 10];
+    want[d.labels[5]] = 1.0;
+    assert_eq!(y[0], want);
+    assert_eq!(argmax(&y[1]), Some(0));
+    let err = d
+        .fill_batch(&[0, 1, 2], x.as_flattened_mut(), y.as_flattened_mut())
+        .unwrap_err();
+    assert!(err.to_string().contains("a batch of 3 samples"), "{err}");
+    let err = d
+        .fill_batch(&[0, 99_999], x.as_flattened_mut(), y.as_flattened_mut())
+        .unwrap_err();
+    assert!(err.to_string().contains("99999 is out of range"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let path = scratch("missing").join("nope.csv.gz");
+    let err = load_digits(&path).unwrap_err();
+    assert_eq!(err, DataError::Missing { path: path.clone() });
+    let msg = err.to_string();
+    assert!(
+        msg.contains("nope.csv.gz") && msg.contains("does not exist"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn corrupt_files_are_reported_not_parsed() {
+    let dir = scratch("corrupt");
+    // Not gzip at all.
+    let garbage = dir.join("garbage.csv.gz");
+    std::fs::write(&garbage, b"this is not gzip\n1,2,3\n").unwrap();
+    let err = load_digits(&garbage).unwrap_err();
+    assert!(matches!(err, DataError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("garbage.csv.gz is corrupt"),
+        "{err}"
+    );
+
+    // The real file cut in half: the gzip stream ends early.
+    let real = std::fs::read(digits_path()).unwrap();
+    let cut = dir.join("truncated.csv.gz");
+    std::fs::write(&cut, &real[..real.len() / 2]).unwrap();
+    let err = load_digits(&cut).unwrap_err();
+    assert!(matches!(err, DataError::Corrupt { .. }), "{err:?}");
+
+    // One flipped byte in the compressed data: a decode or checksum error.
+    let mut flipped = real.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    let bad = dir.join("flipped.csv.gz");
+    std::fs::write(&bad, &flipped).unwrap();
+    let err = load_digits(&bad).unwrap_err();
+    assert!(
+        matches!(err, DataError::Corrupt { .. } | DataError::Parse { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn malformed_rows_name_the_line() {
+    let dir = scratch("rows");
+    let good = vec!["1"; 64].join(",") + ",3";
+    let cases = [
+        (
+            format!("{good}\n1,2,3\n"),
+            2,
+            "expected 65 comma-separated values",
+        ),
+        (
+            format!("{good}\n{}\n", good.replace(",3", ",x")),
+            2,
+            "`x` is not a number",
+        ),
+        (
+            format!("{}\n", good.replace(",3", ",12")),
+            1,
+            "a label must be an integer in 0..=9",
+        ),
+        (
+            format!("17{}\n", &good[1..]),
+            1,
+            "a pixel count must be an integer in 0..=16",
+        ),
+    ];
+    for (i, (text, line, needle)) in cases.iter().enumerate() {
+        let path = dir.join(format!("case{i}.csv.gz"));
+        std::fs::write(&path, gzip(text)).unwrap();
+        let err = load_digits(&path).unwrap_err();
+        assert!(
+            matches!(&err, DataError::Parse { line: l, .. } if l == line),
+            "{i}: {err:?}"
+        );
+        assert!(err.to_string().contains(needle), "{i}: {err}");
+    }
+    let empty = dir.join("empty.csv.gz");
+    std::fs::write(&empty, gzip("")).unwrap();
+    assert!(matches!(load_digits(&empty), Err(DataError::Empty { .. })));
+}
