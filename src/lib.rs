@@ -4,20 +4,14 @@
 pub use gradc_ir::interp;
 pub use gradc_ir::{DType, Graph, NodeId, Op, Report, Shape};
 pub use gradc_macros::network;
-pub use net::{Element, Float, LengthMismatch, Network, Tensors};
-
-mod net;
-pub mod train;
-#[cfg(feature = "data")]
-pub mod data;
-#[cfg(feature = "safetensors")]
-pub mod checkpoint;
 
 /// Items generated code names. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use gradc_ir::interp::Interpreter;
     pub use gradc_ir::{sigmoid, softplus, Float};
+    /// Run-time kernels (GEMM with ISA dispatch) that generated code calls.
+    pub use gradc_runtime as rt;
 
     /// Views a scalar or a (nested) array of floats as one flat row-major slice.
     pub trait Flat<T> {

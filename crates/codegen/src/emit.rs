@@ -7,8 +7,13 @@ use gradc_ir::{verify, DType, Graph, IrError, NodeId, Op, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
-/// Buffers up to this many elements live on the stack; larger ones in a `Vec`.
+/// Buffers up to this many elements live on the stack; larger ones in the
+/// caller's workspace (`forward_backward`) or a `Vec` (`forward`).
 const MAX_STACK_ELEMS: usize = 4096;
+
+/// Matmuls with at least this many multiply-adds call the register-blocked
+/// run-time kernel; smaller ones stay inline loops LLVM unrolls.
+const MIN_GEMM_MACS: usize = 2048;
 
 /// How generated code refers to a node's value.
 #[derive(Clone, Debug)]
@@ -112,12 +117,17 @@ struct Emitter<'g> {
     stmts: Vec<TokenStream>,
     uses_params: bool,
     uses_inputs: bool,
+    /// `Some` in `forward_backward`: large buffers become fields of a
+    /// `Workspace` (name, element count) instead of heap allocations per call.
+    workspace: Option<Vec<(Ident, usize)>>,
+    /// The workspace argument's name (reserved so no local shadows it).
+    ws: Ident,
 }
 
 impl<'g> Emitter<'g> {
     /// Names the live leaves first (so they keep their source names), then emits
     /// every live node in id order. The caller has verified `g`.
-    fn run(g: &'g Graph, roots: &[NodeId]) -> Result<Self, IrError> {
+    fn run(g: &'g Graph, roots: &[NodeId], workspace: bool) -> Result<Self, IrError> {
         let mut em = Emitter {
             g,
             dtype: g.dtype(),
@@ -128,7 +138,12 @@ impl<'g> Emitter<'g> {
             stmts: Vec::new(),
             uses_params: false,
             uses_inputs: false,
+            workspace: workspace.then(Vec::new),
+            ws: Ident::new("ws", proc_macro2::Span::call_site()),
         };
+        if workspace {
+            em.ws = em.names.take("ws");
+        }
         let mut leaf_names = vec![None; g.len()];
         for id in g.node_ids() {
             if em.live[id.index()] && matches!(g.op(id), Op::Input(_) | Op::Param(_)) {
@@ -226,21 +241,36 @@ impl<'g> Emitter<'g> {
         self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));
     }
 
-    /// The one place tensor scratch is declared: a zeroed stack array, or a `Vec`
-    /// when large. (A later workspace change only needs to touch this.)
+    /// The one place tensor scratch is declared: a zeroed stack array; when
+    /// large, a workspace field (zeroed only if `overwrites` is false, since it
+    /// holds the previous call's values) or, in `forward`, a `Vec`.
     fn new_buffer(&mut self, id: NodeId) -> Ident {
+        self.new_buffer_for(id, false)
+    }
+
+    fn new_buffer_for(&mut self, id: NodeId, overwrites: bool) -> Ident {
         let y = self.local(id);
-        let n = lit(self.shape(id).numel());
+        let numel = self.shape(id).numel();
+        let n = lit(numel);
         let z = self.zero().ts;
-        self.stmts
-            .push(if self.shape(id).numel() <= MAX_STACK_ELEMS {
-                quote!(let mut #y = [#z; #n];)
+        self.stmts.push(if numel <= MAX_STACK_ELEMS {
+            quote!(let mut #y = [#z; #n];)
+        } else if let Some(ws) = &mut self.workspace {
+            ws.push((y.clone(), numel));
+            let w = &self.ws;
+            if overwrites {
+                quote!(let #y = &mut *#w.#y;)
             } else {
-                quote!(let mut #y = vec![#z; #n];)
-            });
+                quote!(let #y = &mut *#w.#y; #y.fill(#z);)
+            }
+        } else {
+            quote!(let mut #y = vec![#z; #n];)
+        });
+        // A workspace buffer is already a `&mut [T; N]`, passed as is.
+        let in_ws = numel > MAX_STACK_ELEMS && self.workspace.is_some();
         self.vals[id.index()] = Some(Val::Tensor {
             name: y.clone(),
-            owned: true,
+            owned: !in_ws,
         });
         y
     }
@@ -441,7 +471,7 @@ impl<'g> Emitter<'g> {
             ops.push(self.read(*a, &ix)?);
         }
         let e = f(self, &ops)?.ts;
-        let y = self.new_buffer(id);
+        let y = self.new_buffer_for(id, true);
         self.stmts.push(nest(&vars, &dims, quote!(#y[#oi] = #e;)));
         Ok(())
     }
@@ -464,6 +494,9 @@ impl<'g> Emitter<'g> {
             _ => return err(format!("matmul node {id}: left operand is not 2-D")),
         };
         let (an, bn) = (self.tensor(a)?, self.tensor(b)?);
+        if m * n * k >= MIN_GEMM_MACS {
+            return self.gemm(id, (m, n, k), (&an, ta), (&bn, tb));
+        }
         let var = |d: usize, name: &str| {
             (d != 1).then(|| Ident::new(name, proc_macro2::Span::call_site()))
         };
@@ -485,6 +518,64 @@ impl<'g> Emitter<'g> {
         Ok(())
     }
 
+    /// A large matmul through `rt::gemm`: the left operand is read through
+    /// strides (a transposed one in place); a transposed right operand is first
+    /// copied row-major, since the kernel streams rows of it.
+    fn gemm(
+        &mut self,
+        id: NodeId,
+        (m, n, k): (usize, usize, usize),
+        (an, ta): (&Ident, bool),
+        (bn, tb): (&Ident, bool),
+    ) -> Result<(), IrError> {
+        let rt = quote!(::gradc::__private::rt);
+        let (rs, cs) = if ta {
+            (lit(1), lit(m))
+        } else {
+            (lit(k), lit(1))
+        };
+        let (lm, ln, lk) = (lit(m), lit(n), lit(k));
+        let b_rows = if tb {
+            let bt = self.names.fresh(Some(&format!("{bn}_t")), id.index());
+            let z = self.zero().ts;
+            let nk = k * n;
+            let decl = if nk <= MAX_STACK_ELEMS {
+                let l = lit(nk);
+                quote!(let mut #bt = [#z; #l];)
+            } else if let Some(ws) = &mut self.workspace {
+                ws.push((bt.clone(), nk));
+                let w = &self.ws;
+                quote!(let #bt = &mut *#w.#bt;)
+            } else {
+                let l = lit(nk);
+                quote!(let mut #bt = vec![#z; #l];)
+            };
+            self.stmts.push(decl);
+            // b is stored [n, k]; bt[p * n + j] = b[j * k + p].
+            self.stmts.push(quote! {
+                for i in 0..#ln {
+                    for j in 0..#lk {
+                        #bt[j * #ln + i] = #bn[i * #lk + j];
+                    }
+                }
+            });
+            bt
+        } else {
+            bn.clone()
+        };
+        let y = self.new_buffer_for(id, true);
+        self.stmts.push(quote! {
+            #rt::gemm(
+                #lm, #ln, #lk,
+                #rt::Strided { data: &#an[..], rs: #rs, cs: #cs },
+                &#b_rows[..],
+                &mut #y[..],
+                false,
+            );
+        });
+        Ok(())
+    }
+
     fn transpose(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
         let (r, c) = match self.shape(x).dims() {
             [r, c] => (*r, *c),
@@ -494,7 +585,7 @@ impl<'g> Emitter<'g> {
         let vars = loop_vars(&[c, r]);
         let oi = index_of(&vars, &[r, 1]);
         let xi = index_of(&vars, &[1, c]);
-        let y = self.new_buffer(id);
+        let y = self.new_buffer_for(id, true);
         self.stmts
             .push(nest(&vars, &[c, r], quote!(#y[#oi] = #xn[#xi];)));
         Ok(())
@@ -576,7 +667,7 @@ impl<'g> Emitter<'g> {
             None => quote!(let mx = #xn[#row0];),
         };
         let cols = |body: TokenStream| nest(std::slice::from_ref(&vj), &[c], body);
-        let y = self.new_buffer(id);
+        let y = self.new_buffer_for(id, true);
         let body = match op {
             Op::LogSumExp => {
                 let acc = cols(quote!(se += (#xn[#xij] - mx).exp();));
@@ -688,7 +779,7 @@ pub(crate) fn forward(g: &Graph) -> Result<TokenStream, IrError> {
     if root.index() >= g.len() {
         return err(format!("root {root} does not exist"));
     }
-    let mut em = Emitter::run(g, &[root])?;
+    let mut em = Emitter::run(g, &[root], false)?;
     let shape = g.shape(root);
     let ret = match em.val(root)?.clone() {
         Val::Scalar(e) => e.ts,
@@ -744,7 +835,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<TokenStream, IrError> {
         }
     }
     let root_ids: Vec<NodeId> = roots.iter().map(|r| r.node).collect();
-    let mut em = Emitter::run(g, &root_ids)?;
+    let mut em = Emitter::run(g, &root_ids, true)?;
     for (r, p) in roots[1..].iter().zip(params) {
         let field = em.field(*p)?;
         let rank = g.shape(*p).rank();
@@ -772,10 +863,53 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<TokenStream, IrError> {
         proc_macro2::Span::call_site(),
     );
     let stmts = &em.stmts;
-    Ok(quote! {
-        pub fn forward_backward(#p: &Params, #i: &Inputs, #gr: &mut Grads) -> #ty {
-            #(#stmts)*
-            #loss
+    let fields = em.workspace.take().unwrap_or_default();
+    let item = if fields.is_empty() {
+        quote! {
+            pub fn forward_backward(#p: &Params, #i: &Inputs, #gr: &mut Grads) -> #ty {
+                #(#stmts)*
+                #loss
+            }
         }
-    })
+    } else {
+        // Large buffers live in a workspace the caller may own
+        // (`forward_backward_with`); `forward_backward` keeps one per thread, so
+        // no call after a thread's first allocates.
+        let names: Vec<&Ident> = fields.iter().map(|(n, _)| n).collect();
+        let lens: Vec<Literal> = fields.iter().map(|(_, l)| lit(*l)).collect();
+        let elem = &em.elem;
+        let ws = &em.ws;
+        quote! {
+            /// Scratch buffers of [`forward_backward_with`], allocated once.
+            pub struct Workspace {
+                #(#names: ::std::boxed::Box<[#elem; #lens]>,)*
+            }
+
+            impl Workspace {
+                /// Allocates every buffer (zeroed, on the heap).
+                pub fn new() -> Self {
+                    Workspace { #(#names: ::gradc::__private::rt::zeroed_box(),)* }
+                }
+            }
+
+            pub fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #ty {
+                ::std::thread_local! {
+                    static WORKSPACE: ::std::cell::RefCell<::core::option::Option<Workspace>> =
+                        const { ::std::cell::RefCell::new(::core::option::Option::None) };
+                }
+                WORKSPACE.with(|w| {
+                    let mut w = w.borrow_mut();
+                    let ws = w.get_or_insert_with(Workspace::new);
+                    forward_backward_with(params, inputs, grads, ws)
+                })
+            }
+
+            /// [`forward_backward`] with caller-owned scratch: never allocates.
+            pub fn forward_backward_with(#p: &Params, #i: &Inputs, #gr: &mut Grads, #ws: &mut Workspace) -> #ty {
+                #(#stmts)*
+                #loss
+            }
+        }
+    };
+    Ok(item)
 }

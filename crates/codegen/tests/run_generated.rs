@@ -4,7 +4,7 @@
 //! graph holding hand-written `Params` / `Inputs` / `Grads` structs, the
 //! generated `forward` and `forward_backward`, and a `run` that prints every
 //! result. A shim crate named `gradc` provides `__private::{sigmoid, softplus}`
-//! from `gradc-ir`, so the generated `::gradc::__private::` paths resolve as in a
+//! from `gradc-ir` and `rt` from `gradc-runtime`, so the generated `::gradc::__private::` paths resolve as in a
 //! user crate. The crate has `#![deny(warnings)]`. Every printed number is
 //! checked against the tape interpreter (`gradc_ir::interp`), run in f64.
 //!
@@ -357,18 +357,20 @@ fn build_and_run(main_rs: &str) -> String {
     std::fs::create_dir_all(prog.join("src")).unwrap();
     std::fs::create_dir_all(shim.join("src")).unwrap();
     let ir = workspace.join("crates/ir");
+    let rt = workspace.join("crates/runtime");
     std::fs::write(
         shim.join("Cargo.toml"),
         format!(
             "[package]\nname = \"gradc\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\ngradc-ir = {{ path = {:?} }}\n",
-            ir.display().to_string()
+             [dependencies]\ngradc-ir = {{ path = {:?} }}\ngradc-runtime = {{ path = {:?} }}\n",
+            ir.display().to_string(),
+            rt.display().to_string()
         ),
     )
     .unwrap();
     std::fs::write(
         shim.join("src/lib.rs"),
-        "pub mod __private {\n    pub use gradc_ir::{sigmoid, softplus};\n}\n",
+        "pub mod __private {\n    pub use gradc_ir::{sigmoid, softplus};\n    pub use gradc_runtime as rt;\n}\n",
     )
     .unwrap();
     std::fs::write(

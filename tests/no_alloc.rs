@@ -1,0 +1,108 @@
+//! `forward_backward` allocates nothing: small networks keep their buffers on the
+//! stack, large ones in a workspace (caller-owned, or one per thread made on the
+//! thread's first call). Counted through a global allocator.
+
+use gradc::network;
+use gradc_runtime::CountingAlloc;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+#[network]
+fn xor(
+    #[input] x: [[f32; 2]; 4],
+    #[input] y: [f32; 4],
+    w1: [[f32; 2]; 2],
+    c: [f32; 2],
+    w2: [f32; 2],
+    b: f32,
+) -> f32 {
+    let h = relu(x.matmul(w1) + c);
+    mse(h.matmul(w2) + b, y)
+}
+
+/// Buffers of 64 × 96 elements: above the stack limit, so they go to the workspace,
+/// and matmuls large enough for the run-time GEMM kernel.
+#[network]
+fn wide(
+    #[input] x: [[f32; 48]; 64],
+    #[input] y: [[f32; 10]; 64],
+    w1: [[f32; 96]; 48],
+    b1: [f32; 96],
+    w2: [[f32; 10]; 96],
+    b2: [f32; 10],
+) -> f32 {
+    let h = relu(x.matmul(w1) + b1);
+    cross_entropy(h.matmul(w2) + b2, y)
+}
+
+fn fill(xs: &mut [f32], seed: u32) {
+    for (i, x) in xs.iter_mut().enumerate() {
+        *x =
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 20) as f32 / 4096.0 - 0.5;
+    }
+}
+
+#[test]
+fn small_network_allocates_nothing() {
+    let p = xor::Params {
+        w1: [[0.5, -0.3], [0.2, 0.8]],
+        c: [0.1, -0.1],
+        w2: [1.0, -1.0],
+        b: 0.0,
+    };
+    let i = xor::Inputs {
+        x: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+        y: [0.0, 1.0, 1.0, 0.0],
+    };
+    let mut g = xor::Grads::zeros();
+    let before = CountingAlloc::count();
+    let loss = xor::forward_backward(&p, &i, &mut g);
+    assert_eq!(CountingAlloc::count(), before);
+    assert!(loss.is_finite());
+}
+
+#[test]
+fn large_network_allocates_only_its_workspace() {
+    assert!(
+        wide::GRADIENT_CODE.contains("struct Workspace"),
+        "{}",
+        wide::GRADIENT_CODE
+    );
+    let mut p = Box::new(wide::Params::zeros());
+    for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
+        fill(s, k as u32);
+    }
+    let mut i = Box::new(wide::Inputs::zeros());
+    fill(i.x.as_flattened_mut(), 7);
+    for (r, row) in i.y.iter_mut().enumerate() {
+        row[r % 10] = 1.0;
+    }
+    let mut g = Box::new(wide::Grads::zeros());
+
+    // Caller-owned workspace: the call itself never allocates.
+    let mut ws = wide::Workspace::new();
+    let before = CountingAlloc::count();
+    let l1 = wide::forward_backward_with(&p, &i, &mut g, &mut ws);
+    let l2 = wide::forward_backward_with(&p, &i, &mut g, &mut ws);
+    assert_eq!(CountingAlloc::count(), before);
+    // Reused scratch must not leak state between calls.
+    assert_eq!(l1, l2);
+
+    // The per-thread workspace: allocated by the first call only.
+    let first = wide::forward_backward(&p, &i, &mut g);
+    let before = CountingAlloc::count();
+    let again = wide::forward_backward(&p, &i, &mut g);
+    assert_eq!(CountingAlloc::count(), before);
+    assert_eq!((first, again), (l1, l1));
+
+    // And it computes what the interpreter does.
+    let mut ig = Box::new(wide::Grads::zeros());
+    let il = wide::interpreted_forward_backward(&p, &i, &mut ig);
+    assert!((il - l1).abs() <= 1e-5 * il.abs().max(1.0), "{il} vs {l1}");
+    for ((_, a), (_, b)) in g.slices().iter().zip(ig.slices().iter()) {
+        for (u, v) in a.iter().zip(b.iter()) {
+            assert!((u - v).abs() <= 1e-4 * v.abs().max(1e-2), "{u} vs {v}");
+        }
+    }
+}
