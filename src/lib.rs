@@ -6,12 +6,12 @@ pub use gradc_ir::{DType, Graph, NodeId, Op, Report, Shape};
 pub use gradc_macros::network;
 pub use net::{Element, Float, LengthMismatch, Network, Tensors};
 
-mod net;
-pub mod train;
-#[cfg(feature = "data")]
-pub mod data;
 #[cfg(feature = "safetensors")]
 pub mod checkpoint;
+#[cfg(feature = "data")]
+pub mod data;
+mod net;
+pub mod train;
 
 /// Items generated code names. Not a public API: it may change in any release.
 #[doc(hidden)]
