@@ -535,7 +535,9 @@ fn random_graphs() {
 /// interpreter); the IR now rejects that exponent, so the macro reports it.
 #[test]
 fn regression_powi_i32_min_is_an_error() {
-    let item: TokenStream = "fn f(w: f32) -> f32 { powi(w, -2147483648) }".parse().unwrap();
+    let item: TokenStream = "fn f(w: f32) -> f32 { powi(w, -2147483648) }"
+        .parse()
+        .unwrap();
     let e = gradc_frontend::parse_network(TokenStream::new(), item.clone())
         .err()
         .expect("rejected");
@@ -546,4 +548,21 @@ fn regression_powi_i32_min_is_an_error() {
     let p = g.add_param("w", Shape::scalar());
     assert!(g.add(Op::Powi(i32::MIN), &[p]).is_err());
     assert!(g.add(Op::Powi(i32::MIN + 1), &[p]).is_ok());
+}
+
+/// Found by `random_graphs`: in an f32 graph the literal 2147483647 (from
+/// `powi`'s derivative) and a folded 2147483648 are the same f32, but the
+/// optimizer's analysis saw two different constants in one e-class and
+/// panicked (a debug assertion, so in the proc macro). A literal that f32
+/// cannot hold exactly does it from user code too.
+#[test]
+fn regression_f32_constants_compare_as_f32() {
+    let item: TokenStream = "fn f(#[input] x: f32, w: f32) -> f32 { w * (16777217.0 * 1.0) + powi(w * x, 2147483647) * 0.0 }"
+        .parse()
+        .unwrap();
+    for attr in ["", "fast_math"] {
+        let out = no_panic(|| gradc_driver::expand(attr.parse().unwrap(), item.clone()))
+            .expect("no panic");
+        assert!(!out.to_string().contains("compile_error"), "{out}");
+    }
 }

@@ -105,15 +105,23 @@ impl Analysis<ENode> for ShapeAnalysis {
                 constant: None,
             };
         };
+        let dtype = egraph.analysis.dtype.unwrap_or(DType::F64);
         let constant = match &enode.op {
-            Op::Const(c) => Some(*c),
+            // As the element type sees it: an f32 literal like 16777217 is
+            // 16777216, the same value a fold computes, so the two must agree.
+            Op::Const(c) => {
+                let v = match dtype {
+                    DType::F32 => c.value() as f32 as f64,
+                    DType::F64 => c.value(),
+                };
+                (v.is_finite() && !(v == 0.0 && v.is_sign_negative())).then(|| Const::new(v))
+            }
             op if shape.is_scalar() && !enode.children.is_empty() => {
                 let vals: Option<Vec<f64>> = enode
                     .children
                     .iter()
                     .map(|c| egraph[*c].data.constant.map(Const::value))
                     .collect();
-                let dtype = egraph.analysis.dtype.unwrap_or(DType::F64);
                 vals.and_then(|v| fold(dtype, op, &v)).map(Const::new)
             }
             _ => None,
