@@ -104,16 +104,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         ProgressDrawTarget::stderr(),
     );
     bar.set_style(ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} steps  {per_sec}  {msg}",
+        "{bar:30} {pos}/{len} steps  {msg}",
     )?);
 
     let mut history = Vec::with_capacity(EPOCHS);
     let mut train_time = 0.0;
+    let mut test_acc = 0.0;
     for epoch in 1..=EPOCHS {
         let started = Instant::now();
         let mut loss_sum = 0.0;
         let batches = shuffled_batches(train.len(), BATCH, LastBatch::Drop, &mut rng)?;
-        for batch in &batches {
+        for (i, batch) in batches.iter().enumerate() {
             train.fill_batch(
                 batch,
                 inputs.x.as_flattened_mut(),
@@ -123,14 +124,18 @@ fn main() -> Result<(), Box<dyn Error>> {
             adam.step(&mut *params, &*grads)?;
             loss_sum += f64::from(loss);
             bar.inc(1);
+            if i % 8 == 0 {
+                let seen = ((epoch - 1) * steps_per_epoch + i + 1) * BATCH;
+                let rate = seen as f64 / (train_time + started.elapsed().as_secs_f64());
+                bar.set_message(format!(
+                    "epoch {epoch}  loss {loss:.4}  {rate:.0} samples/s  test {:.1}%",
+                    test_acc * 100.0
+                ));
+            }
         }
         train_time += started.elapsed().as_secs_f64();
         let loss = loss_sum / batches.len() as f64;
-        let test_acc = accuracy(&params, &test)?;
-        bar.set_message(format!(
-            "epoch {epoch}  loss {loss:.4}  test {:.1}%",
-            test_acc * 100.0
-        ));
+        test_acc = accuracy(&params, &test)?;
         if epoch == 1 || epoch % 5 == 0 {
             bar.suspend(|| {
                 println!(
@@ -143,7 +148,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     bar.finish_and_clear();
 
-    let (test_acc, train_acc) = (accuracy(&params, &test)?, accuracy(&params, &train)?);
+    let train_acc = accuracy(&params, &train)?;
     let steps = steps_per_epoch * EPOCHS;
     println!(
         "\ntest accuracy {:.1}% ({} of {}), train accuracy {:.1}%",
