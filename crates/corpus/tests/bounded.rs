@@ -122,8 +122,11 @@ fn compile_and_check(name: &str, src: &str) -> gradc_ir::Report {
         t.elapsed()
     );
     let limits = OptConfig::default();
+    // "saturated", or the limit that stopped a phase ("node limit in phase ...").
     assert!(
-        ["saturated", "iteration limit", "node limit"].contains(&r.stop_reason.as_str()),
+        ["saturated", "iteration limit", "node limit"]
+            .iter()
+            .any(|s| r.stop_reason.starts_with(s)),
         "{name}: stop reason {}",
         r.stop_reason
     );
@@ -172,7 +175,11 @@ fn hitting_the_node_limit_still_gives_correct_code() {
             ..OptConfig::default()
         };
         let (optimized, report) = gradc_opt::optimize(&joint, &config).unwrap();
-        assert_eq!(report.stop_reason, "node limit", "fast_math {fast_math}");
+        assert!(
+            report.stop_reason.starts_with("node limit"),
+            "fast_math {fast_math}: {}",
+            report.stop_reason
+        );
         if !fast_math {
             check_numbers(&net.graph, &optimized);
         }
@@ -183,7 +190,8 @@ fn hitting_the_node_limit_still_gives_correct_code() {
     };
     let (optimized, report) = gradc_opt::optimize(&joint, &config).unwrap();
     assert!(
-        report.stop_reason == "iteration limit" || report.stop_reason == "node limit",
+        report.stop_reason.starts_with("iteration limit")
+            || report.stop_reason.starts_with("node limit"),
         "{}",
         report.stop_reason
     );
