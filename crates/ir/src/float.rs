@@ -15,6 +15,7 @@ pub trait Float:
     + Send
     + Sync
     + 'static
+    + gradc_runtime::Elem
 {
     const ZERO: Self;
     const ONE: Self;

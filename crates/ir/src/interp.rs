@@ -177,10 +177,15 @@ fn unary_vjp<T: Float>(g: &[T], x: &[T], y: &[T], adj: &mut [T], f: impl Fn(T, T
     }
 }
 
+/// Products of at least this many multiply-adds go to the run-time GEMM kernel,
+/// the threshold generated code uses too.
+const MIN_GEMM_MACS: usize = 2048;
+
 /// `out += op(a) · op(b)` for row-major `a` stored as `da` and `b` stored as `db`,
-/// where `op` transposes when the flag is set. The loop order is chosen per flag
-/// combination so that the innermost loop walks contiguous memory where it can;
-/// nothing is copied or transposed up front.
+/// where `op` transposes when the flag is set. Large products go to
+/// `gradc_runtime::gemm_strided` (transposes as strides); small ones loop here,
+/// in an order per flag combination so that the innermost loop walks contiguous
+/// memory where it can. Nothing is copied or transposed up front.
 fn matmul_acc<T: Float>(
     a: &[T],
     da: [usize; 2],
@@ -192,6 +197,30 @@ fn matmul_acc<T: Float>(
 ) {
     let (m, k) = if ta { (da[1], da[0]) } else { (da[0], da[1]) };
     let n = if tb { db[0] } else { db[1] };
+    if m * n * k >= MIN_GEMM_MACS {
+        use gradc_runtime::Strided;
+        // op(a)(i, p) and op(b)(p, j) as strides into the stored buffers.
+        let (ars, acs) = if ta { (1, m) } else { (k, 1) };
+        let (brs, bcs) = if tb { (1, k) } else { (n, 1) };
+        gradc_runtime::gemm_strided(
+            m,
+            n,
+            k,
+            Strided {
+                data: a,
+                rs: ars,
+                cs: acs,
+            },
+            Strided {
+                data: b,
+                rs: brs,
+                cs: bcs,
+            },
+            out,
+            true,
+        );
+        return;
+    }
     match (ta, tb) {
         (false, false) => {
             // i-k-j: a[i,p] times row p of b into row i of out.

@@ -134,25 +134,27 @@ fn eval1(g: &Graph, params: &[&[f64]]) -> Vec<f64> {
 #[test]
 fn matmul_values_all_flag_combinations() {
     // Stored operands; the expected product is computed with explicit index maps.
-    let (m, k, n) = (3, 4, 2);
-    let a: Vec<f64> = (0..12).map(|v| v as f64 * 0.5 - 2.0).collect();
-    let b: Vec<f64> = (0..8).map(|v| (v as f64 - 3.0) * 0.25).collect();
-    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-        let ad: &[usize] = if ta { &[k, m] } else { &[m, k] };
-        let bd: &[usize] = if tb { &[n, k] } else { &[k, n] };
-        let got = eval1(&single(Op::MatMul { ta, tb }, &[ad, bd]), &[&a, &b]);
-        for i in 0..m {
-            for j in 0..n {
-                let mut s = 0.0;
-                for p in 0..k {
-                    let av = if ta { a[p * m + i] } else { a[i * k + p] };
-                    let bv = if tb { b[j * k + p] } else { b[p * n + j] };
-                    s += av * bv;
+    // The second shape is large enough for the run-time GEMM kernel.
+    for (m, k, n) in [(3, 4, 2), (19, 13, 17)] {
+        let a: Vec<f64> = (0..m * k).map(|v| (v % 12) as f64 * 0.5 - 2.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|v| ((v % 8) as f64 - 3.0) * 0.25).collect();
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let ad: &[usize] = if ta { &[k, m] } else { &[m, k] };
+            let bd: &[usize] = if tb { &[n, k] } else { &[k, n] };
+            let got = eval1(&single(Op::MatMul { ta, tb }, &[ad, bd]), &[&a, &b]);
+            for i in 0..m {
+                for j in 0..n {
+                    let mut s = 0.0;
+                    for p in 0..k {
+                        let av = if ta { a[p * m + i] } else { a[i * k + p] };
+                        let bv = if tb { b[j * k + p] } else { b[p * n + j] };
+                        s += av * bv;
+                    }
+                    assert!(
+                        (got[i * n + j] - s).abs() < 1e-12,
+                        "{m}x{k}x{n} ta={ta} tb={tb} [{i},{j}]"
+                    );
                 }
-                assert!(
-                    (got[i * n + j] - s).abs() < 1e-12,
-                    "ta={ta} tb={tb} [{i},{j}]"
-                );
             }
         }
     }

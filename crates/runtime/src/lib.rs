@@ -3,14 +3,33 @@
 //! Generated code stays straight-line Rust with constant shapes; the one thing it
 //! hands to this crate is dense matrix multiplication, where register blocking and
 //! the widest vector unit of the running CPU matter most. [`gemm`] picks an
-//! AVX-512 or AVX2+FMA build of the same safe kernel at run time (feature
-//! detection, cached by std), so a plain `cargo build --release` still uses the
-//! machine's vector units; other targets get the portable build.
+//! AVX-512 or AVX2+FMA build of the same kernel at run time (feature detection,
+//! cached by std), so a plain `cargo build --release` still uses the machine's
+//! vector units; other targets get the portable build.
+//!
+//! The kernel is the usual packed design: `A` and `B` are copied block by block
+//! into contiguous panels on the stack (so the kernel reads both sequentially,
+//! whatever their strides, and nothing is allocated), and an `MR × NR` tile of
+//! `C` lives in vector registers for a whole `KC`-deep slice of the product.
+
+use std::mem::MaybeUninit;
+
+mod simd;
+use simd::{Portable, Simd};
 
 /// The element types gradc generates code for.
 pub trait Elem: Copy + Default + Send + Sync + 'static + sealed::Sealed {
     #[doc(hidden)]
-    fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
+    fn gemm_dispatch(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Strided<'_, Self>,
+        b: Strided<'_, Self>,
+        c: &mut [Self],
+        acc: bool,
+        isa: Isa,
+    );
 }
 
 mod sealed {
@@ -20,26 +39,41 @@ mod sealed {
 }
 
 macro_rules! elem {
-    ($t:ty) => {
+    ($t:ident, $avx512:ident, $avx512_fn:ident, $avx2:ident, $avx2_fn:ident) => {
         impl Elem for $t {
-            #[inline(always)]
-            fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
-                // `mul_add` is one instruction only where FMA is enabled; elsewhere
-                // it is a slow libm call, so the portable build multiplies and adds.
-                if FMA {
-                    a.mul_add(b, c)
-                } else {
-                    a * b + c
+            #[inline]
+            fn gemm_dispatch(
+                m: usize,
+                n: usize,
+                k: usize,
+                a: Strided<'_, Self>,
+                b: Strided<'_, Self>,
+                c: &mut [Self],
+                acc: bool,
+                isa: Isa,
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                if isa != Isa::Portable {
+                    if let Some(s) = simd::$avx512::detect().filter(|_| isa == Isa::Best) {
+                        // SAFETY: the token `s` exists, so the CPU has the
+                        // entry point's features (its only requirement).
+                        return unsafe { x86::$avx512_fn(s, m, n, k, a, b, c, acc) };
+                    }
+                    if let Some(s) = simd::$avx2::detect() {
+                        // SAFETY: as above.
+                        return unsafe { x86::$avx2_fn(s, m, n, k, a, b, c, acc) };
+                    }
                 }
+                driver::<Portable<$t>, 4, 8, 8>(Portable::new(), m, n, k, a, b, c, acc)
             }
         }
     };
 }
-elem!(f32);
-elem!(f64);
+elem!(f32, Avx512F32, avx512_f32, Avx2F32, avx2_f32);
+elem!(f64, Avx512F64, avx512_f64, Avx2F64, avx2_f64);
 
-/// Strided view of the left operand: element `(i, p)` is `a[i * rs + p * cs]`, so a
-/// transposed operand is the same buffer with its strides swapped.
+/// Strided view of a matrix operand: element `(i, p)` is `data[i * rs + p * cs]`,
+/// so a transposed operand is the same buffer with its strides swapped.
 #[derive(Clone, Copy, Debug)]
 pub struct Strided<'a, T> {
     /// The buffer.
@@ -65,171 +99,355 @@ pub fn gemm<T: Elem>(
     c: &mut [T],
     acc: bool,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX-512F and FMA (checked just above), the
-            // only requirement of calling a `#[target_feature]` function.
-            unsafe { x86::gemm_avx512(m, n, k, a, b, c, acc) };
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { x86::gemm_avx2(m, n, k, a, b, c, acc) };
-            return;
-        }
-    }
-    kernel::gemm::<T, 4, 8, false>(m, n, k, a, b, c, acc);
+    let b = Strided {
+        data: b,
+        rs: n,
+        cs: 1,
+    };
+    T::gemm_dispatch(m, n, k, a, b, c, acc, Isa::Best)
 }
 
-/// The same product through the portable build only (for tests and benchmarks).
-pub fn gemm_portable<T: Elem>(
+/// `c[m×n] = A·B` (or `c += A·B` when `acc`) with both operands strided, so either
+/// may be a transposed view; `c` is row-major `m×n`. Same kernel as [`gemm`]:
+/// the operands are packed anyway, so strides cost only in the packing.
+///
+/// Panics (index out of bounds) if a buffer is shorter than its shape says.
+#[inline]
+pub fn gemm_strided<T: Elem>(
     m: usize,
     n: usize,
     k: usize,
     a: Strided<'_, T>,
-    b: &[T],
+    b: Strided<'_, T>,
     c: &mut [T],
     acc: bool,
 ) {
-    kernel::gemm::<T, 4, 8, false>(m, n, k, a, b, c, acc);
+    T::gemm_dispatch(m, n, k, a, b, c, acc, Isa::Best)
+}
+
+/// Which build of the kernel [`gemm_with`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// The widest the CPU supports (what [`gemm`] uses).
+    Best,
+    /// AVX2+FMA if the CPU has it, else portable.
+    Avx2,
+    /// The portable build.
+    Portable,
+}
+
+/// [`gemm_strided`] through a chosen build (for tests and benchmarks).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with<T: Elem>(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided<'_, T>,
+    b: Strided<'_, T>,
+    c: &mut [T],
+    acc: bool,
+) {
+    T::gemm_dispatch(m, n, k, a, b, c, acc, isa)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{kernel, Elem, Strided};
+    use super::simd::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
+    use super::{driver, Strided};
 
-    // Register budget: R rows × W columns of accumulators. AVX-512 has 32 vector
-    // registers: 4 × 32 f32 = 8 zmm. AVX2 has 16: 4 × 16 f32 = 8 ymm.
-    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    pub(crate) fn gemm_avx512<T: Elem>(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Strided<'_, T>,
-        b: &[T],
-        c: &mut [T],
-        acc: bool,
-    ) {
-        if std::mem::size_of::<T>() == 4 {
-            kernel::gemm::<T, 4, 16, true>(m, n, k, a, b, c, acc)
-        } else {
-            kernel::gemm::<T, 4, 16, true>(m, n, k, a, b, c, acc)
-        }
+    // Register budget: MR rows × NV vectors of accumulators, plus NV vectors of
+    // the `B` row and one broadcast of `A`. AVX-512 has 32 registers: 8 × 2
+    // accumulators; AVX2 has 16: 6 × 2. A last panel at most one vector wide
+    // uses taller tiles of MR2 rows × 1 vector.
+    macro_rules! isa {
+        ($fname:ident, $name:ident, $t:ty, $features:literal, $mr:literal, $nv:literal, $mr2:literal) => {
+            #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) fn $fname(
+                s: $name,
+                m: usize,
+                n: usize,
+                k: usize,
+                a: Strided<'_, $t>,
+                b: Strided<'_, $t>,
+                c: &mut [$t],
+                acc: bool,
+            ) {
+                driver::<$name, $mr, $nv, $mr2>(s, m, n, k, a, b, c, acc)
+            }
+        };
     }
+    isa!(avx512_f32, Avx512F32, f32, "avx512f,avx2,fma", 8, 2, 16);
+    isa!(avx512_f64, Avx512F64, f64, "avx512f,avx2,fma", 8, 2, 16);
+    isa!(avx2_f32, Avx2F32, f32, "avx2,fma", 6, 2, 12);
+    isa!(avx2_f64, Avx2F64, f64, "avx2,fma", 6, 2, 12);
+}
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) fn gemm_avx2<T: Elem>(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Strided<'_, T>,
-        b: &[T],
-        c: &mut [T],
-        acc: bool,
-    ) {
-        if std::mem::size_of::<T>() == 4 {
-            kernel::gemm::<T, 4, 16, true>(m, n, k, a, b, c, acc)
-        } else {
-            kernel::gemm::<T, 4, 8, true>(m, n, k, a, b, c, acc)
-        }
+/// Depth of one slice of the product (`KC`, at most): the packed `B` panel
+/// (`KC × NR`) stays in L1 while every row tile of `A` sweeps it.
+const KC: usize = 256;
+/// Elements of the stack buffer for one packed `B` panel (`NR` ≤ 32).
+const B_BUF: usize = KC * 32;
+/// Elements of the stack buffer for one packed `A` tile (`MR` ≤ 16).
+const A_BUF: usize = KC * 16;
+/// Largest register tile `MR × NR`.
+const TILE: usize = 512;
+
+#[repr(C, align(64))]
+struct Buf<T, const N: usize>([MaybeUninit<T>; N]);
+
+impl<T, const N: usize> Buf<T, N> {
+    #[inline(always)]
+    fn new() -> Self {
+        Buf([const { MaybeUninit::uninit() }; N])
     }
 }
 
-mod kernel {
-    use super::{Elem, Strided};
-
-    /// Column tiles of width `W` (then narrower tiles for the remainder), each
-    /// swept by blocks of `R` rows whose `R × W` accumulators stay in registers
-    /// for the whole `k` loop.
-    #[inline(always)]
-    pub(crate) fn gemm<T: Elem, const R: usize, const W: usize, const FMA: bool>(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Strided<'_, T>,
-        b: &[T],
-        c: &mut [T],
-        acc: bool,
-    ) {
-        let mut j = 0;
-        while j < n {
-            let left = n - j;
-            j += if left >= W {
-                tile::<T, R, W, FMA>(m, n, k, a, b, c, acc, j)
-            } else if left >= 8 {
-                tile::<T, R, 8, FMA>(m, n, k, a, b, c, acc, j)
-            } else if left >= 4 {
-                tile::<T, R, 4, FMA>(m, n, k, a, b, c, acc, j)
+/// The blocked product: `KC`-deep slices of `k`; per slice, `NR`-column panels
+/// of `B` packed once, each swept by every `MR`-row tile of `A`. `A` is read in
+/// place (row-major rows or transposed columns, both sequential in `p`); only a
+/// tile that is partial or has neither stride 1 is packed.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
+    s: S,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided<'_, S::T>,
+    b: Strided<'_, S::T>,
+    c: &mut [S::T],
+    acc: bool,
+) {
+    let nr = NV * S::LANES;
+    assert!(MR * nr <= TILE && nr <= 32 && MR <= 16 && MR2 <= 16 && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !acc {
+            c[..m * n].fill(S::T::default());
+        }
+        return;
+    }
+    let mut bbuf = Buf::<S::T, B_BUF>::new();
+    let mut abuf = Buf::<S::T, A_BUF>::new();
+    // Equal slices: 784 = 4 × 196 rather than 3 × 256 + 16.
+    let kc = k.div_ceil(k.div_ceil(KC));
+    // B(p, j) = Bᵀ(j, p): B panels pack like A tiles with the roles swapped.
+    let bt = Strided {
+        data: b.data,
+        rs: b.cs,
+        cs: b.rs,
+    };
+    let mut pc = 0;
+    while pc < k {
+        let kb = kc.min(k - pc);
+        let accum = acc || pc > 0;
+        let mut jc = 0;
+        while jc < n {
+            let nb = nr.min(n - jc);
+            if nb <= S::LANES && NV > 1 {
+                // A narrow last panel (n = 10): one vector per row, taller tiles.
+                let bp = pack::<S::T>(&mut bbuf.0, bt, jc, pc, nb, kb, S::LANES);
+                sweep::<S, MR2, 1>(s, m, n, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum);
             } else {
-                tile::<T, R, 1, FMA>(m, n, k, a, b, c, acc, j)
-            };
-        }
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn tile<T: Elem, const R: usize, const W: usize, const FMA: bool>(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: Strided<'_, T>,
-        b: &[T],
-        c: &mut [T],
-        acc: bool,
-        j: usize,
-    ) -> usize {
-        let mut i = 0;
-        while i + R <= m {
-            block::<T, R, W, FMA>(n, k, a, b, c, acc, i, j);
-            i += R;
-        }
-        while i < m {
-            block::<T, 1, W, FMA>(n, k, a, b, c, acc, i, j);
-            i += 1;
-        }
-        W
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn block<T: Elem, const R: usize, const W: usize, const FMA: bool>(
-        n: usize,
-        k: usize,
-        a: Strided<'_, T>,
-        b: &[T],
-        c: &mut [T],
-        acc: bool,
-        i: usize,
-        j: usize,
-    ) {
-        let mut t = [[T::default(); W]; R];
-        if acc {
-            for (r, row) in t.iter_mut().enumerate() {
-                row.copy_from_slice(&c[(i + r) * n + j..][..W]);
+                let bp = pack::<S::T>(&mut bbuf.0, bt, jc, pc, nb, kb, nr);
+                sweep::<S, MR, NV>(s, m, n, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum);
             }
+            jc += nr;
         }
-        let mut arow = [0usize; R];
-        for (r, o) in arow.iter_mut().enumerate() {
-            *o = (i + r) * a.rs;
-        }
-        for p in 0..k {
-            let Ok(brow) = <&[T; W]>::try_from(&b[p * n + j..][..W]) else {
-                unreachable!("the slice has length W")
+        pc += kb;
+    }
+}
+
+/// Every `MR`-row tile of `A` against one packed `B` panel (columns
+/// `jc..jc+nb`, steps `pc..pc+kb`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn sweep<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    m: usize,
+    n: usize,
+    kb: usize,
+    pc: usize,
+    jc: usize,
+    nb: usize,
+    a: Strided<'_, S::T>,
+    bp: &[S::T],
+    abuf: &mut [MaybeUninit<S::T>],
+    c: &mut [S::T],
+    accum: bool,
+) {
+    let mut ir = 0;
+    while ir < m {
+        let rows = MR.min(m - ir);
+        let c = &mut c[ir * n + jc..];
+        let base = ir * a.rs + pc * a.cs;
+        if a.cs == 1 {
+            // Rows past `m` repeat the last one; their results are dropped.
+            let rows_of = std::array::from_fn(|r| &a.data[base + r.min(rows - 1) * a.rs..][..kb]);
+            tile::<S, MR, NV>(s, kb, ARows(rows_of), bp, c, n, rows, nb, accum);
+        } else if a.rs == 1 && rows == MR {
+            let cols = ACols {
+                data: &a.data[base..],
+                cs: a.cs,
             };
-            let pc = p * a.cs;
-            for r in 0..R {
-                let av = a.data[arow[r] + pc];
-                for q in 0..W {
-                    t[r][q] = T::madd::<FMA>(av, brow[q], t[r][q]);
+            tile::<S, MR, NV>(s, kb, cols, bp, c, n, rows, nb, accum);
+        } else {
+            let ap = pack::<S::T>(abuf, a, ir, pc, rows, kb, MR);
+            tile::<S, MR, NV>(s, kb, APacked(ap), bp, c, n, rows, nb, accum);
+        }
+        ir += MR;
+    }
+}
+
+/// Where a tile reads `A(r, p)` for its `MR` rows `r`.
+trait ATile<T, const MR: usize> {
+    /// `[A(0, p), …, A(MR-1, p)]`.
+    fn col(&self, p: usize) -> [T; MR];
+}
+
+/// Row-major `A`: one slice of `kb` elements per row.
+struct ARows<'a, T, const MR: usize>([&'a [T]; MR]);
+
+impl<T: Copy, const MR: usize> ATile<T, MR> for ARows<'_, T, MR> {
+    #[inline(always)]
+    fn col(&self, p: usize) -> [T; MR] {
+        std::array::from_fn(|r| self.0[r][p])
+    }
+}
+
+/// Transposed `A`: the `MR` values of step `p` are contiguous at `p * cs`.
+struct ACols<'a, T> {
+    data: &'a [T],
+    cs: usize,
+}
+
+impl<T: Copy, const MR: usize> ATile<T, MR> for ACols<'_, T> {
+    #[inline(always)]
+    fn col(&self, p: usize) -> [T; MR] {
+        let x = &self.data[p * self.cs..][..MR];
+        std::array::from_fn(|r| x[r])
+    }
+}
+
+/// A tile packed by [`pack`]: `MR` values per step.
+struct APacked<'a, T>(&'a [T]);
+
+impl<T: Copy, const MR: usize> ATile<T, MR> for APacked<'_, T> {
+    #[inline(always)]
+    fn col(&self, p: usize) -> [T; MR] {
+        let x = &self.0[p * MR..][..MR];
+        std::array::from_fn(|r| x[r])
+    }
+}
+
+/// Packs rows `i0..i0+rows` × columns `p0..p0+kb` of `x` into tiles of `r`
+/// rows: tile `t` holds, for each `p`, the `r` values `x(i0 + t*r + q, p0 + p)`,
+/// zero past `rows`. Returns the packed, fully initialised prefix of `buf`.
+#[inline(always)]
+fn pack<'b, T: Elem>(
+    buf: &'b mut [MaybeUninit<T>],
+    x: Strided<'_, T>,
+    i0: usize,
+    p0: usize,
+    rows: usize,
+    kb: usize,
+    r: usize,
+) -> &'b [T] {
+    let tiles = rows.div_ceil(r);
+    let len = tiles * r * kb;
+    let out = &mut buf[..len];
+    for t in 0..tiles {
+        let dst = &mut out[t * r * kb..][..r * kb];
+        let live = r.min(rows - t * r);
+        let base = (i0 + t * r) * x.rs + p0 * x.cs;
+        if x.rs == 1 {
+            // Each column of the tile is contiguous in `x`.
+            for (p, d) in dst.chunks_exact_mut(r).enumerate() {
+                let src = &x.data[base + p * x.cs..][..live];
+                for (d, &v) in d.iter_mut().zip(src) {
+                    d.write(v);
+                }
+                for d in &mut d[live..] {
+                    d.write(T::default());
+                }
+            }
+        } else {
+            for q in 0..r {
+                if q < live {
+                    let row = base + q * x.rs;
+                    for p in 0..kb {
+                        dst[p * r + q].write(x.data[row + p * x.cs]);
+                    }
+                } else {
+                    for p in 0..kb {
+                        dst[p * r + q].write(T::default());
+                    }
                 }
             }
         }
+    }
+    // SAFETY: the loops above wrote every element of `out` (each tile's `r * kb`
+    // elements: `live` rows from `x`, the rest zero), and `MaybeUninit<T>` has
+    // the layout of `T`.
+    unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<T>(), len) }
+}
+
+/// One `MR × NR` register tile: `c[..rows][..cols] (+)= A_tile · B_panel` over
+/// `kb` steps; `c` starts at the tile's top-left element, row stride `ldc`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    kb: usize,
+    a: impl ATile<S::T, MR>,
+    b: &[S::T],
+    c: &mut [S::T],
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    accum: bool,
+) {
+    let l = S::LANES;
+    let nr = NV * l;
+    let mut t = [[s.zero(); NV]; MR];
+    for (p, bp) in b[..kb * nr].chunks_exact(nr).enumerate() {
+        let mut bv = [s.zero(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            *x = s.load(&bp[v * l..]);
+        }
+        let ap = a.col(p);
+        for (row, &ar) in t.iter_mut().zip(&ap) {
+            let av = s.splat(ar);
+            for (x, &bb) in row.iter_mut().zip(&bv) {
+                *x = s.fma(av, bb, *x);
+            }
+        }
+    }
+    if rows == MR && cols == nr {
         for (r, row) in t.iter().enumerate() {
-            c[(i + r) * n + j..][..W].copy_from_slice(row);
+            let cr = &mut c[r * ldc..][..nr];
+            for (v, &x) in row.iter().enumerate() {
+                let d = &mut cr[v * l..];
+                let x = if accum { s.add(x, s.load(d)) } else { x };
+                s.store(x, d);
+            }
+        }
+    } else {
+        let mut tmp = [S::T::default(); TILE];
+        for (r, row) in t.iter().enumerate() {
+            for (v, &x) in row.iter().enumerate() {
+                s.store(x, &mut tmp[r * nr + v * l..]);
+            }
+        }
+        for r in 0..rows {
+            let cr = &mut c[r * ldc..][..cols];
+            for (d, &x) in cr.iter_mut().zip(&tmp[r * nr..]) {
+                *d = if accum { S::add_t(*d, x) } else { x };
+            }
         }
     }
 }
@@ -238,12 +456,12 @@ mod kernel {
 mod tests {
     use super::*;
 
-    fn naive(m: usize, n: usize, k: usize, a: Strided<'_, f64>, b: &[f64]) -> Vec<f64> {
+    fn naive(m: usize, n: usize, k: usize, a: Strided<'_, f64>, b: Strided<'_, f64>) -> Vec<f64> {
         let mut c = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
                 for p in 0..k {
-                    c[i * n + j] += a.data[i * a.rs + p * a.cs] * b[p * n + j];
+                    c[i * n + j] += a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs];
                 }
             }
         }
@@ -256,53 +474,93 @@ mod tests {
             .collect()
     }
 
+    /// Row-major `r×c` view of `d`, or of `d` holding the transpose.
+    fn view(d: &[f64], r: usize, c: usize, trans: bool) -> Strided<'_, f64> {
+        let (rs, cs) = if trans { (1, r) } else { (c, 1) };
+        Strided { data: d, rs, cs }
+    }
+
+    fn f32s(x: &[f64]) -> Vec<f32> {
+        x.iter().map(|&v| v as f32).collect()
+    }
+
+    /// Every build (widest, AVX2, portable) in f32 and f64 against a naive
+    /// product: shapes with every remainder of the row tile, column panel, row
+    /// block and depth slice; plain and transposed operands; overwrite and
+    /// accumulate. Small integers keep every sum exact in f32.
     #[test]
     fn matches_naive_for_all_tile_remainders_and_strides() {
-        for &(m, n, k) in &[(1, 1, 1), (5, 3, 2), (7, 45, 9), (9, 33, 17), (4, 70, 3)] {
+        let shapes = [
+            (1, 1, 1),
+            (5, 3, 2),
+            (7, 45, 9),
+            (9, 33, 17),
+            (4, 70, 3),
+            (13, 16, 8),
+            (70, 47, 300),
+            (130, 10, 64),
+            (3, 100, 520),
+        ];
+        for &(m, n, k) in &shapes {
             let ad = data(m * k, 1);
-            let b = data(k * n, 2);
-            for trans in [false, true] {
-                let a = if trans {
-                    Strided {
-                        data: &ad[..],
-                        rs: 1,
-                        cs: m,
-                    }
-                } else {
-                    Strided {
-                        data: &ad[..],
-                        rs: k,
-                        cs: 1,
-                    }
+            let bd = data(k * n, 2);
+            let init = data(m * n, 3);
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = view(&ad, m, k, ta);
+                let b = view(&bd, k, n, tb);
+                let want = naive(m, n, k, a, b);
+                let (af, bf) = (f32s(&ad), f32s(&bd));
+                let a32 = Strided {
+                    data: &af[..],
+                    rs: a.rs,
+                    cs: a.cs,
                 };
-                let want = naive(m, n, k, a, &b);
+                let b32 = Strided {
+                    data: &bf[..],
+                    rs: b.rs,
+                    cs: b.cs,
+                };
                 for acc in [false, true] {
-                    let init = data(m * n, 3);
-                    let mut c = init.clone();
-                    gemm(m, n, k, a, &b, &mut c, acc);
-                    let mut c2 = init.clone();
-                    gemm_portable(m, n, k, a, &b, &mut c2, acc);
-                    let af: Vec<f32> = ad.iter().map(|&x| x as f32).collect();
-                    let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
-                    let mut cf: Vec<f32> = init.iter().map(|&x| x as f32).collect();
-                    let a32 = Strided {
-                        data: &af[..],
-                        rs: a.rs,
-                        cs: a.cs,
-                    };
-                    gemm(m, n, k, a32, &bf, &mut cf, acc);
-                    for q in 0..m * n {
-                        let w = want[q] + if acc { init[q] } else { 0.0 };
-                        // Small integers: exact in f32 and f64.
-                        assert_eq!(
-                            (c[q], c2[q], cf[q] as f64),
-                            (w, w, w),
-                            "{m}x{n}x{k} t={trans} acc={acc} at {q}"
-                        );
+                    let w: Vec<f64> = (0..m * n)
+                        .map(|q| want[q] + if acc { init[q] } else { 0.0 })
+                        .collect();
+                    let at = format!("{m}x{n}x{k} ta={ta} tb={tb} acc={acc}");
+                    for isa in [Isa::Best, Isa::Avx2, Isa::Portable] {
+                        let mut c = init.clone();
+                        gemm_with(isa, m, n, k, a, b, &mut c, acc);
+                        assert_eq!(c, w, "f64 {isa:?} {at}");
+                        let mut c = f32s(&init);
+                        gemm_with(isa, m, n, k, a32, b32, &mut c, acc);
+                        assert_eq!(c, f32s(&w), "f32 {isa:?} {at}");
                     }
+                    if !tb {
+                        let mut c = init.clone();
+                        gemm(m, n, k, a, &bd, &mut c, acc);
+                        assert_eq!(c, w, "gemm f64 {at}");
+                        let mut c = f32s(&init);
+                        gemm(m, n, k, a32, &bf, &mut c, acc);
+                        assert_eq!(c, f32s(&w), "gemm f32 {at}");
+                    }
+                    let mut c = init.clone();
+                    gemm_strided(m, n, k, a, b, &mut c, acc);
+                    assert_eq!(c, w, "gemm_strided f64 {at}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn empty_depth_overwrites_or_keeps() {
+        let mut c = vec![1.0f32; 6];
+        let a = Strided {
+            data: &[][..],
+            rs: 0,
+            cs: 1,
+        };
+        gemm(2, 3, 0, a, &[], &mut c, true);
+        assert_eq!(c, vec![1.0; 6]);
+        gemm(2, 3, 0, a, &[], &mut c, false);
+        assert_eq!(c, vec![0.0; 6]);
     }
 }
 
