@@ -7,6 +7,8 @@
 //! reuse forward values (sigmoid' reads the sigmoid node, it never recomputes
 //! it); simplifying the result is the optimizer's job, not this crate's.
 
+mod terms;
+
 use gradc_ir::{verify, Const, Graph, IrError, NodeId, Op, Shape};
 use std::collections::BTreeMap;
 
@@ -41,6 +43,9 @@ pub fn differentiate(forward: &Graph) -> Result<Graph, IrError> {
     if needs[root.index()] {
         let seed = b.constant(1.0);
         parts[root.index()].push(seed);
+        if let Some(o) = forward.origin(root) {
+            b.g.set_origin(seed, o.with_term("dL/dL = 1"));
+        }
     }
     // Ids are a topological order, so in reverse every user comes before its arguments.
     for id in forward.node_ids().rev() {
@@ -48,14 +53,29 @@ pub fn differentiate(forward: &Graph) -> Result<Graph, IrError> {
         if !needs[i] || parts[i].is_empty() {
             continue;
         }
+        let start = b.g.len();
         let g = b.sum(&parts[i])?;
         if let Some(name) = forward.name(id) {
             b.name_adjoint(g, name, n);
         }
+        let origin = forward.origin(id).cloned();
+        if let Some(o) = &origin {
+            let total = format!("{} = Σ its uses", terms::adjoint(forward, id));
+            b.mark(start, &[(g, o.with_term(total))]);
+        }
         adjoint[i] = Some(g);
-        for (k, arg, d) in b.vjp(forward, id, g, &needs)? {
+        let start = b.g.len();
+        let contributions = b.vjp(forward, id, g, &needs)?;
+        for &(k, arg, d) in &contributions {
             debug_assert_eq!(forward.args(id)[k], arg);
             parts[arg.index()].push(d);
+        }
+        if let Some(o) = &origin {
+            let ends: Vec<_> = contributions
+                .iter()
+                .map(|&(k, _, d)| (d, o.with_term(terms::chain_rule(forward, id, k))))
+                .collect();
+            b.mark(start, &ends);
         }
     }
 
@@ -101,6 +121,9 @@ fn copy_forward(f: &Graph) -> Result<Graph, IrError> {
             ),
             op => g.push(op.clone(), n.args.clone(), n.shape.clone(), n.name.clone()),
         };
+        if let Some(o) = f.origin(id) {
+            g.set_origin(new, o.clone());
+        }
         if new != id {
             return Err(IrError::new(format!(
                 "autodiff: could not keep forward node {id} at its id"
@@ -177,6 +200,18 @@ impl Builder {
             acc = self.add(Op::Add, &[acc, p])?;
         }
         Ok(acc)
+    }
+
+    /// Provenance of the nodes created since `start`: each gets the origin of the
+    /// first listed result at or after it (results are listed in creation order).
+    fn mark(&mut self, start: usize, results: &[(NodeId, gradc_ir::Origin)]) {
+        for id in start..self.g.len() {
+            let id = NodeId::from_index(id);
+            let o = results.iter().find(|(d, _)| *d >= id).or(results.last());
+            if let Some((_, o)) = o {
+                self.g.set_origin(id, o.clone());
+            }
+        }
     }
 
     /// Names the adjoint `d_<name>` unless it is a forward node or already carries

@@ -1,7 +1,7 @@
 //! The emitter: one statement or loop block per live node, in id order.
 
 use crate::expr::{self, E};
-use crate::names::{self, Names};
+use crate::names::{self, Locals, Names};
 use crate::rust_type;
 use gradc_ir::{verify, DType, Graph, IrError, NodeId, Op, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -771,7 +771,8 @@ fn zero_array(dtype: DType, shape: &Shape) -> TokenStream {
     t
 }
 
-pub(crate) fn forward(g: &Graph) -> Result<TokenStream, IrError> {
+/// Also returns each node's local name (the hook `annotate.rs` keys comments on).
+pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     verify(g)?;
     let Some(root) = g.roots().first().map(|r| r.node) else {
         return err("forward graph has no root");
@@ -796,15 +797,17 @@ pub(crate) fn forward(g: &Graph) -> Result<TokenStream, IrError> {
     let ty = rust_type(g.dtype(), shape);
     let (p, i) = em.arg_names();
     let stmts = &em.stmts;
-    Ok(quote! {
+    let item = quote! {
         pub fn forward(#p: &Params, #i: &Inputs) -> #ty {
             #(#stmts)*
             #ret
         }
-    })
+    };
+    Ok((item, em.names.locals()))
 }
 
-pub(crate) fn forward_backward(g: &Graph) -> Result<TokenStream, IrError> {
+/// Also returns each node's local name (the hook `annotate.rs` keys comments on).
+pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     // Before any shape lookup: the verifier also checks that every root exists.
     verify(g)?;
     let roots = g.roots();
@@ -911,5 +914,5 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<TokenStream, IrError> {
             }
         }
     };
-    Ok(item)
+    Ok((item, em.names.locals()))
 }

@@ -10,9 +10,13 @@
 //! Generated code names only `::gradc::__private::…` paths and compiles without
 //! warnings under `#![deny(warnings)]`. This crate knows graphs, not syn parsing.
 
+mod annotate;
 mod emit;
 mod expr;
 mod names;
+mod residuals;
+
+pub use residuals::{memory, Memory, Residual};
 
 use gradc_ir::{DType, Graph, IrError, Shape};
 use proc_macro2::{Literal, TokenStream};
@@ -31,7 +35,7 @@ pub fn rust_type(dtype: DType, shape: &Shape) -> TokenStream {
 /// `pub fn forward(params: &Params, inputs: &Inputs) -> OUT` for a forward graph
 /// (root 0 = output; OUT = [`rust_type`] of its shape).
 pub fn emit_forward(g: &Graph) -> Result<TokenStream, IrError> {
-    emit::forward(g)
+    emit::forward(g).map(|(item, _)| item)
 }
 
 /// `pub fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> T`
@@ -39,7 +43,34 @@ pub fn emit_forward(g: &Graph) -> Result<TokenStream, IrError> {
 /// computes everything in one fused pass, overwrites each `grads.<param>` and
 /// returns the loss.
 pub fn emit_forward_backward(joint: &Graph) -> Result<TokenStream, IrError> {
-    emit::forward_backward(joint)
+    emit::forward_backward(joint).map(|(item, _)| item)
+}
+
+/// The readable forward pass: [`emit_forward`] formatted by [`pretty`], with a
+/// comment before each block naming the source statement it came from.
+pub fn forward_code(g: &Graph) -> Result<String, IrError> {
+    let (item, locals) = emit::forward(g)?;
+    Ok(annotate::annotate(&pretty(&item)?, g, &locals))
+}
+
+/// The readable fused pass, `NAME::GRADIENT_CODE`: [`emit_forward_backward`]
+/// formatted by [`pretty`], with a comment before each block naming the source
+/// statement it came from and, for backward blocks, the chain-rule term it
+/// computes (`// dL/dh = dL/dyhat · w2ᵀ`). Comments come from the graph's
+/// provenance ([`gradc_ir::Origin`]); nodes without one get none.
+pub fn forward_backward_code(joint: &Graph) -> Result<String, IrError> {
+    let (item, locals) = emit::forward_backward(joint)?;
+    Ok(annotate::annotate(&pretty(&item)?, joint, &locals))
+}
+
+/// The local each node of a joint graph gets in [`forward_backward_code`], in
+/// node order: what a reader of the code calls it (`h`, `d_w1`, `t7`).
+pub fn local_names(joint: &Graph) -> Result<Vec<(gradc_ir::NodeId, String)>, IrError> {
+    let (_, locals) = emit::forward_backward(joint)?;
+    Ok(locals
+        .into_iter()
+        .map(|(id, name)| (gradc_ir::NodeId::from_index(id), name))
+        .collect())
 }
 
 /// Formats one item (a fn) with prettyplease.

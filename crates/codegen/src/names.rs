@@ -3,7 +3,10 @@
 //! emitters.
 
 use proc_macro2::{Ident, Span};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Node index → the local that holds its value (first local if several).
+pub(crate) type Locals = BTreeMap<usize, String>;
 
 /// Rust keywords (strict, reserved and edition-dependent) that cannot name a local.
 const KEYWORDS: &[&str] = &[
@@ -77,12 +80,14 @@ fn sanitize(name: &str) -> Option<String> {
 /// gets the same names.
 pub(crate) struct Names {
     used: BTreeSet<String>,
+    locals: Locals,
 }
 
 impl Names {
     pub(crate) fn new() -> Self {
         Names {
             used: BTreeSet::new(),
+            locals: Locals::new(),
         }
     }
 
@@ -94,7 +99,14 @@ impl Names {
     /// usable); a taken name gets a suffix: `h`, `h_2`, `h_3`.
     pub(crate) fn fresh(&mut self, name: Option<&str>, id: usize) -> Ident {
         let base = name.and_then(sanitize).unwrap_or_else(|| format!("t{id}"));
-        self.take(&base)
+        let ident = self.take(&base);
+        self.locals.entry(id).or_insert_with(|| ident.to_string());
+        ident
+    }
+
+    /// Which node got which local, for comments in the readable code.
+    pub(crate) fn locals(&self) -> Locals {
+        self.locals.clone()
     }
 
     /// A fresh local with the given base name (already snake_case).

@@ -52,7 +52,7 @@ pub fn compile(network: Network) -> Result<Compiled, syn::Error> {
     let has_params = network.args.iter().any(|a| !a.is_input);
     if !has_params {
         let gradient_code =
-            gradc_codegen::pretty(&forward_fn).map_err(|e| internal("codegen", e))?;
+            gradc_codegen::forward_code(&network.graph).map_err(|e| internal("codegen", e))?;
         return Ok(Compiled {
             network,
             joint: None,
@@ -69,7 +69,8 @@ pub fn compile(network: Network) -> Result<Compiled, syn::Error> {
         gradc_opt::optimize(&joint, &opt_config(&network)).map_err(|e| internal("opt", e))?;
     let fb =
         gradc_codegen::emit_forward_backward(&optimized).map_err(|e| internal("codegen", e))?;
-    let gradient_code = gradc_codegen::pretty(&fb).map_err(|e| internal("codegen", e))?;
+    let gradient_code =
+        gradc_codegen::forward_backward_code(&optimized).map_err(|e| internal("codegen", e))?;
     Ok(Compiled {
         network,
         joint: Some(joint),

@@ -117,8 +117,17 @@ pub(crate) fn lower_body<'b>(
         env,
         elem,
         errors,
+        marks: Vec::new(),
     };
-    cx.block(block)
+    let result = cx.block(block);
+    let ends = cx.marks.iter().skip(1).copied().chain([cx.g.len()]);
+    for (i, (start, end)) in cx.marks.iter().copied().zip(ends).enumerate() {
+        let origin = gradc_ir::Origin::forward(i, source_text(&block.stmts[i]));
+        for id in start..end {
+            cx.g.set_origin(NodeId::from_index(id), origin.clone());
+        }
+    }
+    result
 }
 
 struct Lowerer<'a> {
@@ -126,6 +135,8 @@ struct Lowerer<'a> {
     env: &'a mut Env,
     elem: &'a mut ElemType,
     errors: &'a mut Errors,
+    /// Graph length when each body statement started, in statement order.
+    marks: Vec<usize>,
 }
 
 impl Lowerer<'_> {
@@ -133,6 +144,8 @@ impl Lowerer<'_> {
         let n = block.stmts.len();
         for (i, stmt) in block.stmts.iter().enumerate() {
             let last = i + 1 == n;
+            // Nodes from here on come from this statement (provenance).
+            self.marks.push(self.g.len());
             match stmt {
                 Stmt::Local(local) => self.local(local),
                 Stmt::Expr(Expr::Return(r), _) if last => {
@@ -771,6 +784,30 @@ impl Lowerer<'_> {
             }
         }
     }
+}
+
+/// A body statement as one line of formatted Rust, for provenance comments:
+/// `let h = relu(x.matmul(w1) + c);`. Deterministic: it depends on the tokens
+/// only, not on spans or the original whitespace.
+fn source_text(stmt: &syn::Stmt) -> String {
+    let file = syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items: vec![syn::parse_quote!(fn f() { #stmt })],
+    };
+    let text = prettyplease::unparse(&file);
+    let mut lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // Drop `fn f() {` and `}`; join a statement prettyplease wrapped.
+    lines.retain(|l| !l.is_empty());
+    let body = lines.get(1..lines.len().saturating_sub(1)).unwrap_or(&[]);
+    let mut out = String::new();
+    for l in body {
+        if !out.is_empty() && !out.ends_with(['(', '[']) && !l.starts_with([')', ']', '.']) {
+            out.push(' ');
+        }
+        out.push_str(l);
+    }
+    out.replace(", )", ")").replace(",)", ")")
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,4 +1,4 @@
-use crate::{DType, IrError, Op, Shape};
+use crate::{DType, IrError, Op, Origin, Shape};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -57,6 +57,8 @@ pub struct Graph {
     inputs: Vec<NodeId>,
     params: Vec<NodeId>,
     roots: Vec<Root>,
+    /// Provenance of nodes that have one (see `origin.rs`); side data only.
+    pub(crate) origins: std::collections::BTreeMap<NodeId, Origin>,
 }
 
 impl Graph {
@@ -67,6 +69,7 @@ impl Graph {
             inputs: Vec::new(),
             params: Vec::new(),
             roots: Vec::new(),
+            origins: Default::default(),
         }
     }
 

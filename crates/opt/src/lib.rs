@@ -271,6 +271,12 @@ fn rebuild(
                 out.set_name(id, name);
             }
         }
+        // Provenance travels like names: the first joint node of a class wins.
+        if let (Some(o), Some(&id)) = (joint.origin(n), emitted.get(&classes[n.index()])) {
+            if out.origin(id).is_none() {
+                out.set_origin(id, o.clone());
+            }
+        }
     }
     for (r, c) in joint.roots().iter().zip(roots) {
         let id = emitted[c];

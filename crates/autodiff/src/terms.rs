@@ -1,0 +1,165 @@
+//! Chain-rule terms as text, for provenance: `dL/dh = dL/dyhat · w2ᵀ`. One arm per
+//! op, mirroring the vector-Jacobian products in `lib.rs`; the text is only
+//! documentation of the generated code and never affects what it computes.
+
+use gradc_ir::{Graph, NodeId, Op};
+
+/// How deep an unnamed forward subexpression is spelled out before `…`.
+const DEPTH: usize = 3;
+
+/// A forward node as a reader knows it: its source name, a constant, or a short
+/// expression over named nodes (`x·w1 + c`).
+pub(crate) fn describe(f: &Graph, id: NodeId) -> String {
+    expr(f, id, DEPTH)
+}
+
+fn expr(f: &Graph, id: NodeId, depth: usize) -> String {
+    if let Some(n) = f.name(id) {
+        return n.to_string();
+    }
+    if depth == 0 {
+        return "…".into();
+    }
+    let args = f.args(id);
+    let a = |k: usize| operand(f, args[k], depth - 1);
+    match f.op(id) {
+        Op::Const(c) => number(c.value()),
+        Op::Input(i) => format!("input{i}"),
+        Op::Param(i) => format!("param{i}"),
+        Op::Neg => format!("−{}", a(0)),
+        Op::Add => format!("{} + {}", a(0), a(1)),
+        Op::Sub => format!("{} − {}", a(0), a(1)),
+        Op::Mul => format!("{}·{}", a(0), a(1)),
+        Op::Div => format!("{} / {}", a(0), a(1)),
+        Op::Powi(2) => format!("{}²", a(0)),
+        Op::Powi(n) => format!("{}^{n}", a(0)),
+        Op::MatMul { ta, tb } => format!("{}{}·{}{}", a(0), t(*ta), a(1), t(*tb)),
+        Op::Transpose => format!("{}ᵀ", a(0)),
+        // Shape plumbing is invisible to a reader of the source.
+        Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => expr(f, args[0], depth),
+        op @ (Op::Relu
+        | Op::Sigmoid
+        | Op::Tanh
+        | Op::Exp
+        | Op::Ln
+        | Op::Softplus
+        | Op::Sqrt
+        | Op::Sum
+        | Op::SumLast
+        | Op::LogSumExp
+        | Op::Softmax
+        | Op::LogSoftmax
+        | Op::Max
+        | Op::Gt) => {
+            let inner: Vec<String> = (0..args.len())
+                .map(|k| expr(f, args[k], depth - 1))
+                .collect();
+            format!("{}({})", op.name(), inner.join(", "))
+        }
+    }
+}
+
+/// An operand, parenthesised when it is spelled as a sum or quotient.
+fn operand(f: &Graph, id: NodeId, depth: usize) -> String {
+    let mut n = id;
+    while f.name(n).is_none()
+        && matches!(f.op(n), Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_))
+    {
+        n = f.args(n)[0];
+    }
+    let s = expr(f, n, depth);
+    if f.name(n).is_none() && depth > 0 && matches!(f.op(n), Op::Add | Op::Sub | Op::Div) {
+        format!("({s})")
+    } else {
+        s
+    }
+}
+
+fn t(transposed: bool) -> &'static str {
+    if transposed {
+        "ᵀ"
+    } else {
+        ""
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// `dL/dh` or `dL/d(x·w1 + c)`.
+pub(crate) fn adjoint(f: &Graph, id: NodeId) -> String {
+    let d = describe(f, id);
+    if d.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        format!("dL/d{d}")
+    } else {
+        format!("dL/d({d})")
+    }
+}
+
+/// The term node `y`'s operand `k` receives: `dL/dx = dL/dy · (y > 0)`; `+=`
+/// when the operand has other uses whose terms are added to it.
+pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
+    let args = f.args(y);
+    let x = args[k];
+    let g = adjoint(f, y);
+    let yn = operand(f, y, DEPTH);
+    let a = |i: usize| operand(f, args[i], DEPTH);
+    let reduced = |s: String| {
+        if f.shape(x) == f.shape(y) {
+            s
+        } else {
+            format!("sum_to({s})")
+        }
+    };
+    let rhs = match f.op(y) {
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Gt => String::from("0"),
+        Op::Neg => format!("−{g}"),
+        Op::Relu => format!("{g} · ({yn} > 0)"),
+        Op::Sigmoid => format!("{g} · {yn}·(1 − {yn})"),
+        Op::Tanh => format!("{g} · (1 − {yn}²)"),
+        Op::Exp => format!("{g} · {yn}"),
+        Op::Ln => format!("{g} / {}", a(0)),
+        Op::Softplus => format!("{g} · sigmoid({})", describe(f, args[0])),
+        Op::Sqrt => format!("{g} · 0.5 / {yn}"),
+        Op::Powi(1) => g.clone(),
+        Op::Powi(2) => format!("{g} · 2·{}", a(0)),
+        Op::Powi(n) => format!("{g} · {n}·{}^{}", a(0), n - 1),
+        Op::Add => reduced(g.clone()),
+        Op::Sub if k == 0 => reduced(g.clone()),
+        Op::Sub => reduced(format!("−{g}")),
+        Op::Mul => reduced(format!("{g} · {}", a(1 - k))),
+        Op::Div if k == 0 => reduced(format!("{g} / {}", a(1))),
+        Op::Div => reduced(format!("−{g} · {yn} / {}", a(1))),
+        Op::Max if k == 0 => reduced(format!("{g} · ({} ≥ {})", a(0), a(1))),
+        Op::Max => reduced(format!("{g} · ({} > {})", a(1), a(0))),
+        Op::MatMul { ta, tb } => {
+            let (a0, b0) = (a(0), a(1));
+            let gt = format!("({g})ᵀ");
+            match (ta, tb, k) {
+                (false, false, 0) => format!("{g} · {b0}ᵀ"),
+                (false, false, _) => format!("{a0}ᵀ · {g}"),
+                (true, false, 0) => format!("{b0} · {gt}"),
+                (true, false, _) => format!("{a0} · {g}"),
+                (false, true, 0) => format!("{g} · {b0}"),
+                (false, true, _) => format!("{gt} · {a0}"),
+                (true, true, 0) => format!("{b0}ᵀ · {gt}"),
+                (true, true, _) => format!("{gt} · {a0}ᵀ"),
+            }
+        }
+        Op::Transpose => format!("({g})ᵀ"),
+        Op::Reshape(_) => format!("reshape({g})"),
+        Op::BroadcastTo(_) => format!("sum_to({g})"),
+        Op::SumTo(_) | Op::Sum | Op::SumLast => format!("broadcast({g})"),
+        Op::LogSumExp => format!("{g} · softmax({})", describe(f, args[0])),
+        Op::Softmax => format!("{yn} · ({g} − sum_last({g} · {yn}))"),
+        Op::LogSoftmax => format!("{g} − exp({yn}) · sum_last({g})"),
+    };
+    let shared = f.users(x).len() > 1 || args.iter().filter(|a| **a == x).count() > 1;
+    let eq = if shared { "+=" } else { "=" };
+    format!("{} {eq} {rhs}", adjoint(f, x))
+}

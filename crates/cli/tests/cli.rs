@@ -1,0 +1,391 @@
+//! End-to-end tests of the `gradc` binary: every subcommand, every error path,
+//! and the README's CLI transcripts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The fixture networks, compiled here by `#[network]` as a user's crate would.
+mod fixture {
+    include!("fixtures/slides.rs");
+}
+
+const FIXTURE: &str = "crates/cli/tests/fixtures/slides.rs";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `gradc` from the workspace root.
+fn gradc(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_gradc"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("gradc runs");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+fn show(network: &str, emit: &str) -> String {
+    let r = gradc(&["show", FIXTURE, "--network", network, "--emit", emit]);
+    assert!(r.ok, "gradc show failed: {}", r.stderr);
+    r.stdout
+}
+
+/// A one-line `gradc: ...` error and a failing exit.
+fn assert_one_line_error(r: &Run, needle: &str) {
+    assert!(!r.ok, "expected failure, got: {}", r.stdout);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.starts_with("gradc: "), "{}", r.stderr);
+    assert!(r.stderr.contains(needle), "{:?} lacks {needle:?}", r.stderr);
+}
+
+#[test]
+fn emit_rust_is_the_macros_gradient_code_and_parses() {
+    for (name, code) in [
+        ("slides_222", fixture::slides_222::GRADIENT_CODE),
+        ("xor", fixture::xor::GRADIENT_CODE),
+        ("chain", fixture::chain::GRADIENT_CODE),
+    ] {
+        let out = show(name, "rust");
+        assert_eq!(out, code, "{name}");
+        syn::parse_file(&out).unwrap_or_else(|e| panic!("{name}: {e}\n{out}"));
+    }
+}
+
+#[test]
+fn gradient_code_is_commented_with_sources_and_chain_rule_terms() {
+    let code = fixture::slides_222::GRADIENT_CODE;
+    assert!(
+        code.contains("// source: let h = sigmoid(x.matmul(w1));"),
+        "{code}"
+    );
+    assert!(
+        code.contains("// source: let yhat = sigmoid(h.matmul(w2));"),
+        "{code}"
+    );
+    // The matmul VJP of the table: ga = g·bᵀ, gb = aᵀ·g.
+    assert!(code.contains("// dL/dh = dL/d(h·w2) · w2ᵀ"), "{code}");
+    assert!(code.contains("// dL/dw1 = xᵀ · dL/d(x·w1)"), "{code}");
+    // Comments stand on their own lines before statements; every other line is code.
+    for line in code.lines().filter(|l| l.trim_start().starts_with("//")) {
+        assert!(line.starts_with("    // "), "{line:?}");
+    }
+}
+
+#[test]
+fn emit_ir_is_the_forward_graph() {
+    assert_eq!(
+        show("slides_222", "ir"),
+        fixture::slides_222::graph().to_string()
+    );
+}
+
+#[test]
+fn emit_joint_and_optimized_are_graph_text_with_gradient_roots() {
+    for emit in ["joint", "optimized"] {
+        let text = show("xor", emit);
+        let g: gradc::Graph = text.parse().unwrap_or_else(|e| panic!("{emit}: {e:?}"));
+        let roots: Vec<&str> = g.roots().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(roots, ["loss", "d_w1", "d_c", "d_w2", "d_b"], "{emit}");
+    }
+    // Rewriting never adds work here: the optimized graph has no more nodes.
+    let joint: gradc::Graph = show("xor", "joint").parse().unwrap();
+    let opt: gradc::Graph = show("xor", "optimized").parse().unwrap();
+    assert!(opt.op_count() <= joint.op_count());
+}
+
+/// A small DOT reader: `digraph "name" { stmt; ... }` with node statements
+/// `nK [attrs];` and edges `nA -> nB [attrs];` between declared nodes.
+fn check_dot(dot: &str) -> usize {
+    let body = dot
+        .strip_prefix("digraph ")
+        .and_then(|s| s.split_once('{'))
+        .map(|(_, b)| b.trim_end())
+        .and_then(|b| b.strip_suffix('}'))
+        .expect("digraph NAME { ... }");
+    let mut nodes = std::collections::BTreeSet::new();
+    let mut edges = Vec::new();
+    for stmt in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        assert!(stmt.ends_with(';'), "statement without `;`: {stmt}");
+        let head = stmt.split(" [").next().unwrap().trim_end_matches(';');
+        assert_eq!(
+            stmt.matches('"').count() - stmt.matches("\\\"").count(),
+            2 * (stmt.matches("=\"").count()),
+            "unbalanced quotes: {stmt}"
+        );
+        match head.split_once(" -> ") {
+            Some((a, b)) => edges.push((a.to_string(), b.to_string())),
+            None if head.contains('=') => {} // graph attribute
+            None if head == "node" => {}
+            None => {
+                nodes.insert(head.to_string());
+            }
+        }
+    }
+    for (a, b) in &edges {
+        assert!(nodes.contains(a) && nodes.contains(b), "edge {a} -> {b}");
+    }
+    edges.len()
+}
+
+#[test]
+fn emit_dot_is_valid_graphviz() {
+    for stage in ["forward", "joint", "optimized"] {
+        let r = gradc(&[
+            "show",
+            FIXTURE,
+            "--network",
+            "xor",
+            "--emit",
+            "dot",
+            "--graph",
+            stage,
+        ]);
+        assert!(r.ok, "{}", r.stderr);
+        let edges = check_dot(&r.stdout);
+        assert!(edges > 10, "{stage}: {edges} edges");
+        // The real parser when it is installed.
+        if let Ok(mut child) = Command::new("dot")
+            .arg("-Tcanon")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+        {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(r.stdout.as_bytes())
+                .unwrap();
+            assert!(
+                child.wait().unwrap().success(),
+                "dot rejects:\n{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn report_lists_saved_residuals_and_scratch() {
+    let out = show("slides_222", "report");
+    assert!(out.contains("rules fired"), "{out}");
+    // h and ŷ (f64, 2 elements) are what the sigmoid derivatives read back.
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no residual {name}:\n{out}"))
+            .to_string()
+    };
+    assert!(
+        line("h").contains("[2]") && line("h").contains(" 16 B"),
+        "{out}"
+    );
+    assert!(line("yhat").contains(" 16 B"), "{out}");
+    assert!(
+        line("w2").contains(" 32 B") && line("w2").contains("argument"),
+        "{out}"
+    );
+    // The totals are the sums of the listed lines.
+    let (mut computed, mut args) = (0usize, 0usize);
+    for l in out.lines().filter(|l| l.contains(" B  ")) {
+        let b: usize = l
+            .split(" B  ")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if l.ends_with("argument") {
+            args += b;
+        } else {
+            computed += b;
+        }
+    }
+    assert!(
+        out.contains(&format!(
+            "{computed} bytes computed, {args} bytes of arguments"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("scratch: "), "{out}");
+}
+
+#[test]
+fn check_accepts_good_networks() {
+    let r = gradc(&["check", FIXTURE]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("3 network(s) ok: slides_222, xor, chain"),
+        "{}",
+        r.stdout
+    );
+    let r = gradc(&["check", FIXTURE, "--network", "xor"]);
+    assert!(
+        r.ok && r.stdout.contains("1 network(s) ok: xor"),
+        "{}",
+        r.stdout
+    );
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradc-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_prints_rustc_style_diagnostics() {
+    let src = "use gradc::network;\n\n#[network]\nfn bad(#[input] x: [[f32; 2]; 4], w: [[f32; 2]; 3]) -> f32 {\n    sum(x.matmul(w))\n}\n";
+    let p = temp_file("bad.rs", src);
+    let r = gradc(&["check", p.to_str().unwrap()]);
+    assert!(!r.ok);
+    // The span is `matmul(w)`: line 5, column of `matmul` (1-based).
+    let col = src.lines().nth(4).unwrap().find("matmul").unwrap() + 1;
+    let want = format!(
+        "error: matmul: shapes [4 2] and [3 2] are not aligned (2 != 3)\n --> {}:5:{col}\n  |\n5 |     sum(x.matmul(w))\n  | {}^^^^^^^^^\n",
+        p.display(),
+        " ".repeat(col - 1)
+    );
+    assert!(
+        r.stderr.starts_with(&want),
+        "got:\n{}\nwant:\n{want}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("1 of 1 network(s)"), "{}", r.stderr);
+}
+
+#[test]
+fn check_reports_syntax_errors_with_a_location() {
+    let p = temp_file(
+        "syntax.rs",
+        "#[network]\nfn f(w: f32) -> f32 {\n    let = w;\n}\n",
+    );
+    let r = gradc(&["check", p.to_str().unwrap()]);
+    assert!(!r.ok);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(" --> {}:3:", p.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("3 |     let = w;"), "{}", r.stderr);
+}
+
+#[test]
+fn explain_gives_the_provenance_of_a_local() {
+    let r = gradc(&[
+        "explain",
+        FIXTURE,
+        "--network",
+        "slides_222",
+        "--node",
+        "d_w1",
+    ]);
+    assert!(r.ok, "{}", r.stderr);
+    let line = include_str!("fixtures/slides.rs")
+        .lines()
+        .position(|l| l.contains("let h = sigmoid"))
+        .unwrap()
+        + 1;
+    assert!(
+        r.stdout
+            .contains(&format!("{FIXTURE}:{line}: let h = sigmoid(x.matmul(w1));")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("chain rule: dL/dw1 = xᵀ · dL/d(x·w1)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("pass:      backward"), "{}", r.stdout);
+    let r = gradc(&["explain", FIXTURE, "--network", "slides_222", "--node", "h"]);
+    assert!(
+        r.ok && r.stdout.contains("pass:      forward"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn error_paths_are_one_line_and_fail() {
+    assert_one_line_error(
+        &gradc(&["show", "no/such/file.rs"]),
+        "cannot read no/such/file.rs",
+    );
+    let empty = temp_file("empty.rs", "fn main() {}\n");
+    assert_one_line_error(
+        &gradc(&["show", empty.to_str().unwrap()]),
+        "no #[network] functions",
+    );
+    assert_one_line_error(
+        &gradc(&["check", empty.to_str().unwrap()]),
+        "no #[network] functions",
+    );
+    assert_one_line_error(
+        &gradc(&["show", FIXTURE, "--network", "nope"]),
+        "no network `nope`",
+    );
+    assert_one_line_error(&gradc(&["show", FIXTURE]), "choose one with --network NAME");
+    assert_one_line_error(
+        &gradc(&["explain", FIXTURE, "--network", "xor", "--node", "nope"]),
+        "no local `nope`",
+    );
+    let fwd = temp_file(
+        "fwd.rs",
+        "#[network]\nfn f(#[input] x: [f32; 2]) -> [f32; 2] {\n    relu(x)\n}\n",
+    );
+    assert_one_line_error(
+        &gradc(&["show", fwd.to_str().unwrap(), "--emit", "joint"]),
+        "has no parameters",
+    );
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    for cmd in ["show", "check", "explain"] {
+        let r = gradc(&[cmd, "--help"]);
+        assert!(r.ok, "{}", r.stderr);
+        assert!(r.stdout.contains("Examples:"), "{cmd}: {}", r.stdout);
+    }
+    assert!(gradc(&["--help"]).stdout.contains("explain"));
+}
+
+/// Every ```text block of the README that starts with `$ gradc ...` is a real
+/// transcript: running the command prints the rest of the block.
+#[test]
+fn readme_transcripts_are_real_output() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut seen = 0;
+    for block in readme.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let Some((cmd, output)) = block.split_once('\n') else {
+            continue;
+        };
+        let Some(args) = cmd.strip_prefix("$ gradc ") else {
+            continue;
+        };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let r = gradc(&args);
+        assert!(r.ok, "{cmd}: {}", r.stderr);
+        assert_eq!(output, r.stdout, "README block for `{cmd}` is stale");
+        seen += 1;
+    }
+    assert!(seen >= 1, "the README shows a gradc transcript");
+}
