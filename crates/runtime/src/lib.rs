@@ -20,6 +20,7 @@ use simd::{Portable, Simd};
 /// The element types gradc generates code for.
 pub trait Elem: Copy + Default + Send + Sync + 'static + sealed::Sealed {
     #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
     fn gemm_dispatch(
         m: usize,
         n: usize,
