@@ -4,7 +4,7 @@
 
 use gradc_autodiff::differentiate;
 use gradc_ir::cases::{all_cases, network_cases, Case};
-use gradc_ir::interp::{evaluate, gradients, Interpreter};
+use gradc_ir::interp::{evaluate, gradients};
 use gradc_ir::{DType, Graph, Op, Shape};
 
 fn sh(d: &[usize]) -> Shape {
@@ -21,31 +21,6 @@ fn case(name: &str) -> Case {
         .into_iter()
         .find(|c| c.name == name)
         .unwrap()
-}
-
-/// Central finite differences of the loss with respect to every parameter element.
-fn finite_differences(c: &Case) -> Vec<Vec<f64>> {
-    let h = 1e-6;
-    let mut it = Interpreter::<f64>::new(&c.graph).unwrap();
-    let inputs = c.input_slices();
-    let mut params = c.params.clone();
-    let mut out = Vec::new();
-    for p in 0..params.len() {
-        let mut gp = Vec::new();
-        for j in 0..params[p].len() {
-            let orig = params[p][j];
-            let mut eval = |v: f64| {
-                params[p][j] = v;
-                let ps: Vec<&[f64]> = params.iter().map(|v| v.as_slice()).collect();
-                it.forward(&inputs, &ps).unwrap()[0][0]
-            };
-            let (up, down) = (eval(orig + h), eval(orig - h));
-            params[p][j] = orig;
-            gp.push((up - down) / (2.0 * h));
-        }
-        out.push(gp);
-    }
-    out
 }
 
 #[test]
@@ -84,7 +59,7 @@ fn gradients_match_interpreter_and_finite_differences() {
         let vals = evaluate::<f64>(&j, &c.input_slices(), &c.param_slices()).unwrap();
         let (loss, tape) =
             gradients::<f64>(&c.graph, &c.input_slices(), &c.param_slices()).unwrap();
-        let fd = finite_differences(&c);
+        let fd = c.finite_differences().unwrap();
         assert!(
             close(vals[0][0], loss, 1e-12),
             "{}: loss {} vs {loss}",

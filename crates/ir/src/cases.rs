@@ -31,6 +31,33 @@ impl Case {
     pub fn param_slices(&self) -> Vec<&[f64]> {
         self.params.iter().map(|v| v.as_slice()).collect()
     }
+
+    /// Central finite differences (step 1e-6, in f64) of root 0 with respect to
+    /// every parameter element, in parameter order: the oracle gradient tests
+    /// compare against.
+    pub fn finite_differences(&self) -> Result<Vec<Vec<f64>>, IrError> {
+        let h = 1e-6;
+        let mut it = crate::interp::Interpreter::<f64>::new(&self.graph)?;
+        let inputs = self.input_slices();
+        let mut params = self.params.clone();
+        let mut out = Vec::new();
+        for p in 0..params.len() {
+            let mut gp = Vec::new();
+            for j in 0..params[p].len() {
+                let orig = params[p][j];
+                let mut at = |v: f64| -> Result<f64, IrError> {
+                    params[p][j] = v;
+                    let ps: Vec<&[f64]> = params.iter().map(|v| v.as_slice()).collect();
+                    Ok(it.forward(&inputs, &ps)?[0][0])
+                };
+                let (up, down) = (at(orig + h)?, at(orig - h)?);
+                params[p][j] = orig;
+                gp.push((up - down) / (2.0 * h));
+            }
+            out.push(gp);
+        }
+        Ok(out)
+    }
 }
 
 /// Deterministic pseudo-random numbers in `[lo, hi)`.

@@ -13,36 +13,11 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Central finite differences of root 0 with respect to every parameter element.
-fn finite_differences(c: &Case) -> Vec<Vec<f64>> {
-    let h = 1e-6;
-    let mut it = Interpreter::<f64>::new(&c.graph).unwrap();
-    let inputs = c.input_slices();
-    let mut params = c.params.clone();
-    let mut out = Vec::new();
-    for p in 0..params.len() {
-        let mut gp = Vec::new();
-        for j in 0..params[p].len() {
-            let orig = params[p][j];
-            let mut eval = |v: f64| {
-                params[p][j] = v;
-                let ps: Vec<&[f64]> = params.iter().map(|v| v.as_slice()).collect();
-                it.forward(&inputs, &ps).unwrap()[0][0]
-            };
-            let (up, down) = (eval(orig + h), eval(orig - h));
-            params[p][j] = orig;
-            gp.push((up - down) / (2.0 * h));
-        }
-        out.push(gp);
-    }
-    out
-}
-
 fn check_fd(c: &Case) {
     let (loss, grads) = gradients::<f64>(&c.graph, &c.input_slices(), &c.param_slices()).unwrap();
     let fwd = evaluate::<f64>(&c.graph, &c.input_slices(), &c.param_slices()).unwrap();
     assert_eq!(loss, fwd[0][0], "{}: loss differs from forward", c.name);
-    let fd = finite_differences(c);
+    let fd = c.finite_differences().unwrap();
     for (p, (an, num)) in grads.iter().zip(&fd).enumerate() {
         for (j, (a, n)) in an.iter().zip(num).enumerate() {
             assert!(
