@@ -77,6 +77,9 @@ pub const N4_FLOPS: f64 = 2.0
     * 128.0
     * (2.0 * (784.0 * 256.0 + 256.0 * 128.0 + 128.0 * 10.0) + 256.0 * 128.0 + 128.0 * 10.0);
 
+/// FLOPs of one N3 step, counted like [`N4_FLOPS`].
+pub const N3_FLOPS: f64 = 2.0 * 32.0 * (2.0 * (64.0 * 64.0 + 64.0 * 10.0) + 64.0 * 10.0);
+
 /// Deterministic pseudo-random fill in [-scale, scale).
 pub fn fill(xs: &mut [f32], seed: u64, scale: f32) {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -220,104 +223,48 @@ pub fn hand_n2(p: &n2::Params, i: &n2::Inputs, g: &mut n2::Grads) -> f32 {
     0.5 * loss
 }
 
-/// Column tile width: two AVX-512 vectors, or two AVX vectors.
-#[cfg(target_feature = "avx512f")]
-const NR: usize = 32;
-#[cfg(not(target_feature = "avx512f"))]
-const NR: usize = 16;
+use gradc::__private::rt;
 
-/// `c[m×n] (+)= A·b` with `A(i,p) = a[i*ars + p*acs]` (so a transposed `A` is just
-/// other strides) and `b[k×n]` row-major: 4-row register blocks over column tiles.
+/// `c[m×n] (+)= A·B` with `A(i,p) = a[i*ars + p*acs]` and `B(p,j) = b[p*brs + j*bcs]`
+/// (a transposed operand is just swapped strides, no copy): the project's
+/// register-blocked kernel `gradc_runtime::gemm_strided`, the best GEMM available
+/// to a Rust engineer here (the compiled code calls the same kernel).
+#[allow(clippy::too_many_arguments)]
 fn gemm(
     m: usize,
     n: usize,
     k: usize,
-    a: &[f32],
-    ars: usize,
-    acs: usize,
-    b: &[f32],
+    (a, ars, acs): (&[f32], usize, usize),
+    (b, brs, bcs): (&[f32], usize, usize),
     c: &mut [f32],
     acc: bool,
 ) {
-    let mut j = 0;
-    while j < n {
-        let w = n - j;
-        j += if w >= NR {
-            tile::<NR>(m, n, k, a, ars, acs, b, c, acc, j)
-        } else if w >= 8 {
-            tile::<8>(m, n, k, a, ars, acs, b, c, acc, j)
-        } else if w >= 4 {
-            tile::<4>(m, n, k, a, ars, acs, b, c, acc, j)
-        } else {
-            tile::<1>(m, n, k, a, ars, acs, b, c, acc, j)
-        };
-    }
-}
-
-#[inline(always)]
-fn tile<const W: usize>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    ars: usize,
-    acs: usize,
-    b: &[f32],
-    c: &mut [f32],
-    acc: bool,
-    j: usize,
-) -> usize {
-    let mut i = 0;
-    while i + 4 <= m {
-        block::<4, W>(n, k, a, ars, acs, b, c, acc, i, j);
-        i += 4;
-    }
-    while i < m {
-        block::<1, W>(n, k, a, ars, acs, b, c, acc, i, j);
-        i += 1;
-    }
-    W
-}
-
-#[inline(always)]
-fn block<const R: usize, const W: usize>(
-    n: usize,
-    k: usize,
-    a: &[f32],
-    ars: usize,
-    acs: usize,
-    b: &[f32],
-    c: &mut [f32],
-    acc: bool,
-    i: usize,
-    j: usize,
-) {
-    let mut t = [[0.0f32; W]; R];
-    if acc {
-        for r in 0..R {
-            t[r].copy_from_slice(&c[(i + r) * n + j..][..W]);
-        }
-    }
-    for p in 0..k {
-        let brow: &[f32; W] = b[p * n + j..][..W].try_into().unwrap();
-        for r in 0..R {
-            let av = a[(i + r) * ars + p * acs];
-            for q in 0..W {
-                t[r][q] = fma(av, brow[q], t[r][q]);
-            }
-        }
-    }
-    for r in 0..R {
-        c[(i + r) * n + j..][..W].copy_from_slice(&t[r]);
-    }
+    let a = rt::Strided {
+        data: a,
+        rs: ars,
+        cs: acs,
+    };
+    let b = rt::Strided {
+        data: b,
+        rs: brs,
+        cs: bcs,
+    };
+    rt::gemm_strided(m, n, k, a, b, c, acc);
 }
 
 /// Vectorisable `exp` for f32 (Cody-Waite range reduction, degree-6 polynomial,
-/// about 1-2 ulp on the softmax range); `x` below -87 gives 0.
+/// about 1-2 ulp on the softmax range); `x` below -87 gives 0. Rounds with the
+/// 1.5·2²³ trick: `f32::round` is a libm call on baseline x86-64.
 #[inline(always)]
 fn fast_exp(x: f32) -> f32 {
-    let x = x.max(-87.0).min(88.0);
-    let k = (x * std::f32::consts::LOG2_E).round();
+    if x < -87.0 {
+        return 0.0;
+    }
+    let x = x.min(88.0);
+    const SHIFT: f32 = 12_582_912.0;
+    let big = fma(x, std::f32::consts::LOG2_E, SHIFT);
+    let k = big - SHIFT;
+    let ki = (big.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
     let r = fma(k, -0.693_145_75, x);
     let r = fma(k, -1.428_606_8e-6, r);
     let mut p = 1.0 / 720.0;
@@ -327,7 +274,7 @@ fn fast_exp(x: f32) -> f32 {
     p = fma(p, r, 0.5);
     p = fma(p, r, 1.0);
     p = fma(p, r, 1.0);
-    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    p * f32::from_bits(((ki + 127) as u32) << 23)
 }
 
 /// Softmax cross-entropy over rows of `z` (width `c`) against one-hot/probability
@@ -342,11 +289,11 @@ fn softmax_ce(z: &[f32], y: &[f32], c: usize, dz: &mut [f32]) -> f32 {
         .zip(dz.chunks_exact_mut(c))
     {
         let m = zr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let mut s = 0.0;
+        // Exponentials in their own loop so it vectorises; the sum after.
         for (d, &v) in dr.iter_mut().zip(zr) {
             *d = fast_exp(v - m);
-            s += *d;
         }
+        let s: f32 = dr.iter().sum();
         let lse = m + s.ln();
         let (mut ysum, mut yz) = (0.0, 0.0);
         let is = inv / s;
@@ -362,10 +309,11 @@ fn softmax_ce(z: &[f32], y: &[f32], c: usize, dz: &mut [f32]) -> f32 {
 
 /// `z = relu(x·w + b)` for one layer, bias and ReLU fused into one pass.
 fn dense_relu(rows: usize, i: usize, o: usize, x: &[f32], w: &[f32], b: &[f32], z: &mut [f32]) {
+    // Bias first, the product accumulates onto it; ReLU in one pass after.
     for r in z.chunks_exact_mut(o) {
         r.copy_from_slice(b);
     }
-    gemm(rows, o, i, x, i, 1, w, z, true);
+    gemm(rows, o, i, (x, i, 1), (w, o, 1), z, true);
     for v in z.iter_mut() {
         *v = v.max(0.0);
     }
@@ -375,7 +323,7 @@ fn dense(rows: usize, i: usize, o: usize, x: &[f32], w: &[f32], b: &[f32], z: &m
     for r in z.chunks_exact_mut(o) {
         r.copy_from_slice(b);
     }
-    gemm(rows, o, i, x, i, 1, w, z, true);
+    gemm(rows, o, i, (x, i, 1), (w, o, 1), z, true);
 }
 
 /// Weight and bias gradients of one layer: `gw = xᵀ·dz`, `gb = Σ_rows dz`.
@@ -388,7 +336,7 @@ fn dense_grads(
     gw: &mut [f32],
     gb: &mut [f32],
 ) {
-    gemm(i, o, rows, x, 1, i, dz, gw, false);
+    gemm(i, o, rows, (x, 1, i), (dz, o, 1), gw, false);
     gb.fill(0.0);
     for r in dz.chunks_exact(o) {
         for (g, &d) in gb.iter_mut().zip(r) {
@@ -397,24 +345,11 @@ fn dense_grads(
     }
 }
 
-/// `dx = (dz·wᵀ) ⊙ [h > 0]`: `w` is transposed into `wt` first so the product
-/// streams rows; the ReLU mask is applied in the same pass over `dx`.
-fn back_relu(
-    rows: usize,
-    i: usize,
-    o: usize,
-    dz: &[f32],
-    w: &[f32],
-    wt: &mut [f32],
-    h: &[f32],
-    dx: &mut [f32],
-) {
-    for (p, wr) in w.chunks_exact(o).enumerate() {
-        for (q, &v) in wr.iter().enumerate() {
-            wt[q * i + p] = v;
-        }
-    }
-    gemm(rows, i, o, dz, o, 1, wt, dx, false);
+/// `dx = (dz·wᵀ) ⊙ [h > 0]`: `wᵀ` through strides; the ReLU mask in one pass
+/// over `dx` right after the product (still in cache).
+#[allow(clippy::too_many_arguments)]
+fn back_relu(rows: usize, i: usize, o: usize, dz: &[f32], w: &[f32], h: &[f32], dx: &mut [f32]) {
+    gemm(rows, i, o, (dz, o, 1), (w, 1, o), dx, false);
     for (d, &hv) in dx.iter_mut().zip(h) {
         if hv <= 0.0 {
             *d = 0.0;
@@ -430,7 +365,6 @@ pub struct HandScratch {
     dz: Vec<f32>,
     d2: Vec<f32>,
     d1: Vec<f32>,
-    wt: Vec<f32>,
 }
 
 impl HandScratch {
@@ -444,7 +378,6 @@ impl HandScratch {
             dz: v(b * max),
             d2: v(b * max),
             d1: v(b * max),
-            wt: v(max * max),
         }
     }
 }
@@ -460,7 +393,7 @@ pub fn hand_n3(p: &n3::Params, i: &n3::Inputs, g: &mut n3::Grads, s: &mut HandSc
     let loss = softmax_ce(z, y, 10, dz);
     dense_grads(B, 64, 10, h, dz, g.w2.as_flattened_mut(), &mut g.b2);
     let dh = &mut s.d1[..B * 64];
-    back_relu(B, 64, 10, dz, p.w2.as_flattened(), &mut s.wt, h, dh);
+    back_relu(B, 64, 10, dz, p.w2.as_flattened(), h, dh);
     dense_grads(B, 64, 64, x, dh, g.w1.as_flattened_mut(), &mut g.b1);
     loss
 }
@@ -478,10 +411,10 @@ pub fn hand_n4(p: &n4::Params, i: &n4::Inputs, g: &mut n4::Grads, s: &mut HandSc
     let loss = softmax_ce(z, y, 10, dz);
     dense_grads(B, 128, 10, h2, dz, g.w3.as_flattened_mut(), &mut g.b3);
     let d2 = &mut s.d2[..B * 128];
-    back_relu(B, 128, 10, dz, p.w3.as_flattened(), &mut s.wt, h2, d2);
+    back_relu(B, 128, 10, dz, p.w3.as_flattened(), h2, d2);
     dense_grads(B, 256, 128, h1, d2, g.w2.as_flattened_mut(), &mut g.b2);
     let d1 = &mut s.d1[..B * 256];
-    back_relu(B, 256, 128, d2, p.w2.as_flattened(), &mut s.wt, h1, d1);
+    back_relu(B, 256, 128, d2, p.w2.as_flattened(), h1, d1);
     dense_grads(B, 784, 256, x, d1, g.w1.as_flattened_mut(), &mut g.b1);
     loss
 }
@@ -496,9 +429,10 @@ pub fn hand_scratch_n4() -> HandScratch {
 // ---------------------------------------------------------------------------
 // The ratio table.
 
-/// Median time per call of `f`: 11 samples, each long enough (~`budget`/11) to
-/// swamp timer overhead.
-pub fn median(budget: Duration, mut f: impl FnMut()) -> Duration {
+/// Best time per call of `f` over 11 samples, each long enough (~`budget`/11)
+/// to swamp timer overhead. The minimum, not the median: the machine is shared
+/// and other load only ever adds time.
+pub fn best(budget: Duration, mut f: impl FnMut()) -> Duration {
     let t0 = Instant::now();
     f();
     let once = t0.elapsed().max(Duration::from_nanos(1));
@@ -514,7 +448,33 @@ pub fn median(budget: Duration, mut f: impl FnMut()) -> Duration {
         })
         .collect();
     samples.sort();
-    samples[5]
+    samples[0]
+}
+
+/// The vector features the build itself targets (`-C target-cpu`).
+fn build_flags() -> &'static str {
+    if cfg!(target_feature = "avx512f") {
+        "AVX-512 (target-cpu=native or similar)"
+    } else if cfg!(target_feature = "avx2") {
+        "AVX2"
+    } else {
+        "default x86-64 baseline (SSE2)"
+    }
+}
+
+/// Which build of the GEMM kernel run-time detection picks.
+fn kernel_isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "AVX-512";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return "AVX2+FMA";
+        }
+    }
+    "portable"
 }
 
 fn fmt(d: Duration) -> String {
@@ -529,8 +489,18 @@ fn fmt(d: Duration) -> String {
 }
 
 /// Times compiled, interpreted and hand-written steps of N1-N4 and prints the
-/// ratio table (medians of one run).
+/// ratio table (best of 11 samples each, one run).
 pub fn print_table(budget: Duration) {
+    println!(
+        "f32, one thread, best of 11 samples per cell; build: {}; run-time GEMM kernel: {}",
+        build_flags(),
+        kernel_isa()
+    );
+    println!(
+        "hand-written = fused loops written for each network + gradc_runtime::gemm_strided \
+         (the project's register-blocked GEMM, the same kernel compiled code calls)"
+    );
+    println!();
     println!("| net | compiled | interpreted | hand-written | compiled/hand | interp/compiled |");
     println!("|---|---|---|---|---|---|");
     let row = |name: &str, c: Duration, i: Duration, h: Duration| {
@@ -546,10 +516,10 @@ pub fn print_table(budget: Duration) {
     macro_rules! measure {
         ($setup:ident, $net:ident, $hand:expr) => {{
             let (p, i, mut g) = $setup();
-            let c = median(budget, || {
+            let c = best(budget, || {
                 black_box($net::forward_backward(black_box(&p), black_box(&i), &mut g));
             });
-            let it = median(budget, || {
+            let it = best(budget, || {
                 black_box($net::interpreted_forward_backward(
                     black_box(&p),
                     black_box(&i),
@@ -558,7 +528,7 @@ pub fn print_table(budget: Duration) {
             });
             #[allow(unused_mut)]
             let mut hand = $hand;
-            let h = median(budget, || {
+            let h = best(budget, || {
                 black_box(hand(black_box(&*p), black_box(&*i), &mut *g));
             });
             (c, it, h)
@@ -569,12 +539,12 @@ pub fn print_table(budget: Duration) {
     let (c, i, h) = measure!(setup_n2, n2, hand_n2);
     row("N2 2-2-2 sigmoid, batch 1", c, i, h);
     let mut s3 = hand_scratch_n3();
-    let (c, i, h) = measure!(
+    let (c3, i3, h3) = measure!(
         setup_n3,
         n3,
         |p: &n3::Params, i: &n3::Inputs, g: &mut n3::Grads| hand_n3(p, i, g, &mut s3)
     );
-    row("N3 64-64-10, batch 32", c, i, h);
+    row("N3 64-64-10, batch 32", c3, i3, h3);
     let mut s4 = hand_scratch_n4();
     let (c, i, h) = measure!(
         setup_n4,
@@ -583,6 +553,12 @@ pub fn print_table(budget: Duration) {
     );
     row("N4 784-256-128-10, batch 128", c, i, h);
     println!();
+    println!(
+        "N3 compiled: {:.1} GFLOP/s, hand-written: {:.1} GFLOP/s ({:.2} MFLOP per step)",
+        N3_FLOPS / c3.as_secs_f64() / 1e9,
+        N3_FLOPS / h3.as_secs_f64() / 1e9,
+        N3_FLOPS / 1e6
+    );
     println!(
         "N4 compiled: {:.1} GFLOP/s, hand-written: {:.1} GFLOP/s ({:.0} MFLOP per step)",
         N4_FLOPS / c.as_secs_f64() / 1e9,

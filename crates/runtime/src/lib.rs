@@ -14,7 +14,9 @@
 
 use std::mem::MaybeUninit;
 
+mod exp;
 mod simd;
+pub use exp::exp_f32;
 use simd::{Portable, Simd};
 
 /// The element types gradc generates code for.
