@@ -246,8 +246,7 @@ fn xor_scales_by_a_folded_scalar() {
 }
 
 // ---------------------------------------------------------------------------
-// N3: a softmax cross-entropy classifier. (N4, 784-256-128-10 at batch 128,
-// is checked through the pipeline in crates/opt/tests/pipeline.rs.)
+// N3: a softmax cross-entropy classifier (N4 below).
 
 #[network]
 fn n3(
@@ -325,6 +324,127 @@ fn n3_compiled_matches_interpreted() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// N4: 784-256-128-10 ReLU at batch 128, softmax cross-entropy, through
+// `#[network]`. Only `report()` and `GRADIENT_CODE` are used: its Params
+// (about 0.9 MB) must not live on a 2 MB test-thread stack.
+
+#[network]
+fn n4(
+    #[input] x: [[f32; 784]; 128],
+    #[input] t: [[f32; 10]; 128],
+    w1: [[f32; 256]; 784],
+    b1: [f32; 256],
+    w2: [[f32; 128]; 256],
+    b2: [f32; 128],
+    w3: [[f32; 10]; 128],
+    b3: [f32; 10],
+) -> f32 {
+    let h1 = relu(x.matmul(w1) + b1);
+    let h2 = relu(h1.matmul(w2) + b2);
+    let z = h2.matmul(w3) + b3;
+    cross_entropy(z, t)
+}
+
+#[test]
+fn n4_flops_within_two_percent_of_hand_matmuls() {
+    let report = n4::report();
+    let hand = hand_matmul_flops(128, &[784, 256, 128, 10]);
+    // Forward products 2·128·(784·256 + 256·128 + 128·10) = 60 096 512, the
+    // same again for dW, and dH of the two upper layers: 3·60 096 512 minus
+    // the first layer's dX (2·128·784·256 = 51 380 224).
+    assert_eq!(hand, 128_909_312);
+    let ratio = report.flops_optimized as f64 / hand as f64;
+    assert!(ratio <= 1.02, "ratio {ratio}\n{report}");
+    // No gradient of the input: a dX product alone would be 51 380 224 flops.
+    assert!(
+        ratio >= 1.0,
+        "fewer flops than the products themselves: {report}"
+    );
+    let code = statements(n4::GRADIENT_CODE);
+    assert!(!code.contains("d_x"), "{code}");
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots of the optimized joint graph of the seed examples (tests/seed.rs),
+// compiled from the same tokens by the driver the macro runs.
+
+/// `optimized_text!(attr_tokens, item_tokens)`: the optimized graph's text.
+macro_rules! optimized_text {
+    ($attr:expr, $item:expr) => {{
+        let network = gradc_frontend::parse_network($attr, $item).expect("network parses");
+        let compiled = gradc_driver::compile(network).expect("network compiles");
+        compiled.optimized.expect("has parameters").to_string()
+    }};
+}
+
+#[test]
+fn snapshots_of_optimized_seed_graphs() {
+    use quote::quote;
+    insta::assert_snapshot!(
+        "xor_optimized",
+        optimized_text!(
+            quote!(),
+            quote! {
+                fn xor(
+                    #[input] x: [[f32; 2]; 4],
+                    #[input] y: [f32; 4],
+                    w1: [[f32; 2]; 2],
+                    c: [f32; 2],
+                    w2: [f32; 2],
+                    b: f32,
+                ) -> f32 {
+                    let h = relu(x.matmul(w1) + c);
+                    let yhat = h.matmul(w2) + b;
+                    mse(yhat, y)
+                }
+            }
+        )
+    );
+    insta::assert_snapshot!(
+        "slides_222_optimized",
+        optimized_text!(
+            quote!(),
+            quote! {
+                fn slides_222(
+                    #[input] x: [f64; 2],
+                    #[input] y: [f64; 2],
+                    w1: [[f64; 2]; 2],
+                    w2: [[f64; 2]; 2],
+                ) -> f64 {
+                    let h = sigmoid(x.matmul(w1));
+                    let yhat = sigmoid(h.matmul(w2));
+                    0.5 * sum((y - yhat).powi(2))
+                }
+            }
+        )
+    );
+    insta::assert_snapshot!(
+        "chain_optimized",
+        optimized_text!(
+            quote!(),
+            quote! {
+                fn chain(w: f64) -> f64 {
+                    let x = sigmoid(w);
+                    let y = sigmoid(x);
+                    sigmoid(y)
+                }
+            }
+        )
+    );
+    insta::assert_snapshot!(
+        "linear_optimized",
+        optimized_text!(
+            quote!(),
+            quote! {
+                fn linear(#[input] x: [[f64; 2]; 4], #[input] y: [f64; 4], w: [f64; 2], b: f64) -> f64 {
+                    mse(x.matmul(w) + b, y)
+                }
+            }
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------

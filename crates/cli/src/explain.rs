@@ -1,8 +1,8 @@
 //! `gradc explain`: where a local of the generated code comes from. It prints
 //! the node's provenance chain: the optimized-graph node, the source statement
-//! and file line, the chain-rule term for backward nodes, its operands, and the
-//! optimizer rules that fired on the whole graph. (Per-node egg explanations are
-//! not exposed by the optimizer yet.)
+//! and file line, the chain-rule term for backward nodes, its operands, and
+//! which rewrites turned the naive chain-rule term into the emitted one (egg's
+//! explanation, from `gradc_opt::explain_node`).
 
 use crate::source::Source;
 use crate::Failure;
@@ -83,20 +83,32 @@ pub(crate) fn explain(file: &Path, network: Option<&str>, node: &str) -> Result<
     if !users.is_empty() {
         let _ = writeln!(out, "  used by:   {}", users.join(", "));
     }
-    let r = &compiled.report;
-    if r.rules_fired.is_empty() {
-        let _ = writeln!(out, "  rewrites:  none fired on this network");
-    } else {
-        let fired: Vec<String> = r
-            .rules_fired
-            .iter()
-            .map(|(k, v)| format!("{k} ×{v}"))
-            .collect();
+    let joint = compiled
+        .joint
+        .as_ref()
+        .ok_or("gradc internal error: an optimized graph without a joint graph")?;
+    let config = gradc_driver::opt_config(&compiled.network);
+    if n.op.is_leaf() {
+        let _ = writeln!(out, "  rewrites:  none (not computed by the pass)");
+        return Ok(out);
+    }
+    let e = gradc_opt::explain_node(joint, g, &config, id)
+        .map_err(|e| format!("gradc internal error in explain: {e}"))?;
+    if e.explained != id {
         let _ = writeln!(
             out,
-            "  rewrites that fired on the network (not per node): {}",
-            fired.join(", ")
+            "  rewrites:  `{node}` has no chain-rule term of its own (a rewrite created it);\n             \
+             the rewrites that produced its user `{}`:",
+            local(e.explained)
         );
+    } else {
+        let _ = writeln!(
+            out,
+            "  rewrites:  from the chain rule's term to the emitted one:"
+        );
+    }
+    for line in e.to_string().lines() {
+        let _ = writeln!(out, "    {line}");
     }
     Ok(out)
 }

@@ -323,6 +323,81 @@ fn explain_gives_the_provenance_of_a_local() {
     );
 }
 
+const HANDROLLED: &str = "crates/cli/tests/fixtures/handrolled.rs";
+
+/// The rule names of the numbered steps `explain` lists, in order.
+fn explained_rules(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let (num, rest) = l.trim_start().split_once(". ")?;
+            num.parse::<usize>().ok()?;
+            rest.split_whitespace().next().map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn explain_lists_the_rewrites_that_produced_a_line() {
+    // The hand-rolled sigmoid's derivative: recognised as σ, and its chain
+    // rule term rewritten to σ(1 − σ) on the forward value.
+    let r = gradc(&["explain", HANDROLLED, "--node", "d_z"]);
+    assert!(r.ok, "{}", r.stderr);
+    let rules = explained_rules(&r.stdout);
+    assert!(rules.iter().any(|r| r == "sigmoid-grad"), "{}", r.stdout);
+    assert!(
+        rules.iter().any(|r| r == "sigmoid-recognize"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("sigmoid-recognize  (div 1 (add 1 (exp (neg z))))  =>  (sigmoid z)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("optimized: (mul (sigmoid z) (sub 1 (sigmoid z)))"),
+        "{}",
+        r.stdout
+    );
+
+    // XOR: mse's 1/4 and the chain rule's 2 fold into one scale 0.5.
+    let r = gradc(&["explain", FIXTURE, "--network", "xor", "--node", "d_yhat"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert_eq!(explained_rules(&r.stdout), ["scale-fold"], "{}", r.stdout);
+    assert!(
+        r.stdout.contains("optimized: (mul 0.5 (sub yhat y))"),
+        "{}",
+        r.stdout
+    );
+
+    // `1 − σ(z)` is a temporary sigmoid-grad created: explained through its user.
+    let code = gradc(&["show", HANDROLLED, "--emit", "rust"]).stdout;
+    let local = code
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .split_once("[i] = 1.0f64 - ")
+                .map(|(t, _)| t.to_string())
+        })
+        .unwrap_or_else(|| panic!("no 1 − σ line in:\n{code}"));
+    let r = gradc(&["explain", HANDROLLED, "--node", &local]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("has no chain-rule term of its own"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        explained_rules(&r.stdout)
+            .iter()
+            .any(|r| r == "sigmoid-grad"),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn error_paths_are_one_line_and_fail() {
     assert_one_line_error(

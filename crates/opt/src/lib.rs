@@ -61,11 +61,13 @@
 
 pub mod analysis;
 pub mod cost;
+pub mod explain;
 pub mod extract;
 pub mod lang;
 pub mod rules;
 
 pub use cost::flops;
+pub use explain::{explain_node, Explanation};
 
 use analysis::{ShapeAnalysis, EG};
 use egg::{Id, Runner, StopReason};
@@ -101,6 +103,64 @@ impl Default for OptConfig {
 /// not) in the same order, then the needed operations in dependency order, each
 /// computed once, then the same roots in the same order with the same shapes.
 pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), IrError> {
+    let Saturated {
+        egraph,
+        ids,
+        rules_fired,
+        iterations,
+        stop_reason,
+    } = saturate(joint, config, false)?;
+    let egraph = &egraph;
+
+    let classes: Vec<Id> = ids.iter().map(|i| egraph.find(*i)).collect();
+    let roots: Vec<Id> = joint
+        .roots()
+        .iter()
+        .map(|r| classes[r.node.index()])
+        .collect();
+    let preferred: HashSet<ENode> = joint
+        .node_ids()
+        .map(|n| {
+            ENode::new(
+                joint.op(n).clone(),
+                joint.args(n).iter().map(|a| classes[a.index()]).collect(),
+            )
+        })
+        .collect();
+    let choice = extract::extract(egraph, &roots, &preferred)?;
+    let out = rebuild(joint, egraph, &classes, &roots, &choice)?;
+
+    let report = Report {
+        ops_naive: joint.op_count(),
+        ops_optimized: out.op_count(),
+        flops_naive: flops(joint),
+        flops_optimized: flops(&out),
+        iterations,
+        egraph_nodes: egraph.total_number_of_nodes(),
+        stop_reason,
+        rules_fired,
+    };
+    Ok((out, report))
+}
+
+/// The e-graph after the phased saturation of a joint graph.
+pub(crate) struct Saturated {
+    pub egraph: EG,
+    /// The e-class id each joint node was added as, by node index.
+    pub ids: Vec<Id>,
+    pub rules_fired: BTreeMap<String, usize>,
+    pub iterations: usize,
+    pub stop_reason: String,
+}
+
+/// Loads `joint` into an e-graph and runs the rule phases on it. `optimize`
+/// and [`explain_node`] share it, so an explanation replays the same saturation
+/// (with egg's proof recording on, which does not change what is rewritten).
+pub(crate) fn saturate(
+    joint: &Graph,
+    config: &OptConfig,
+    explanations: bool,
+) -> Result<Saturated, IrError> {
     verify(joint)?;
     let analysis = ShapeAnalysis {
         dtype: Some(joint.dtype()),
@@ -118,6 +178,9 @@ pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), Ir
         folded: 0,
     };
     let mut egraph = EG::new(analysis);
+    if explanations {
+        egraph = egraph.with_explanations_enabled();
+    }
     let mut ids: Vec<Id> = Vec::with_capacity(joint.len());
     for n in joint.node_ids() {
         let children = joint.args(n).iter().map(|a| ids[a.index()]).collect();
@@ -160,7 +223,6 @@ pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), Ir
             break;
         }
     }
-    let egraph = &egraph;
     if let Some(m) = &egraph.analysis.fault {
         return Err(IrError::new(m.clone()));
     }
@@ -172,36 +234,13 @@ pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), Ir
         None => "saturated".to_string(),
         Some((phase, s)) => format!("{s} in phase {}", phase.name()),
     };
-
-    let classes: Vec<Id> = ids.iter().map(|i| egraph.find(*i)).collect();
-    let roots: Vec<Id> = joint
-        .roots()
-        .iter()
-        .map(|r| classes[r.node.index()])
-        .collect();
-    let preferred: HashSet<ENode> = joint
-        .node_ids()
-        .map(|n| {
-            ENode::new(
-                joint.op(n).clone(),
-                joint.args(n).iter().map(|a| classes[a.index()]).collect(),
-            )
-        })
-        .collect();
-    let choice = extract::extract(egraph, &roots, &preferred)?;
-    let out = rebuild(joint, egraph, &classes, &roots, &choice)?;
-
-    let report = Report {
-        ops_naive: joint.op_count(),
-        ops_optimized: out.op_count(),
-        flops_naive: flops(joint),
-        flops_optimized: flops(&out),
-        iterations,
-        egraph_nodes: egraph.total_number_of_nodes(),
-        stop_reason,
+    Ok(Saturated {
+        egraph,
+        ids,
         rules_fired,
-    };
-    Ok((out, report))
+        iterations,
+        stop_reason,
+    })
 }
 
 /// Builds the output graph from the extraction: leaves first, then each chosen

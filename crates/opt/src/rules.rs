@@ -583,12 +583,14 @@ impl Applier<ENode, ShapeAnalysis> for Computed {
         eclass: Id,
         subst: &Subst,
         _: Option<&PatternAst<ENode>>,
-        _: Symbol,
+        rule_name: Symbol,
     ) -> Vec<Id> {
         match (self.compute)(egraph, eclass, subst) {
+            // `union_trusted` names the rule in egg's explanations (`union`
+            // would name this source line); without explanations it is `union`.
             Some(new)
                 if egraph[new].data.shape == egraph[eclass].data.shape
-                    && egraph.union(eclass, new) =>
+                    && egraph.union_trusted(eclass, new, rule_name) =>
             {
                 vec![eclass]
             }
@@ -743,7 +745,7 @@ impl Applier<ENode, ShapeAnalysis> for ShapeApply {
         eclass: Id,
         _: &Subst,
         _: Option<&PatternAst<ENode>>,
-        _: Symbol,
+        rule_name: Symbol,
     ) -> Vec<Id> {
         let mut changed = false;
         for new in shape_candidates(self.0, egraph, eclass) {
@@ -757,7 +759,7 @@ impl Applier<ENode, ShapeAnalysis> for ShapeApply {
             };
             if let Some(id) = id {
                 if egraph[id].data.shape == egraph[eclass].data.shape {
-                    changed |= egraph.union(eclass, id);
+                    changed |= egraph.union_trusted(eclass, id, rule_name);
                 }
             }
         }
