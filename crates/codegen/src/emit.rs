@@ -15,6 +15,9 @@ const MAX_STACK_ELEMS: usize = 4096;
 /// run-time kernel; smaller ones stay inline loops LLVM unrolls.
 const MIN_GEMM_MACS: usize = 2048;
 
+/// Loop variables (`None` for extent 1) and the shape they run over.
+type Loop<'a> = (&'a [Option<Ident>], &'a Shape);
+
 /// How generated code refers to a node's value.
 #[derive(Clone, Debug)]
 enum Val {
@@ -23,6 +26,10 @@ enum Val {
     /// A flat row-major buffer indexable by `name[i]`: an owned array / `Vec`, or
     /// (`owned == false`) a `&[T]` borrowed from `params` / `inputs`.
     Tensor { name: Ident, owned: bool },
+    /// An elementwise node with one use, by an elementwise node of its shape:
+    /// never stored, its expression is built into the user's loop (fusion).
+    /// Its tensor operands have its shape or one element.
+    Fused,
 }
 
 fn err<T>(m: impl Into<String>) -> Result<T, IrError> {
@@ -47,6 +54,77 @@ fn live_from(g: &Graph, roots: &[NodeId]) -> Vec<bool> {
         }
     }
     live
+}
+
+/// Elementwise ops (those [`Emitter::elementwise`] emits).
+fn is_elementwise(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Neg
+            | Op::Relu
+            | Op::Sigmoid
+            | Op::Tanh
+            | Op::Exp
+            | Op::Ln
+            | Op::Softplus
+            | Op::Sqrt
+            | Op::Powi(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Max
+            | Op::Gt
+    )
+}
+
+/// Which live nodes to fuse into their user's loop: a non-scalar elementwise
+/// node (or a broadcast of one element) used exactly once (not a root), by an
+/// elementwise node of the same shape, or by a reduction if its operands all
+/// have its shape or one element. Chains of such nodes become one loop with no
+/// buffers between.
+fn fusable(g: &Graph, roots: &[NodeId], live: &[bool]) -> Vec<bool> {
+    let mut uses = vec![0usize; g.len()];
+    let mut user = vec![None; g.len()];
+    for r in roots {
+        uses[r.index()] += 2;
+    }
+    for id in g.node_ids() {
+        if live[id.index()] {
+            for a in g.args(id) {
+                uses[a.index()] += 1;
+                user[a.index()] = Some(id);
+            }
+        }
+    }
+    // `flat[id]`: a fused `id` reads every operand, down its fused chain, at
+    // its own flat index or 0. Operands precede users, so one pass in id order.
+    let mut fused = vec![false; g.len()];
+    let mut flat = vec![true; g.len()];
+    for id in g.node_ids() {
+        let (op, s) = (g.op(id), g.shape(id));
+        let kind = is_elementwise(op)
+            || matches!(op, Op::BroadcastTo(_) if g.args(id).iter().all(|a| g.shape(*a).numel() == 1));
+        let fl = g.args(id).iter().all(|a| {
+            (g.shape(*a) == s || g.shape(*a).numel() == 1) && (!fused[a.index()] || flat[a.index()])
+        });
+        flat[id.index()] = fl;
+        // A broadcast operand (a bias row) needs the user's per-dimension loop
+        // variables: only an elementwise user of the same shape has them.
+        fused[id.index()] = live[id.index()]
+            && kind
+            && !s.is_scalar()
+            && uses[id.index()] == 1
+            && user[id.index()].is_some_and(|u| match g.op(u) {
+                // Reductions read their operand through `read` too (unless
+                // they alias it).
+                Op::Sum => fl,
+                Op::SumTo(t) => fl && t != s,
+                Op::SumLast => fl && s.last().unwrap_or(1) != 1,
+                op => is_elementwise(op) && g.shape(u) == s,
+            });
+    }
+    fused
 }
 
 /// Loop variables for the given extents: `None` for an extent of 1 (no loop, the
@@ -122,6 +200,8 @@ struct Emitter<'g> {
     workspace: Option<Vec<(Ident, usize)>>,
     /// The workspace argument's name (reserved so no local shadows it).
     ws: Ident,
+    /// Nodes whose value is inlined into their one user's loop ([`Val::Fused`]).
+    fused: Vec<bool>,
 }
 
 impl<'g> Emitter<'g> {
@@ -140,7 +220,9 @@ impl<'g> Emitter<'g> {
             uses_inputs: false,
             workspace: workspace.then(Vec::new),
             ws: Ident::new("ws", proc_macro2::Span::call_site()),
+            fused: Vec::new(),
         };
+        em.fused = fusable(g, roots, &em.live);
         if workspace {
             em.ws = em.names.take("ws");
         }
@@ -190,15 +272,97 @@ impl<'g> Emitter<'g> {
         match self.val(id)? {
             Val::Tensor { name, .. } => Ok(name.clone()),
             Val::Scalar(_) => err(format!("node {id} is a scalar where a tensor was expected")),
+            Val::Fused => err(format!("fused node {id} read as a buffer")),
         }
     }
 
     /// The value of `id` at flat index `ix` (a scalar ignores the index).
     fn read(&self, id: NodeId, ix: &TokenStream) -> Result<E, IrError> {
+        self.read_in(id, ix, None)
+    }
+
+    /// [`Self::read`] inside a loop over the dimensions of `loop_shape` with
+    /// variables `vars`, which a fused node's broadcast operands index by.
+    fn read_in(&self, id: NodeId, ix: &TokenStream, lp: Option<Loop<'_>>) -> Result<E, IrError> {
         Ok(match self.val(id)? {
             Val::Scalar(e) => e.clone(),
             Val::Tensor { name, .. } => E::atom(quote!(#name[#ix])),
+            Val::Fused => self.read_fused(id, ix, lp)?,
         })
+    }
+
+    /// Whether reading fused `id` needs per-dimension loop variables (some
+    /// operand down the fused chain broadcasts).
+    fn needs_dims(&self, id: NodeId) -> bool {
+        if !matches!(self.vals[id.index()], Some(Val::Fused)) {
+            return false;
+        }
+        let s = self.shape(id);
+        self.g.args(id).iter().any(|a| {
+            let sa = self.shape(*a);
+            (sa != s && sa.numel() != 1 && matches!(self.vals[a.index()], Some(Val::Tensor { .. })))
+                || self.needs_dims(*a)
+        })
+    }
+
+    /// A fused node's expression at flat index `ix`: its operands are read at
+    /// `ix` (same shape) or 0 (one element). An op that repeats an operand
+    /// (`relu`, `max`) binds fused operands once in a block, so chains do not
+    /// grow exponentially.
+    fn read_fused(&self, id: NodeId, ix: &TokenStream, lp: Option<Loop<'_>>) -> Result<E, IrError> {
+        let g = self.g;
+        let out = self.shape(id);
+        let mut ops = Vec::new();
+        let mut inner = false;
+        for a in g.args(id) {
+            let sa = self.shape(*a);
+            let aix = if sa == out {
+                ix.clone()
+            } else if sa.numel() == 1 {
+                quote!(0)
+            } else {
+                match lp {
+                    Some((vars, ls)) if ls == out => index_of(vars, &sa.broadcast_strides(out)),
+                    _ => {
+                        return err(format!(
+                            "fused node {id} broadcasts outside a loop over its shape"
+                        ))
+                    }
+                }
+            };
+            inner |= matches!(self.val(*a)?, Val::Fused);
+            ops.push(self.read_in(*a, &aix, lp)?);
+        }
+        let op = g.op(id);
+        if let Op::BroadcastTo(_) = op {
+            return match ops.first() {
+                Some(e) => Ok(e.clone()),
+                None => err(format!("broadcast node {id} has no operand")),
+            };
+        }
+        self.apply_once(op, &ops, inner)
+    }
+
+    /// [`Self::apply`], but an op that repeats an operand (`relu`, `max`) binds
+    /// its operands once in a block when some are fused expressions (`inner`),
+    /// so chains neither recompute nor grow exponentially.
+    fn apply_once(&self, op: &Op, ops: &[E], inner: bool) -> Result<E, IrError> {
+        if inner && matches!(op, Op::Relu | Op::Max) {
+            let vars: Vec<Ident> = ["p", "q"]
+                .iter()
+                .take(ops.len())
+                .map(|v| Ident::new(v, proc_macro2::Span::call_site()))
+                .collect();
+            let es: Vec<&TokenStream> = ops.iter().map(|e| &e.ts).collect();
+            let bound: Vec<E> = vars.iter().map(|v| E::atom(quote!(#v))).collect();
+            let body = self.apply(op, &bound)?.ts;
+            return Ok(E::atom(if vars.len() == 1 {
+                quote!({ let p = #(#es)*; #body })
+            } else {
+                quote!({ let (#(#vars),*) = (#(#es),*); #body })
+            }));
+        }
+        self.apply(op, ops)
     }
 
     /// `&[T]`-coercible reference to a tensor's buffer.
@@ -207,6 +371,7 @@ impl<'g> Emitter<'g> {
             Val::Tensor { name, owned: true } => Ok(quote!(&#name)),
             Val::Tensor { name, owned: false } => Ok(quote!(#name)),
             Val::Scalar(_) => err(format!("node {id} is a scalar where a tensor was expected")),
+            Val::Fused => err(format!("fused node {id} read as a buffer")),
         }
     }
 
@@ -322,8 +487,13 @@ impl<'g> Emitter<'g> {
             | Op::Div
             | Op::Max
             | Op::Gt) => {
-                let op = op.clone();
-                self.elementwise(id, |em, v| em.apply(&op, v))?;
+                if self.fused[id.index()] {
+                    self.vals[id.index()] = Some(Val::Fused);
+                } else {
+                    let op = op.clone();
+                    let inner = args.iter().any(|a| self.fused[a.index()]);
+                    self.elementwise(id, |em, v| em.apply_once(&op, v, inner))?;
+                }
             }
             Op::MatMul { ta, tb } => self.matmul(id, args[0], args[1], *ta, *tb)?,
             Op::Transpose => self.transpose(id, args[0])?,
@@ -346,6 +516,8 @@ impl<'g> Emitter<'g> {
             Op::BroadcastTo(s) => {
                 if s == self.shape(args[0]) {
                     self.alias(id, args[0])?;
+                } else if self.fused[id.index()] {
+                    self.vals[id.index()] = Some(Val::Fused);
                 } else {
                     self.elementwise(id, |_, v| Ok(v[0].clone()))?;
                 }
@@ -451,6 +623,7 @@ impl<'g> Emitter<'g> {
             if matches!(self.val(*a)?, Val::Tensor { .. }) && s != out && s.numel() != 1 {
                 general = true;
             }
+            general |= self.needs_dims(*a);
         }
         let (dims, strides) = if general {
             (out.dims().to_vec(), out.strides())
@@ -468,7 +641,8 @@ impl<'g> Emitter<'g> {
             } else {
                 index_of(&vars, &self.shape(*a).broadcast_strides(out))
             };
-            ops.push(self.read(*a, &ix)?);
+            let lp = general.then_some((&vars[..], out));
+            ops.push(self.read_in(*a, &ix, lp)?);
         }
         let e = f(self, &ops)?.ts;
         let y = self.new_buffer_for(id, true);
@@ -518,9 +692,9 @@ impl<'g> Emitter<'g> {
         Ok(())
     }
 
-    /// A large matmul through `rt::gemm`: the left operand is read through
-    /// strides (a transposed one in place); a transposed right operand is first
-    /// copied row-major, since the kernel streams rows of it.
+    /// A large matmul through `rt::gemm_strided`: a transposed operand is the
+    /// same buffer read through swapped strides (the kernel packs its panels
+    /// anyway), so nothing is copied.
     fn gemm(
         &mut self,
         id: NodeId,
@@ -529,46 +703,25 @@ impl<'g> Emitter<'g> {
         (bn, tb): (&Ident, bool),
     ) -> Result<(), IrError> {
         let rt = quote!(::gradc::__private::rt);
-        let (rs, cs) = if ta {
+        // A is m×k: stored [m, k], or [k, m] when transposed.
+        let (ars, acs) = if ta {
             (lit(1), lit(m))
         } else {
             (lit(k), lit(1))
         };
-        let (lm, ln, lk) = (lit(m), lit(n), lit(k));
-        let b_rows = if tb {
-            let bt = self.names.fresh(Some(&format!("{bn}_t")), id.index());
-            let z = self.zero().ts;
-            let nk = k * n;
-            let decl = if nk <= MAX_STACK_ELEMS {
-                let l = lit(nk);
-                quote!(let mut #bt = [#z; #l];)
-            } else if let Some(ws) = &mut self.workspace {
-                ws.push((bt.clone(), nk));
-                let w = &self.ws;
-                quote!(let #bt = &mut *#w.#bt;)
-            } else {
-                let l = lit(nk);
-                quote!(let mut #bt = vec![#z; #l];)
-            };
-            self.stmts.push(decl);
-            // b is stored [n, k]; bt[p * n + j] = b[j * k + p].
-            self.stmts.push(quote! {
-                for i in 0..#ln {
-                    for j in 0..#lk {
-                        #bt[j * #ln + i] = #bn[i * #lk + j];
-                    }
-                }
-            });
-            bt
+        // B is k×n: stored [k, n], or [n, k] when transposed.
+        let (brs, bcs) = if tb {
+            (lit(1), lit(k))
         } else {
-            bn.clone()
+            (lit(n), lit(1))
         };
+        let (lm, ln, lk) = (lit(m), lit(n), lit(k));
         let y = self.new_buffer_for(id, true);
         self.stmts.push(quote! {
-            #rt::gemm(
+            #rt::gemm_strided(
                 #lm, #ln, #lk,
-                #rt::Strided { data: &#an[..], rs: #rs, cs: #cs },
-                &#b_rows[..],
+                #rt::Strided { data: &#an[..], rs: #ars, cs: #acs },
+                #rt::Strided { data: &#bn[..], rs: #brs, cs: #bcs },
                 &mut #y[..],
                 false,
             );
@@ -599,14 +752,13 @@ impl<'g> Emitter<'g> {
             self.new_scalar(id, e);
             return Ok(());
         }
-        let xn = self.tensor(x)?;
         let vars = loop_vars(&[numel]);
         let ix = index_of(&vars, &[1]);
+        let xe = self.read(x, &ix)?.ts;
         let y = self.local(id);
         let (t, z) = (&self.elem, self.zero().ts);
         self.stmts.push(quote!(let mut #y: #t = #z;));
-        self.stmts
-            .push(nest(&vars, &[numel], quote!(#y += #xn[#ix];)));
+        self.stmts.push(nest(&vars, &[numel], quote!(#y += #xe;)));
         self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));
         Ok(())
     }
@@ -614,13 +766,13 @@ impl<'g> Emitter<'g> {
     /// Sum over the axes that broadcasting the result's shape to the operand's adds.
     fn sum_to(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
         let (xs, s) = (self.shape(x), self.shape(id));
-        let xn = self.tensor(x)?;
         let vars = loop_vars(xs.dims());
         let xi = index_of(&vars, &xs.strides());
+        let xe = self.read(x, &xi)?.ts;
         let yi = index_of(&vars, &s.broadcast_strides(xs));
         let y = self.new_buffer(id);
         self.stmts
-            .push(nest(&vars, xs.dims(), quote!(#y[#yi] += #xn[#xi];)));
+            .push(nest(&vars, xs.dims(), quote!(#y[#yi] += #xe;)));
         Ok(())
     }
 
@@ -636,13 +788,13 @@ impl<'g> Emitter<'g> {
         if c == 1 || self.shape(x).is_scalar() {
             return self.alias(id, x);
         }
-        let xn = self.tensor(x)?;
         let vars = loop_vars(&[r, c]);
         let xi = index_of(&vars, &[c, 1]);
+        let xe = self.read(x, &xi)?.ts;
         let yi = index_of(&vars, &[1, 0]);
         let y = self.new_buffer(id);
         self.stmts
-            .push(nest(&vars, &[r, c], quote!(#y[#yi] += #xn[#xi];)));
+            .push(nest(&vars, &[r, c], quote!(#y[#yi] += #xe;)));
         Ok(())
     }
 
@@ -667,10 +819,17 @@ impl<'g> Emitter<'g> {
             None => quote!(let mx = #xn[#row0];),
         };
         let cols = |body: TokenStream| nest(std::slice::from_ref(&vj), &[c], body);
+        // f32 rows use the runtime's branch-free exp (≤ 2 ulp), which LLVM
+        // vectorises; libm's is an opaque call per element.
+        let exp = |x: TokenStream| match self.dtype {
+            DType::F32 => quote!(::gradc::__private::rt::exp_f32(#x)),
+            DType::F64 => quote!((#x).exp()),
+        };
+        let e_ij = exp(quote!(#xn[#xij] - mx));
         let y = self.new_buffer_for(id, true);
         let body = match op {
             Op::LogSumExp => {
-                let acc = cols(quote!(se += (#xn[#xij] - mx).exp();));
+                let acc = cols(quote!(se += #e_ij;));
                 let yi = index(&[(&vi, 1)]);
                 quote! {
                     #max
@@ -680,20 +839,20 @@ impl<'g> Emitter<'g> {
                 }
             }
             Op::Softmax => {
-                let exps = cols(quote! {
-                    #y[#xij] = (#xn[#xij] - mx).exp();
-                    se += #y[#xij];
-                });
+                // Exponentials in a loop of their own (it vectorises), then the sum.
+                let exps = cols(quote!(#y[#xij] = #e_ij;));
+                let sum = cols(quote!(se += #y[#xij];));
                 let scale = cols(quote!(#y[#xij] /= se;));
                 quote! {
                     #max
-                    let mut se = #z;
                     #exps
+                    let mut se = #z;
+                    #sum
                     #scale
                 }
             }
             Op::LogSoftmax => {
-                let acc = cols(quote!(se += (#xn[#xij] - mx).exp();));
+                let acc = cols(quote!(se += #e_ij;));
                 let shift = cols(quote!(#y[#xij] = #xn[#xij] - lse;));
                 quote! {
                     #max
@@ -784,7 +943,7 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     let shape = g.shape(root);
     let ret = match em.val(root)?.clone() {
         Val::Scalar(e) => e.ts,
-        Val::Tensor { .. } => {
+        Val::Tensor { .. } | Val::Fused => {
             let out = em.names.take("out");
             let zero = zero_array(g.dtype(), shape);
             let dst = flatten_mut(quote!(#out), shape.rank());
@@ -847,7 +1006,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
                 let e = &e.ts;
                 quote!(grads.#field = #e;)
             }
-            Val::Tensor { .. } => {
+            Val::Tensor { .. } | Val::Fused => {
                 let dst = flatten_mut(quote!(grads.#field), rank);
                 let src = em.slice_ref(r.node)?;
                 quote!(#dst.copy_from_slice(#src);)
@@ -857,7 +1016,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
     }
     let loss = match em.val(roots[0].node)? {
         Val::Scalar(e) => e.ts.clone(),
-        Val::Tensor { .. } => return err("the loss is not a scalar"),
+        Val::Tensor { .. } | Val::Fused => return err("the loss is not a scalar"),
     };
     let ty = expr::elem(g.dtype());
     let (p, i) = em.arg_names();
