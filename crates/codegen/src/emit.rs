@@ -202,12 +202,27 @@ struct Emitter<'g> {
     ws: Ident,
     /// Nodes whose value is inlined into their one user's loop ([`Val::Fused`]).
     fused: Vec<bool>,
+    /// Tensor gradients computed straight into `grads.<field>` (field, rank):
+    /// roots of exactly one parameter, so no copy at the end.
+    direct: Vec<Option<(Ident, usize)>>,
+    /// Which nodes did get a `grads` field as their buffer.
+    in_grads: Vec<bool>,
 }
 
 impl<'g> Emitter<'g> {
     /// Names the live leaves first (so they keep their source names), then emits
     /// every live node in id order. The caller has verified `g`.
     fn run(g: &'g Graph, roots: &[NodeId], workspace: bool) -> Result<Self, IrError> {
+        Self::run_with(g, roots, workspace, vec![None; g.len()])
+    }
+
+    /// [`Self::run`] with some nodes' buffers being `grads` fields.
+    fn run_with(
+        g: &'g Graph,
+        roots: &[NodeId],
+        workspace: bool,
+        direct: Vec<Option<(Ident, usize)>>,
+    ) -> Result<Self, IrError> {
         let mut em = Emitter {
             g,
             dtype: g.dtype(),
@@ -221,6 +236,8 @@ impl<'g> Emitter<'g> {
             workspace: workspace.then(Vec::new),
             ws: Ident::new("ws", proc_macro2::Span::call_site()),
             fused: Vec::new(),
+            direct,
+            in_grads: vec![false; g.len()],
         };
         em.fused = fusable(g, roots, &em.live);
         if workspace {
@@ -418,6 +435,26 @@ impl<'g> Emitter<'g> {
         let numel = self.shape(id).numel();
         let n = lit(numel);
         let z = self.zero().ts;
+        if let Some((field, rank)) = self.direct[id.index()].clone() {
+            let t = self.elem.clone();
+            let place = flatten_mut(quote!(grads.#field), rank);
+            let place = if rank == 1 {
+                quote!(&mut #place[..])
+            } else {
+                place
+            };
+            self.stmts.push(if overwrites {
+                quote!(let #y: &mut [#t] = #place;)
+            } else {
+                quote!(let #y: &mut [#t] = #place; #y.fill(#z);)
+            });
+            self.in_grads[id.index()] = true;
+            self.vals[id.index()] = Some(Val::Tensor {
+                name: y.clone(),
+                owned: false,
+            });
+            return y;
+        }
         self.stmts.push(if numel <= MAX_STACK_ELEMS {
             quote!(let mut #y = [#z; #n];)
         } else if let Some(ws) = &mut self.workspace {
@@ -997,8 +1034,24 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
         }
     }
     let root_ids: Vec<NodeId> = roots.iter().map(|r| r.node).collect();
-    let mut em = Emitter::run(g, &root_ids, true)?;
+    // A tensor gradient that is the root of one parameter only (not the loss,
+    // not shared) is computed in place in `grads`: no buffer, no final copy.
+    let mut direct = vec![None; g.len()];
     for (r, p) in roots[1..].iter().zip(params) {
+        let once = root_ids.iter().filter(|n| **n == r.node).count() == 1;
+        let rank = g.shape(*p).rank();
+        if once && rank >= 1 && !matches!(g.op(r.node), Op::Input(_) | Op::Param(_)) {
+            if let Some(n) = g.name(*p).filter(|n| names::is_plain_ident(n)) {
+                direct[r.node.index()] =
+                    Some((Ident::new(n, proc_macro2::Span::call_site()), rank));
+            }
+        }
+    }
+    let mut em = Emitter::run_with(g, &root_ids, true, direct)?;
+    for (r, p) in roots[1..].iter().zip(params) {
+        if em.in_grads[r.node.index()] {
+            continue;
+        }
         let field = em.field(*p)?;
         let rank = g.shape(*p).rank();
         let write = match em.val(r.node)? {
