@@ -350,10 +350,9 @@ fn dense_grads(
 #[allow(clippy::too_many_arguments)]
 fn back_relu(rows: usize, i: usize, o: usize, dz: &[f32], w: &[f32], h: &[f32], dx: &mut [f32]) {
     gemm(rows, i, o, (dz, o, 1), (w, 1, o), dx, false);
+    // A select, not a conditional store, so it vectorises without masked stores.
     for (d, &hv) in dx.iter_mut().zip(h) {
-        if hv <= 0.0 {
-            *d = 0.0;
-        }
+        *d = if hv > 0.0 { *d } else { 0.0 };
     }
 }
 

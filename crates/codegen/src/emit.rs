@@ -18,6 +18,10 @@ const MIN_GEMM_MACS: usize = 2048;
 /// Loop variables (`None` for extent 1) and the shape they run over.
 type Loop<'a> = (&'a [Option<Ident>], &'a Shape);
 
+/// Tensor gradients with more elements than this are computed in place in
+/// `grads` (see `forward_backward`).
+const MIN_DIRECT_ELEMS: usize = 256;
+
 /// How generated code refers to a node's value.
 #[derive(Clone, Debug)]
 enum Val {
@@ -1040,7 +1044,9 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
     for (r, p) in roots[1..].iter().zip(params) {
         let once = root_ids.iter().filter(|n| **n == r.node).count() == 1;
         let rank = g.shape(*p).rank();
-        if once && rank >= 1 && !matches!(g.op(r.node), Op::Input(_) | Op::Param(_)) {
+        // Small gradients stay locals LLVM keeps in registers; copying them is free.
+        let big = g.shape(*p).numel() > MIN_DIRECT_ELEMS;
+        if once && big && rank >= 1 && !matches!(g.op(r.node), Op::Input(_) | Op::Param(_)) {
             if let Some(n) = g.name(*p).filter(|n| names::is_plain_ident(n)) {
                 direct[r.node.index()] =
                     Some((Ident::new(n, proc_macro2::Span::call_site()), rank));
