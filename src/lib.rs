@@ -4,6 +4,8 @@
 pub use gradc_ir::interp;
 pub use gradc_ir::{DType, Graph, NodeId, Op, Report, Shape};
 pub use gradc_macros::network;
+/// Two-thread GEMM for large matmuls, off by default (or `GRADC_THREADS=2`).
+pub use gradc_runtime::{set_threads, threads};
 pub use net::{Element, Float, LengthMismatch, Network, Tensors};
 
 #[cfg(feature = "safetensors")]

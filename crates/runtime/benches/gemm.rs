@@ -1,10 +1,11 @@
 //! Own packed kernel vs `matrixmultiply` and the `gemm` crate on the N4 layer
-//! shapes (f32, one thread), plus allocations per call of each.
+//! shapes (f32, one thread; plus the own kernel on two threads), plus
+//! allocations per call of each.
 //! `cargo bench -p gradc-runtime --bench gemm` prints a GFLOP/s table first, then
 //! runs the criterion groups (`-- --quick-table` prints only the table).
 
 use criterion::{criterion_group, Criterion};
-use gradc_runtime::{gemm_with, CountingAlloc, Isa, Strided};
+use gradc_runtime::{gemm_two_threads, gemm_with, CountingAlloc, Isa, Strided};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,27 @@ impl Case {
         )
     }
 
+    fn own_two_threads(&mut self) {
+        gemm_two_threads(
+            Isa::Best,
+            self.m,
+            self.n,
+            self.k,
+            Strided {
+                data: black_box(&self.a),
+                rs: self.sa.0,
+                cs: self.sa.1,
+            },
+            Strided {
+                data: black_box(&self.b),
+                rs: self.sb.0,
+                cs: self.sb.1,
+            },
+            &mut self.c,
+            false,
+        );
+    }
+
     fn matrixmultiply(&mut self) {
         // SAFETY: a is m×k and b is k×n with the given strides, c is m×n row-major.
         unsafe {
@@ -130,12 +152,20 @@ impl Case {
             1 => self.own(Isa::Avx2),
             2 => self.own(Isa::Portable),
             3 => self.matrixmultiply(),
-            _ => self.gemm_crate(),
+            4 => self.gemm_crate(),
+            _ => self.own_two_threads(),
         }
     }
 }
 
-const NAMES: [&str; 5] = ["own", "own avx2", "own portable", "matrixmultiply", "gemm"];
+const NAMES: [&str; 6] = [
+    "own",
+    "own avx2",
+    "own portable",
+    "matrixmultiply",
+    "gemm",
+    "own 2 threads",
+];
 
 /// Best GFLOP/s over 101 timed batches of calls (the best, not the median:
 /// the machine is shared, and interference only ever adds time), and allocations per call
@@ -170,8 +200,8 @@ fn table() {
         "| shape | {} | allocs/call (own, mm, gemm) |",
         NAMES.join(" GFLOP/s | ") + " GFLOP/s"
     );
-    println!("|---|---|---|---|---|---|---|");
-    let mut total = [0.0f64; 5];
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut total = [0.0f64; 6];
     let mut flops = 0.0;
     // GEMM_SHAPES="m,n,k;m,n,k" measures other (plain) shapes instead.
     let extra: Vec<(String, usize, usize, usize)> = std::env::var("GEMM_SHAPES")
@@ -189,7 +219,7 @@ fn table() {
     let shapes = if extra.is_empty() { SHAPES } else { &extra[..] };
     for s in shapes {
         let mut case = Case::new(s);
-        let r: Vec<(f64, u64)> = (0..5).map(|w| measure(&mut case, w)).collect();
+        let r: Vec<(f64, u64)> = (0..6).map(|w| measure(&mut case, w)).collect();
         flops += case.flops();
         for (t, (g, _)) in total.iter_mut().zip(&r) {
             *t += case.flops() / g;
@@ -212,7 +242,7 @@ fn table() {
     // The 8 products back to back on their own buffers, as in one step: operands
     // no longer all sit in L2 from the previous call of the same shape.
     let mut cases: Vec<Case> = SHAPES.iter().map(Case::new).collect();
-    let g: Vec<String> = (0..5)
+    let g: Vec<String> = (0..6)
         .map(|w| {
             let mut t = f64::INFINITY;
             for _ in 0..51 {

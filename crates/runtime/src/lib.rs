@@ -11,12 +11,17 @@
 //! into contiguous panels on the stack (so the kernel reads both sequentially,
 //! whatever their strides, and nothing is allocated), and an `MR × NR` tile of
 //! `C` lives in vector registers for a whole `KC`-deep slice of the product.
+//!
+//! [`set_threads`] (or `GRADC_THREADS=2`) splits large products over the
+//! calling thread and one persistent helper thread; off by default.
 
 use std::mem::MaybeUninit;
 
 mod exp;
+mod parallel;
 mod simd;
 pub use exp::exp_f32;
+pub use parallel::{gemm_two_threads, set_threads, threads, MIN_MACS};
 use simd::{Portable, Simd};
 
 /// The element types gradc generates code for.
@@ -107,7 +112,7 @@ pub fn gemm<T: Elem>(
         rs: n,
         cs: 1,
     };
-    T::gemm_dispatch(m, n, k, a, b, c, acc, Isa::Best)
+    parallel::gemm(m, n, k, a, b, c, acc, Isa::Best)
 }
 
 /// `c[m×n] = A·B` (or `c += A·B` when `acc`) with both operands strided, so either
@@ -125,7 +130,7 @@ pub fn gemm_strided<T: Elem>(
     c: &mut [T],
     acc: bool,
 ) {
-    T::gemm_dispatch(m, n, k, a, b, c, acc, Isa::Best)
+    parallel::gemm(m, n, k, a, b, c, acc, Isa::Best)
 }
 
 /// Which build of the kernel [`gemm_with`] uses.
@@ -139,7 +144,8 @@ pub enum Isa {
     Portable,
 }
 
-/// [`gemm_strided`] through a chosen build (for tests and benchmarks).
+/// [`gemm_strided`] through a chosen build, on the calling thread only (for
+/// tests and benchmarks).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with<T: Elem>(
     isa: Isa,
@@ -590,6 +596,14 @@ impl CountingAlloc {
     /// Allocations (including reallocations) made by this thread so far.
     pub fn count() -> u64 {
         ALLOCS.with(|c| c.get())
+    }
+
+    /// Allocations the GEMM helper thread (see [`set_threads`]) had made when
+    /// it finished its latest job; `None` before its first job.
+    pub fn helper_count() -> Option<u64> {
+        parallel::HELPER_ALLOCS
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .checked_sub(1)
     }
 
     fn bump() {
