@@ -46,6 +46,16 @@ fn steps(c: &mut Criterion) {
         n4,
         |p: &n4::Params, i: &n4::Inputs, g: &mut n4::Grads| hand_n4(p, i, g, &mut s4)
     );
+    // N4 with the two-thread GEMM on (gradc::set_threads(2)), then off again.
+    assert_eq!(gradc::set_threads(2), 2);
+    bench_net!(
+        c,
+        "N4 2 threads",
+        setup_n4,
+        n4,
+        |p: &n4::Params, i: &n4::Inputs, g: &mut n4::Grads| hand_n4(p, i, g, &mut s4)
+    );
+    gradc::set_threads(1);
 }
 
 criterion_group! {

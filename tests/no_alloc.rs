@@ -36,6 +36,20 @@ fn wide(
     cross_entropy(h.matmul(w2) + b2, y)
 }
 
+/// Matmuls of 128 × 256 × 128 multiply-adds: large enough for the two-thread GEMM.
+#[network]
+fn big(
+    #[input] x: [[f32; 256]; 128],
+    #[input] y: [[f32; 10]; 128],
+    w1: [[f32; 128]; 256],
+    b1: [f32; 128],
+    w2: [[f32; 10]; 128],
+    b2: [f32; 10],
+) -> f32 {
+    let h = relu(x.matmul(w1) + b1);
+    cross_entropy(h.matmul(w2) + b2, y)
+}
+
 fn fill(xs: &mut [f32], seed: u32) {
     for (i, x) in xs.iter_mut().enumerate() {
         *x =
@@ -104,5 +118,51 @@ fn large_network_allocates_only_its_workspace() {
         for (u, v) in a.iter().zip(b.iter()) {
             assert!((u - v).abs() <= 1e-4 * v.abs().max(1e-2), "{u} vs {v}");
         }
+    }
+}
+
+#[test]
+fn two_threads_allocate_nothing_after_warm_up() {
+    assert!(128 * 256 * 128 >= gradc_runtime::MIN_MACS);
+    let mut p = Box::new(big::Params::zeros());
+    for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
+        fill(s, k as u32);
+    }
+    let mut i = Box::new(big::Inputs::zeros());
+    fill(i.x.as_flattened_mut(), 3);
+    for (r, row) in i.y.iter_mut().enumerate() {
+        row[r % 10] = 1.0;
+    }
+    let mut g1 = Box::new(big::Grads::zeros());
+    let mut ws = big::Workspace::new();
+    let one = big::forward_backward_with(&p, &i, &mut g1, &mut ws);
+
+    // Starting the helper thread allocates; its first jobs may too (thread
+    // start-up). Warm up until it has finished at least one job.
+    assert_eq!(gradc::set_threads(2), 2);
+    let mut g2 = Box::new(big::Grads::zeros());
+    for _ in 0..10_000 {
+        big::forward_backward_with(&p, &i, &mut g2, &mut ws);
+        if CountingAlloc::helper_count().is_some() {
+            break;
+        }
+    }
+    let helper = CountingAlloc::helper_count().expect("the helper ran a job");
+    let before = CountingAlloc::count();
+    let mut two = 0.0;
+    for _ in 0..20 {
+        two = big::forward_backward_with(&p, &i, &mut g2, &mut ws);
+    }
+    assert_eq!(CountingAlloc::count(), before);
+    assert_eq!(CountingAlloc::helper_count(), Some(helper));
+    gradc::set_threads(1);
+
+    // Bit-identical to one thread.
+    assert_eq!(one.to_bits(), two.to_bits());
+    for ((_, a), (_, b)) in g1.slices().iter().zip(g2.slices().iter()) {
+        assert!(a
+            .iter()
+            .zip(b.iter())
+            .all(|(u, v)| u.to_bits() == v.to_bits()));
     }
 }

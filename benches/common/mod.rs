@@ -564,6 +564,34 @@ pub fn print_table(budget: Duration) {
         N4_FLOPS / h.as_secs_f64() / 1e9,
         N4_FLOPS / 1e6
     );
+    print_threads(budget, c, h, &mut s4);
+}
+
+/// N4 again with `gradc::set_threads(2)` (large GEMMs split over the calling
+/// thread and one helper), against the one-thread times `c1` (compiled) and
+/// `h1` (hand-written) measured just before in the same run.
+pub fn print_threads(budget: Duration, c1: Duration, h1: Duration, s4: &mut HandScratch) {
+    if gradc::set_threads(2) != 2 {
+        println!("N4, 2 threads: helper thread unavailable");
+        return;
+    }
+    let (p, i, mut g) = setup_n4();
+    let c2 = best(budget, || {
+        black_box(n4::forward_backward(black_box(&p), black_box(&i), &mut g));
+    });
+    let h2 = best(budget, || {
+        black_box(hand_n4(black_box(&p), black_box(&i), &mut g, s4));
+    });
+    gradc::set_threads(1);
+    println!(
+        "N4, 2 threads (gradc::set_threads(2)): compiled {} ({:.1} GFLOP/s, {:.2}x vs 1 thread), \
+         hand-written {} ({:.2}x)",
+        fmt(c2),
+        N4_FLOPS / c2.as_secs_f64() / 1e9,
+        c1.as_secs_f64() / c2.as_secs_f64(),
+        fmt(h2),
+        h1.as_secs_f64() / h2.as_secs_f64()
+    );
 }
 
 /// Largest relative difference between two gradient sets (and losses), to check
