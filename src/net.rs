@@ -151,6 +151,9 @@ pub trait Network {
     type Inputs: Tensors<Elem = Self::Elem>;
     /// `NAME::Grads`: one gradient per parameter, the shapes of `Params`.
     type Grads: Tensors<Elem = Self::Elem>;
+    /// `NAME::Workspace`: scratch of [`Network::forward_backward_with`] (empty
+    /// for small networks, whose buffers live on the stack).
+    type Workspace: Default;
 
     /// The function's name.
     const NAME: &'static str;
@@ -164,6 +167,36 @@ pub trait Network {
         params: &Self::Params,
         inputs: &Self::Inputs,
         grads: &mut Self::Grads,
+    ) -> Self::Elem;
+
+    /// [`Network::forward_backward`] with caller-owned scratch: never allocates.
+    /// (`forward_backward` keeps a workspace per thread for networks that need
+    /// one, allocated on the thread's first call.)
+    ///
+    /// ```
+    /// use gradc::{network, Network, Tensors};
+    ///
+    /// #[network]
+    /// fn line(#[input] x: [f32; 3], #[input] y: [f32; 3], w: f32, b: f32) -> f32 {
+    ///     mse(x * w + b, y)
+    /// }
+    ///
+    /// fn train<N: Network>(p: &N::Params, batches: &[N::Inputs]) -> Vec<N::Elem> {
+    ///     let mut g = N::Grads::zeros_boxed();
+    ///     let mut ws = N::Workspace::default(); // allocated once, reused
+    ///     batches.iter().map(|i| N::forward_backward_with(p, i, &mut g, &mut ws)).collect()
+    /// }
+    ///
+    /// let p = line::Params { w: 2.0, b: 1.0 };
+    /// let i = line::Inputs { x: [0.0, 1.0, 2.0], y: [1.0, 3.0, 6.0] };
+    /// let losses = train::<line::Net>(&p, &[i.clone(), i]);
+    /// assert_eq!(losses, vec![1.0 / 3.0; 2]);
+    /// ```
+    fn forward_backward_with(
+        params: &Self::Params,
+        inputs: &Self::Inputs,
+        grads: &mut Self::Grads,
+        ws: &mut Self::Workspace,
     ) -> Self::Elem;
 
     /// The same loss and gradients through the tape interpreter.

@@ -7,9 +7,14 @@ use gradc_ir::{verify, DType, Graph, IrError, NodeId, Op, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
-/// Buffers up to this many elements live on the stack; larger ones in the
-/// caller's workspace (`forward_backward`) or a `Vec` (`forward`).
+/// In `forward`, buffers up to this many elements live on the stack; larger
+/// ones in a `Vec`.
 const MAX_STACK_ELEMS: usize = 4096;
+
+/// In `forward_backward`, buffers up to this many elements live on the stack
+/// (registers, for small networks); larger ones in the workspace, which a
+/// buffer that is overwritten whole need not zero on every call.
+const MAX_STACK_ELEMS_WS: usize = 256;
 
 /// Matmuls with at least this many multiply-adds call the register-blocked
 /// run-time kernel; smaller ones stay inline loops LLVM unrolls.
@@ -184,6 +189,34 @@ fn nest(vars: &[Option<Ident>], dims: &[usize], body: TokenStream) -> TokenStrea
         })
 }
 
+/// An accumulation `for vars { y[..] += x[..] }` whose reduced axis `axis`
+/// starts with an assignment instead of a zeroed buffer: the loops outside
+/// `axis`, then `body(first = true)` over the inner loops with `axis` at 0, then
+/// the rest of `axis` accumulating. No `0.0 +` in the chain (LLVM cannot drop
+/// it: `0.0 + -0.0` is `0.0`) and no zeroing. Without a loop at `axis` (extent
+/// 1) it is the assignment alone.
+fn peel(
+    vars: &[Option<Ident>],
+    dims: &[usize],
+    axis: usize,
+    mut body: impl FnMut(&[Option<Ident>], bool) -> Result<TokenStream, IrError>,
+) -> Result<TokenStream, IrError> {
+    let (outer, inner) = (&vars[axis + 1..], &dims[axis + 1..]);
+    let Some(v) = &vars[axis] else {
+        return Ok(nest(vars, dims, body(vars, true)?));
+    };
+    let mut at0 = vars.to_vec();
+    at0[axis] = None;
+    let first = nest(outer, inner, body(&at0, true)?);
+    let rest = nest(outer, inner, body(vars, false)?);
+    let d = lit(dims[axis]);
+    Ok(nest(
+        &vars[..axis],
+        &dims[..axis],
+        quote!(#first for #v in 1..#d { #rest }),
+    ))
+}
+
 /// `place.as_flattened_mut()` repeated so a rank-`rank` array becomes `&mut [T]`.
 fn flatten_mut(place: TokenStream, rank: usize) -> TokenStream {
     (1..rank).fold(place, |p, _| quote!(#p.as_flattened_mut()))
@@ -211,6 +244,9 @@ struct Emitter<'g> {
     direct: Vec<Option<(Ident, usize)>>,
     /// Which nodes did get a `grads` field as their buffer.
     in_grads: Vec<bool>,
+    /// `softmax_of[x]`: a live `softmax x`, which a `logsumexp x` emitted before
+    /// it computes in the same row pass (one `exp` per element, not two).
+    softmax_of: Vec<Option<NodeId>>,
 }
 
 impl<'g> Emitter<'g> {
@@ -242,8 +278,15 @@ impl<'g> Emitter<'g> {
             fused: Vec::new(),
             direct,
             in_grads: vec![false; g.len()],
+            softmax_of: vec![None; g.len()],
         };
         em.fused = fusable(g, roots, &em.live);
+        for id in g.node_ids() {
+            if em.live[id.index()] && matches!(g.op(id), Op::Softmax) {
+                let x = g.args(id)[0];
+                em.softmax_of[x.index()].get_or_insert(id);
+            }
+        }
         if workspace {
             em.ws = em.names.take("ws");
         }
@@ -437,10 +480,8 @@ impl<'g> Emitter<'g> {
     fn new_buffer_for(&mut self, id: NodeId, overwrites: bool) -> Ident {
         let y = self.local(id);
         let numel = self.shape(id).numel();
-        let n = lit(numel);
-        let z = self.zero().ts;
         if let Some((field, rank)) = self.direct[id.index()].clone() {
-            let t = self.elem.clone();
+            let (t, z) = (self.elem.clone(), self.zero().ts);
             let place = flatten_mut(quote!(grads.#field), rank);
             let place = if rank == 1 {
                 quote!(&mut #place[..])
@@ -459,26 +500,42 @@ impl<'g> Emitter<'g> {
             });
             return y;
         }
-        self.stmts.push(if numel <= MAX_STACK_ELEMS {
-            quote!(let mut #y = [#z; #n];)
-        } else if let Some(ws) = &mut self.workspace {
-            ws.push((y.clone(), numel));
-            let w = &self.ws;
-            if overwrites {
-                quote!(let #y = &mut *#w.#y;)
-            } else {
-                quote!(let #y = &mut *#w.#y; #y.fill(#z);)
-            }
-        } else {
-            quote!(let mut #y = vec![#z; #n];)
-        });
-        // A workspace buffer is already a `&mut [T; N]`, passed as is.
-        let in_ws = numel > MAX_STACK_ELEMS && self.workspace.is_some();
+        let owned = self.alloc(&y, numel, overwrites);
         self.vals[id.index()] = Some(Val::Tensor {
             name: y.clone(),
-            owned: !in_ws,
+            owned,
         });
         y
+    }
+
+    /// Declares buffer `y` of `numel` elements: a zeroed stack array when small,
+    /// else a workspace field (zeroed only if `overwrites` is false: it holds the
+    /// previous call's values) or, in `forward`, a `Vec`. Returns whether `y` is
+    /// an owned array (`false`: already a `&mut [T; N]`).
+    fn alloc(&mut self, y: &Ident, numel: usize, overwrites: bool) -> bool {
+        let n = lit(numel);
+        let z = self.zero().ts;
+        let stack_max = if self.workspace.is_some() {
+            MAX_STACK_ELEMS_WS
+        } else {
+            MAX_STACK_ELEMS
+        };
+        if numel <= stack_max {
+            self.stmts.push(quote!(let mut #y = [#z; #n];));
+            return true;
+        }
+        let Some(ws) = &mut self.workspace else {
+            self.stmts.push(quote!(let mut #y = vec![#z; #n];));
+            return true;
+        };
+        ws.push((y.clone(), numel));
+        let w = &self.ws;
+        self.stmts.push(if overwrites {
+            quote!(let #y = &mut *#w.#y;)
+        } else {
+            quote!(let #y = &mut *#w.#y; #y.fill(#z);)
+        });
+        false
     }
 
     fn node(&mut self, id: NodeId, leaf: Option<(Ident, Ident)>) -> Result<(), IrError> {
@@ -581,6 +638,8 @@ impl<'g> Emitter<'g> {
                 }
             }
             Op::SumLast => self.sum_last(id, args[0])?,
+            // Already computed by the `logsumexp` of its operand.
+            Op::Softmax if self.vals[id.index()].is_some() => {}
             op @ (Op::LogSumExp | Op::Softmax | Op::LogSoftmax) => {
                 let op = op.clone();
                 self.rowwise(id, args[0], &op)?;
@@ -715,21 +774,30 @@ impl<'g> Emitter<'g> {
         let var = |d: usize, name: &str| {
             (d != 1).then(|| Ident::new(name, proc_macro2::Span::call_site()))
         };
-        let (vi, vk, vj) = (var(m, "i"), var(k, "k"), var(n, "j"));
-        let ai = if ta {
-            index(&[(&vk, m), (&vi, 1)])
-        } else {
-            index(&[(&vi, k), (&vk, 1)])
+        let vars = [var(m, "i"), var(k, "k"), var(n, "j")];
+        let (mn, nn, kn) = (m, n, k);
+        let y = self.new_buffer_for(id, true);
+        let body = |vs: &[Option<Ident>], first: bool| {
+            let (vi, vk, vj) = (&vs[0], &vs[1], &vs[2]);
+            let ai = if ta {
+                index(&[(vk, mn), (vi, 1)])
+            } else {
+                index(&[(vi, kn), (vk, 1)])
+            };
+            let bi = if tb {
+                index(&[(vj, kn), (vk, 1)])
+            } else {
+                index(&[(vk, nn), (vj, 1)])
+            };
+            let oi = index(&[(vi, nn), (vj, 1)]);
+            Ok(if first {
+                quote!(#y[#oi] = #an[#ai] * #bn[#bi];)
+            } else {
+                quote!(#y[#oi] += #an[#ai] * #bn[#bi];)
+            })
         };
-        let bi = if tb {
-            index(&[(&vj, k), (&vk, 1)])
-        } else {
-            index(&[(&vk, n), (&vj, 1)])
-        };
-        let oi = index(&[(&vi, n), (&vj, 1)]);
-        let y = self.new_buffer(id);
-        let body = quote!(#y[#oi] += #an[#ai] * #bn[#bi];);
-        self.stmts.push(nest(&[vi, vk, vj], &[m, k, n], body));
+        let code = peel(&vars, &[m, k, n], 1, body)?;
+        self.stmts.push(code);
         Ok(())
     }
 
@@ -793,13 +861,14 @@ impl<'g> Emitter<'g> {
             self.new_scalar(id, e);
             return Ok(());
         }
-        let vars = loop_vars(&[numel]);
-        let ix = index_of(&vars, &[1]);
-        let xe = self.read(x, &ix)?.ts;
+        // Starts from the first element: no `0.0 +` (see `peel`).
+        let x0 = self.read(x, &quote!(0))?.ts;
+        let i = names::loop_var(0);
+        let xe = self.read(x, &quote!(#i))?.ts;
         let y = self.local(id);
-        let (t, z) = (&self.elem, self.zero().ts);
-        self.stmts.push(quote!(let mut #y: #t = #z;));
-        self.stmts.push(nest(&vars, &[numel], quote!(#y += #xe;)));
+        let (t, n) = (&self.elem, lit(numel));
+        self.stmts.push(quote!(let mut #y: #t = #x0;));
+        self.stmts.push(quote!(for #i in 1..#n { #y += #xe; }));
         self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));
         Ok(())
     }
@@ -808,9 +877,30 @@ impl<'g> Emitter<'g> {
     fn sum_to(&mut self, id: NodeId, x: NodeId) -> Result<(), IrError> {
         let (xs, s) = (self.shape(x), self.shape(id));
         let vars = loop_vars(xs.dims());
-        let xi = index_of(&vars, &xs.strides());
+        let (xst, yst) = (xs.strides(), s.broadcast_strides(xs));
+        // One reduced axis, outermost of the loops (a bias gradient's batch
+        // axis): it starts with an assignment (see `peel`).
+        let looped: Vec<usize> = (0..vars.len()).filter(|&d| vars[d].is_some()).collect();
+        let reduced: Vec<usize> = looped.iter().copied().filter(|&d| yst[d] == 0).collect();
+        if let ([axis], Some(&outer)) = (&reduced[..], looped.first()) {
+            if *axis == outer {
+                let y = self.new_buffer_for(id, true);
+                let code = peel(&vars, xs.dims(), *axis, |vs, first| {
+                    let xe = self.read(x, &index_of(vs, &xst))?.ts;
+                    let yi = index_of(vs, &yst);
+                    Ok(if first {
+                        quote!(#y[#yi] = #xe;)
+                    } else {
+                        quote!(#y[#yi] += #xe;)
+                    })
+                })?;
+                self.stmts.push(code);
+                return Ok(());
+            }
+        }
+        let xi = index_of(&vars, &xst);
         let xe = self.read(x, &xi)?.ts;
-        let yi = index_of(&vars, &s.broadcast_strides(xs));
+        let yi = index_of(&vars, &yst);
         let y = self.new_buffer(id);
         self.stmts
             .push(nest(&vars, xs.dims(), quote!(#y[#yi] += #xe;)));
@@ -830,12 +920,17 @@ impl<'g> Emitter<'g> {
             return self.alias(id, x);
         }
         let vars = loop_vars(&[r, c]);
-        let xi = index_of(&vars, &[c, 1]);
-        let xe = self.read(x, &xi)?.ts;
-        let yi = index_of(&vars, &[1, 0]);
-        let y = self.new_buffer(id);
-        self.stmts
-            .push(nest(&vars, &[r, c], quote!(#y[#yi] += #xe;)));
+        let y = self.new_buffer_for(id, true);
+        let code = peel(&vars, &[r, c], 1, |vs, first| {
+            let xe = self.read(x, &index_of(vs, &[c, 1]))?.ts;
+            let yi = index_of(vs, &[1, 0]);
+            Ok(if first {
+                quote!(#y[#yi] = #xe;)
+            } else {
+                quote!(#y[#yi] += #xe;)
+            })
+        })?;
+        self.stmts.push(code);
         Ok(())
     }
 
@@ -868,7 +963,37 @@ impl<'g> Emitter<'g> {
         };
         let e_ij = exp(quote!(#xn[#xij] - mx));
         let y = self.new_buffer_for(id, true);
+        // `logsumexp x` with a later `softmax x`: the exponentials go into the
+        // softmax's buffer, summed and normalised in the same row (the same
+        // values, in the same order, as two separate passes).
+        let with_softmax = match (op, self.softmax_of[x.index()]) {
+            (Op::LogSumExp, Some(s)) if s > id && self.direct[s.index()].is_none() => Some(s),
+            _ => None,
+        };
         let body = match op {
+            Op::LogSumExp if with_softmax.is_some() => {
+                let s = with_softmax.unwrap_or(id);
+                // Named after the logsumexp and not recorded as the softmax's
+                // local, so the comments keep this block in the forward pass.
+                let sm = self.names.take(&format!("{y}_softmax"));
+                let owned = self.alloc(&sm, r * c, true);
+                self.vals[s.index()] = Some(Val::Tensor {
+                    name: sm.clone(),
+                    owned,
+                });
+                let exps = cols(quote!(#sm[#xij] = #e_ij;));
+                let sum = cols(quote!(se += #sm[#xij];));
+                let scale = cols(quote!(#sm[#xij] /= se;));
+                let yi = index(&[(&vi, 1)]);
+                quote! {
+                    #max
+                    #exps
+                    let mut se = #z;
+                    #sum
+                    #y[#yi] = mx + se.ln();
+                    #scale
+                }
+            }
             Op::LogSumExp => {
                 let acc = cols(quote!(se += #e_ij;));
                 let yi = index(&[(&vi, 1)]);
@@ -1006,8 +1131,10 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     Ok((item, em.names.locals()))
 }
 
-/// Also returns each node's local name (the hook `annotate.rs` keys comments on).
-pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
+/// The shown items (`forward_backward`, and the workspace when it has
+/// buffers), the supporting items (the empty workspace API of a small network),
+/// and each node's local name (the hook `annotate.rs` keys comments on).
+pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, Locals), IrError> {
     // Before any shape lookup: the verifier also checks that every root exists.
     verify(g)?;
     let roots = g.roots();
@@ -1085,7 +1212,30 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
     );
     let stmts = &em.stmts;
     let fields = em.workspace.take().unwrap_or_default();
+    let mut support = TokenStream::new();
     let item = if fields.is_empty() {
+        // No large buffers: an empty workspace (in `support`, not shown in
+        // GRADIENT_CODE), so generic code can always call
+        // `forward_backward_with`; `forward_backward` holds the body (no
+        // thread-local access, nothing between the caller and the registers).
+        support = quote! {
+            /// Scratch buffers of [`forward_backward_with`]: none for this network.
+            #[derive(Debug, Default)]
+            pub struct Workspace {}
+
+            impl Workspace {
+                /// The empty workspace (allocates nothing).
+                pub fn new() -> Self {
+                    Workspace {}
+                }
+            }
+
+            /// [`forward_backward`]; this network needs no scratch.
+            #[inline]
+            pub fn forward_backward_with(params: &Params, inputs: &Inputs, grads: &mut Grads, _ws: &mut Workspace) -> #ty {
+                forward_backward(params, inputs, grads)
+            }
+        };
         quote! {
             pub fn forward_backward(#p: &Params, #i: &Inputs, #gr: &mut Grads) -> #ty {
                 #(#stmts)*
@@ -1113,6 +1263,12 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
                 }
             }
 
+            impl ::core::default::Default for Workspace {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+
             pub fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #ty {
                 ::std::thread_local! {
                     static WORKSPACE: ::std::cell::RefCell<::core::option::Option<Workspace>> =
@@ -1132,5 +1288,5 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, Locals), IrErr
             }
         }
     };
-    Ok((item, em.names.locals()))
+    Ok((item, support, em.names.locals()))
 }

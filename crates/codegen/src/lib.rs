@@ -41,9 +41,10 @@ pub fn emit_forward(g: &Graph) -> Result<TokenStream, IrError> {
 /// `pub fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> T`
 /// for a joint graph (roots: `loss` then `d_<param>` for each param in order):
 /// computes everything in one fused pass, overwrites each `grads.<param>` and
-/// returns the loss.
+/// returns the loss. Also `pub struct Workspace` (its scratch; empty for small
+/// networks) and `pub fn forward_backward_with(.., &mut Workspace) -> T`.
 pub fn emit_forward_backward(joint: &Graph) -> Result<TokenStream, IrError> {
-    emit::forward_backward(joint).map(|(item, _)| item)
+    emit::forward_backward(joint).map(|(item, support, _)| quote::quote!(#item #support))
 }
 
 /// The readable forward pass: [`emit_forward`] formatted by [`pretty`], with a
@@ -59,14 +60,14 @@ pub fn forward_code(g: &Graph) -> Result<String, IrError> {
 /// computes (`// dL/dh = dL/dyhat · w2ᵀ`). Comments come from the graph's
 /// provenance ([`gradc_ir::Origin`]); nodes without one get none.
 pub fn forward_backward_code(joint: &Graph) -> Result<String, IrError> {
-    let (item, locals) = emit::forward_backward(joint)?;
+    let (item, _, locals) = emit::forward_backward(joint)?;
     Ok(annotate::annotate(&pretty(&item)?, joint, &locals))
 }
 
 /// The local each node of a joint graph gets in [`forward_backward_code`], in
 /// node order: what a reader of the code calls it (`h`, `d_w1`, `t7`).
 pub fn local_names(joint: &Graph) -> Result<Vec<(gradc_ir::NodeId, String)>, IrError> {
-    let (_, locals) = emit::forward_backward(joint)?;
+    let (_, _, locals) = emit::forward_backward(joint)?;
     Ok(locals
         .into_iter()
         .map(|(id, name)| (gradc_ir::NodeId::from_index(id), name))

@@ -69,7 +69,7 @@ pub fn memory(joint: &Graph) -> Memory {
 
     // Name values as the generated code does; the map is empty if it cannot be emitted.
     let locals = crate::emit::forward_backward(joint)
-        .map(|(_, l)| l)
+        .map(|(_, _, l)| l)
         .unwrap_or_default();
     // A reshape is a view of its operand's buffer, not a value of its own.
     let storage = |mut id: NodeId| {

@@ -7,8 +7,17 @@ use common::{kitchen_sink, xor_graph, xor_joint};
 use gradc_codegen::{emit_forward, emit_forward_backward, pretty, rust_type};
 use gradc_ir::{DType, Graph, Op, Shape};
 
+/// The first fn of the generated items (`forward_backward` also comes with its
+/// `Workspace` API).
 fn parses_as_fn(ts: &proc_macro2::TokenStream) -> syn::ItemFn {
-    syn::parse2(ts.clone()).expect("generated code parses as a fn")
+    let file: syn::File = syn::parse2(ts.clone()).expect("generated code parses");
+    file.items
+        .into_iter()
+        .find_map(|i| match i {
+            syn::Item::Fn(f) => Some(f),
+            _ => None,
+        })
+        .expect("generated code has a fn")
 }
 
 #[test]

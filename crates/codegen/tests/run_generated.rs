@@ -310,6 +310,13 @@ fn module_source(m: &Module) -> String {
         s,
         "let loss = forward_backward(&params, &inputs, &mut grads);"
     );
+    // The caller-owned-workspace entry point computes the same bits.
+    let _ = writeln!(s, "let mut grads2 = Grads {{ {} }};", init(&pars, None));
+    let _ = writeln!(
+        s,
+        "let loss2 = forward_backward_with(&params, &inputs, &mut grads2, &mut Workspace::new());"
+    );
+    let _ = writeln!(s, "assert_eq!(loss.to_bits(), loss2.to_bits());");
     let _ = writeln!(
         s,
         "println!(\"{} loss {{}}\", super::show(&[loss]));",

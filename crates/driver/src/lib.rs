@@ -337,9 +337,13 @@ fn network_impl(
             type Params = Params;
             type Inputs = Inputs;
             type Grads = Grads;
+            type Workspace = Workspace;
             const NAME: &'static str = #name;
             fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #elem {
                 self::forward_backward(params, inputs, grads)
+            }
+            fn forward_backward_with(params: &Params, inputs: &Inputs, grads: &mut Grads, ws: &mut Workspace) -> #elem {
+                self::forward_backward_with(params, inputs, grads, ws)
             }
             fn interpreted_forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #elem {
                 self::interpreted_forward_backward(params, inputs, grads)
