@@ -67,24 +67,7 @@ fn live_from(g: &Graph, roots: &[NodeId]) -> Vec<bool> {
 
 /// Elementwise ops (those [`Emitter::elementwise`] emits).
 fn is_elementwise(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Neg
-            | Op::Relu
-            | Op::Sigmoid
-            | Op::Tanh
-            | Op::Exp
-            | Op::Ln
-            | Op::Softplus
-            | Op::Sqrt
-            | Op::Powi(_)
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Max
-            | Op::Gt
-    )
+    op.is_elementwise_unary() || op.is_elementwise_binary()
 }
 
 /// Which live nodes to fuse into their user's loop: a non-scalar elementwise
