@@ -69,25 +69,25 @@ impl Shape {
 /// NumPy broadcasting of two shapes; `None` if they are incompatible.
 pub fn broadcast_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     let r = a.rank().max(b.rank());
-    let mut out = vec![0; r];
+    // Dimension `i` of the result, counting from the left of the longer shape;
+    // a shorter shape is padded with 1s on the left.
+    let dim = |s: &Shape, i: usize| {
+        if i + s.rank() >= r {
+            s.0[i + s.rank() - r]
+        } else {
+            1
+        }
+    };
+    let mut out = Vec::with_capacity(r);
     for i in 0..r {
-        let da = if i + a.rank() >= r {
-            a.0[i + a.rank() - r]
-        } else {
-            1
-        };
-        let db = if i + b.rank() >= r {
-            b.0[i + b.rank() - r]
-        } else {
-            1
-        };
-        out[i] = if da == db || db == 1 {
+        let (da, db) = (dim(a, i), dim(b, i));
+        out.push(if da == db || db == 1 {
             da
         } else if da == 1 {
             db
         } else {
             return None;
-        };
+        });
     }
     Some(Shape(out))
 }
