@@ -238,7 +238,7 @@ impl Builder {
         let mut give = |k: usize, d: NodeId| out.push((k, args[k], d));
         match f.op(id) {
             // Leaves have no arguments.
-            Op::Input(_) | Op::Param(_) | Op::Const(_) => {}
+            Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => {}
             // A mask: no gradient.
             Op::Gt => {}
             // −g

@@ -24,6 +24,7 @@ fn expr(f: &Graph, id: NodeId, depth: usize) -> String {
     let a = |k: usize| operand(f, args[k], depth - 1);
     match f.op(id) {
         Op::Const(c) => number(c.value()),
+        Op::Count(n) => gradc_ir::Extent::of(*n).to_string(),
         Op::Input(i) => format!("input{i}"),
         Op::Param(i) => format!("param{i}"),
         Op::Neg => format!("−{}", a(0)),
@@ -117,7 +118,7 @@ pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
         }
     };
     let rhs = match f.op(y) {
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Gt => String::from("0"),
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt => String::from("0"),
         Op::Neg => format!("−{g}"),
         Op::Relu => format!("{g} · ({yn} > 0)"),
         Op::Sigmoid => format!("{g} · {yn}·(1 − {yn})"),

@@ -235,6 +235,35 @@ impl Graph {
             .count()
     }
 
+    /// Whether some shape or count involves the symbolic batch size `B`
+    /// ([`crate::BATCH`]): the graph of a `fn net<const B: usize>` network.
+    pub fn is_batch_generic(&self) -> bool {
+        self.g.node_weights().any(|n| {
+            n.shape.is_batch_generic()
+                || matches!(n.op, Op::Count(c) if matches!(crate::Extent::of(c), crate::Extent::Batch(_)))
+        })
+    }
+
+    /// The same graph with the batch size `B` set to `b`: shapes, shape
+    /// payloads and counts become concrete (what the interpreter runs). A graph
+    /// without `B` comes back unchanged. Errors for `b == 0`.
+    pub fn instantiate(&self, b: usize) -> Result<Graph, IrError> {
+        if b == 0 {
+            return Err(IrError::new("the batch size B must be at least 1"));
+        }
+        let at = |d: usize| crate::Extent::of(d).at(b);
+        let mut out = self.clone();
+        for n in out.g.node_weights_mut() {
+            n.shape = n.shape.instantiate(b);
+            match &mut n.op {
+                Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => *s = s.instantiate(b),
+                Op::Count(c) => *c = at(*c),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// The underlying petgraph graph, for algorithms and Graphviz output.
     pub fn petgraph(&self) -> &DiGraph<Node, u8, u32> {
         &self.g

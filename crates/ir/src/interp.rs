@@ -311,7 +311,7 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
     let x = |k: usize| lo[n.args[k].index()].as_slice();
     match &n.op {
         // Leaves are filled by the caller (inputs, params) or at construction (constants).
-        Op::Input(_) | Op::Param(_) | Op::Const(_) => {}
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => {}
         Op::Neg => unary(x(0), out, |v| -v),
         Op::Relu => unary(x(0), out, |v| if v > T::ZERO { v } else { T::ZERO }),
         Op::Sigmoid => unary(x(0), out, sigmoid),
@@ -441,7 +441,7 @@ fn vjp_node<T: Float>(
     let two = || 0..n.args.len();
     match &n.op {
         // Leaves and masks pass nothing on.
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Gt => {}
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt => {}
         // -g
         Op::Neg => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, _| -g),
         // g·gt(y, 0): relu'(0) = 0
@@ -672,8 +672,14 @@ impl<T: Float> Interpreter<T> {
     ///
     /// The graph's declared dtype is not enforced: a graph can be run in either
     /// element type (e.g. an `f32` network in `f64` for finite differences).
+    /// A batch-generic graph must be instantiated first ([`Graph::instantiate`]).
     pub fn new(g: &Graph) -> Result<Self, IrError> {
         verify(g)?;
+        if g.is_batch_generic() {
+            return Err(IrError::new(
+                "interpreter: the graph has a symbolic batch size B; run graph.instantiate(b) first",
+            ));
+        }
         let len = g.len();
         let live_all = g.live();
         let mut live_loss = vec![false; len];
@@ -711,8 +717,10 @@ impl<T: Float> Interpreter<T> {
             } else {
                 Vec::new()
             };
-            if let (Op::Const(c), true) = (&n.op, live_all[i]) {
-                buf.fill(T::from_f64(c.value()));
+            match (&n.op, live_all[i]) {
+                (Op::Const(c), true) => buf.fill(T::from_f64(c.value())),
+                (Op::Count(c), true) => buf.fill(T::from_f64(*c as f64)),
+                _ => {}
             }
             vals.push(buf);
             adj.push(if needs[i] {

@@ -25,7 +25,7 @@ pub use graph::{Graph, Node, NodeId, Root};
 pub use op::{Const, DType, Op};
 pub use origin::Origin;
 pub use report::Report;
-pub use shape::{broadcast_shapes, Shape};
+pub use shape::{broadcast_shapes, nominal, parse_extent, Extent, Shape, BATCH, NOMINAL_BATCH};
 pub use text::ParseError;
 pub use verify::verify;
 

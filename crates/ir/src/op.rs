@@ -61,6 +61,10 @@ pub enum Op {
     Param(usize),
     /// A scalar constant; it broadcasts like any scalar.
     Const(Const),
+    /// The count `n` (an element or row count) as a scalar: what `mean` and the
+    /// losses divide by. Unlike a `Const`, `n` may be the symbolic batch size
+    /// `c·B` ([`crate::Extent`]), so nothing folds it into other constants.
+    Count(usize),
 
     Neg,
     Relu,
@@ -117,7 +121,7 @@ impl Op {
     pub fn arity(&self) -> usize {
         use Op::*;
         match self {
-            Input(_) | Param(_) | Const(_) => 0,
+            Input(_) | Param(_) | Const(_) | Count(_) => 0,
             Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => 1,
             Transpose | Reshape(_) | BroadcastTo(_) | SumTo(_) => 1,
             Sum | SumLast | LogSumExp | Softmax | LogSoftmax => 1,
@@ -151,6 +155,7 @@ impl Op {
             Input(_) => "input",
             Param(_) => "param",
             Const(_) => "const",
+            Count(_) => "count",
             Neg => "neg",
             Relu => "relu",
             Sigmoid => "sigmoid",
@@ -192,7 +197,7 @@ impl Op {
     }
 
     /// The op with this text-form name, for ops that carry no data (everything but
-    /// `input`, `param`, `const`, `powi`, `reshape`, `broadcast_to`, `sum_to`).
+    /// `input`, `param`, `const`, `count`, `powi`, `reshape`, `broadcast_to`, `sum_to`).
     pub fn from_plain_name(name: &str) -> Option<Op> {
         use Op::*;
         let mm = |ta, tb| MatMul { ta, tb };
@@ -238,7 +243,7 @@ impl Op {
         }
         match self {
             Input(_) | Param(_) => Err(IrError::new("leaf shapes are given, not inferred")),
-            Const(_) => Ok(Shape::scalar()),
+            Const(_) | Count(_) => Ok(Shape::scalar()),
             // The derivative needs xⁿ⁻¹, so n − 1 must be an i32 too.
             Powi(i32::MIN) => Err(IrError::new(format!(
                 "powi: the exponent must be at least {}",
@@ -370,6 +375,7 @@ mod tests {
             Op::Powi(2),
             Op::Reshape(Shape::scalar()),
             Op::constant(1.0),
+            Op::Count(4),
             Op::Input(0),
         ] {
             assert_eq!(Op::from_plain_name(data_op.name()), None);

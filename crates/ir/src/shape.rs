@@ -1,5 +1,70 @@
 use std::fmt;
 
+/// The batch size `B` of a batch-generic network (`fn net<const B: usize>(..)`)
+/// when it stands as a dimension: a prime that no accepted literal length is a
+/// multiple of (the frontend rejects such lengths), so an extent is `c·B`
+/// exactly when it is a multiple of `BATCH`. Shapes stay plain `usize`s through
+/// every pass; only code generation, the cost model and [`Shape::instantiate`]
+/// read the symbol back. At most one dimension of a shape may be symbolic, so
+/// every extent and element count is `c` or `c·B`.
+pub const BATCH: usize = 1_000_003;
+
+/// The batch size the cost model and reports assume for a symbolic `B`.
+pub const NOMINAL_BATCH: usize = 32;
+
+/// An extent read back from its `usize` form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extent {
+    /// A literal length.
+    Fixed(usize),
+    /// `c·B`, with the coefficient `c`.
+    Batch(usize),
+}
+
+impl Extent {
+    /// Decodes an extent or element count.
+    pub fn of(d: usize) -> Extent {
+        if d != 0 && d % BATCH == 0 {
+            Extent::Batch(d / BATCH)
+        } else {
+            Extent::Fixed(d)
+        }
+    }
+
+    /// The value for a concrete batch size `b`.
+    pub fn at(self, b: usize) -> usize {
+        match self {
+            Extent::Fixed(d) => d,
+            Extent::Batch(c) => c * b,
+        }
+    }
+}
+
+impl fmt::Display for Extent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Extent::Fixed(d) => write!(f, "{d}"),
+            Extent::Batch(1) => f.write_str("B"),
+            Extent::Batch(c) => write!(f, "{c}B"),
+        }
+    }
+}
+
+/// `d` (an extent or count, possibly `c·B`) with `B` = [`NOMINAL_BATCH`]: what
+/// costs and reports count.
+pub fn nominal(d: usize) -> usize {
+    Extent::of(d).at(NOMINAL_BATCH)
+}
+
+/// Parses an extent as [`Extent`]'s `Display` writes it: `4`, `B`, `64B`.
+pub fn parse_extent(t: &str) -> Option<usize> {
+    match t.strip_suffix('B') {
+        Some("") => Some(BATCH),
+        Some(c) => c.parse::<usize>().ok().filter(|c| *c > 0)?.checked_mul(BATCH),
+        None => t.parse().ok(),
+    }
+}
+
 /// A static tensor shape, outermost dimension first. The empty shape is a scalar.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Shape(pub Vec<usize>);
@@ -60,6 +125,29 @@ impl Shape {
         broadcast_shapes(self, out).as_ref() == Some(out)
     }
 
+    /// How many dimensions are the symbolic batch size (`c·B`).
+    pub fn batch_degree(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|d| matches!(Extent::of(**d), Extent::Batch(_)))
+            .count()
+    }
+
+    /// Whether some dimension is the symbolic batch size.
+    pub fn is_batch_generic(&self) -> bool {
+        self.batch_degree() > 0
+    }
+
+    /// The shape with `B` = `b`.
+    pub fn instantiate(&self, b: usize) -> Shape {
+        Shape(self.0.iter().map(|d| Extent::of(*d).at(b)).collect())
+    }
+
+    /// Element count with `B` = [`NOMINAL_BATCH`] (for costs and reports).
+    pub fn nominal_numel(&self) -> usize {
+        nominal(self.numel())
+    }
+
     /// The last dimension (the class axis of softmax-like ops).
     pub fn last(&self) -> Option<usize> {
         self.0.last().copied()
@@ -99,7 +187,7 @@ impl fmt::Display for Shape {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            write!(f, "{d}")?;
+            write!(f, "{}", Extent::of(*d))?;
         }
         f.write_str("]")
     }
@@ -119,5 +207,25 @@ mod tests {
         assert_eq!(s(&[2]).broadcast_strides(&s(&[4, 2])), vec![0, 1]);
         assert_eq!(s(&[4, 1]).broadcast_strides(&s(&[4, 3])), vec![1, 0]);
         assert_eq!(s(&[2, 3, 4]).strides(), vec![12, 4, 1]);
+    }
+
+    #[test]
+    fn batch_extents_read_back() {
+        let s = Shape::new([BATCH, 64]);
+        assert_eq!(s.to_string(), "[B 64]");
+        assert_eq!(Shape::new([64 * BATCH]).to_string(), "[64B]");
+        assert_eq!(s.batch_degree(), 1);
+        assert_eq!(s.instantiate(7), Shape::new([7, 64]));
+        assert_eq!(s.nominal_numel(), 64 * NOMINAL_BATCH);
+        assert_eq!(Extent::of(s.numel()), Extent::Batch(64));
+        assert_eq!(Extent::of(0), Extent::Fixed(0));
+        assert_eq!(parse_extent("B"), Some(BATCH));
+        assert_eq!(parse_extent("64B"), Some(64 * BATCH));
+        assert_eq!(parse_extent("12"), Some(12));
+        assert_eq!(parse_extent("0B"), None);
+        assert_eq!(parse_extent("xB"), None);
+        // A product of literal lengths is never mistaken for a batch extent
+        // while each factor is below the prime.
+        assert_eq!(Extent::of(1_000_002 * 999_983), Extent::Fixed(1_000_002 * 999_983));
     }
 }

@@ -31,6 +31,7 @@ impl fmt::Display for Graph {
             match &n.op {
                 Op::Input(i) | Op::Param(i) => write!(f, " {i}")?,
                 Op::Const(c) => write!(f, " {c:?}")?,
+                Op::Count(n) => write!(f, " {}", crate::Extent::of(*n))?,
                 Op::Powi(k) => write!(f, " {k}")?,
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
                 _ => {}
@@ -130,7 +131,10 @@ fn parse_sexp(toks: &[String], pos: &mut usize) -> Result<Sexp, ParseError> {
                         return Ok(Sexp::Shape(dims));
                     }
                     Some(d) => {
-                        dims.push(d.parse().or_else(|_| err(format!("bad dimension `{d}`")))?);
+                        dims.push(
+                            crate::parse_extent(d)
+                                .map_or_else(|| err(format!("bad dimension `{d}`")), Ok)?,
+                        );
                         *pos += 1;
                     }
                 }
@@ -239,6 +243,13 @@ impl FromStr for Graph {
                             [v] => (Op::Const(Const::new(number(v)?)), &[][..]),
                             _ => return err("const takes one number"),
                         },
+                        "count" => match rest {
+                            [n] => match crate::parse_extent(atom(n)?) {
+                                Some(n) => (Op::Count(n), &[][..]),
+                                None => return err("count takes an extent like 4 or 4B"),
+                            },
+                            _ => return err("count takes one extent"),
+                        },
                         "powi" => match rest {
                             [k, a @ ..] => (Op::Powi(number(k)?), a),
                             _ => return err("powi takes an exponent"),
@@ -299,6 +310,40 @@ impl FromStr for Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_generic_text_round_trips_and_instantiates() {
+        let text = "(graph f32 (let %0 x [B 3] (input 0)) (let %1 w [3] (param 0)) \
+            (let %2 _ [B 3] (mul %0 %1)) (let %3 _ [] (sum %2)) (let %4 _ [] (count 3B)) \
+            (let %5 _ [] (div %3 %4)) (let %6 _ [3B] (reshape [3B] %2)) (root loss %5))";
+        let g: Graph = text.parse().unwrap();
+        assert!(g.is_batch_generic());
+        let shown = g.to_string();
+        assert!(shown.contains("(let %0 x [B 3] (input 0))"), "{shown}");
+        assert!(shown.contains("(count 3B)"), "{shown}");
+        assert_eq!(shown.parse::<Graph>().unwrap().to_string(), shown);
+        let g5 = g.instantiate(5).unwrap();
+        assert!(!g5.is_batch_generic());
+        assert_eq!(g5.shape(NodeId::from_index(0)), &Shape::new([5, 3]));
+        assert_eq!(g5.op(NodeId::from_index(4)), &Op::Count(15));
+        assert_eq!(g5.op(NodeId::from_index(6)), &Op::Reshape(Shape::new([15])));
+        crate::verify(&g5).unwrap();
+        assert!(g.instantiate(0).is_err());
+        // The interpreter refuses the symbolic graph and runs the instance.
+        assert!(crate::interp::Interpreter::<f64>::new(&g).is_err());
+        let mut it = crate::interp::Interpreter::<f64>::new(&g5).unwrap();
+        let x: Vec<f64> = (0..15).map(|i| i as f64).collect();
+        let w = [1.0, 2.0, 3.0];
+        let mut gw = [0.0; 3];
+        let loss = it.forward_backward(&[&x], &[&w], &mut [&mut gw]).unwrap();
+        // mean over 15 elements of x[b][j] * w[j]; d/dw_j = mean over b of x[b][j] / 3
+        let want: f64 = (0..15).map(|i| i as f64 * w[i % 3]).sum::<f64>() / 15.0;
+        assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
+        for j in 0..3 {
+            let d: f64 = (0..5).map(|b| (3 * b + j) as f64).sum::<f64>() / 15.0;
+            assert!((gw[j] - d).abs() < 1e-12);
+        }
+    }
 
     #[test]
     fn text_round_trips() {

@@ -7,8 +7,8 @@ use gradc_ir::{DType, Graph, Op, Shape};
 /// `reshape`, which the generated code aliases, and leaves, which exist anyway.
 pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
     match op {
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Reshape(_) => 0,
-        _ => (out.numel() * dtype.size()) as u64,
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Reshape(_) => 0,
+        _ => (out.nominal_numel() * dtype.size()) as u64,
     }
 }
 
@@ -32,12 +32,13 @@ pub fn op_cost(op: &Op, args: &[&Shape], out: &Shape, dtype: DType) -> u64 {
 /// softmax) do no arithmetic and count 0, as in the usual flop counts of
 /// linear algebra; extraction still charges their bytes and their statement
 /// (see [`op_cost`]). Data movement (`transpose`, `reshape`, `broadcast_to`)
-/// and leaves are free.
+/// and leaves are free. A symbolic batch size `B` counts as
+/// [`gradc_ir::NOMINAL_BATCH`].
 pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
-    let n = out.numel() as u64;
-    let input = args.first().map_or(0, |s| s.numel() as u64);
+    let n = out.nominal_numel() as u64;
+    let input = args.first().map_or(0, |s| s.nominal_numel() as u64);
     match op {
-        Op::Input(_) | Op::Param(_) | Op::Const(_) => 0,
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
         Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) => 0,
         Op::Relu | Op::Max | Op::Gt => 0,
         Op::Neg | Op::Exp | Op::Ln | Op::Sqrt | Op::Tanh => n,
@@ -58,7 +59,7 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
                     a.dims().get(1)
                 }
             });
-            2 * n * inner.copied().unwrap_or(0) as u64
+            2 * n * gradc_ir::nominal(inner.copied().unwrap_or(0)) as u64
         }
         Op::SumTo(_) | Op::SumLast => input.saturating_sub(n),
         Op::Sum => input.saturating_sub(1),
@@ -67,7 +68,9 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
         // Per element: subtract the max, exp, add, divide.
         Op::Softmax => 4 * input,
         // Per element: subtract the max, exp, add, final subtract; per row: ln.
-        Op::LogSoftmax => 4 * input + input / out.last().unwrap_or(1).max(1) as u64,
+        Op::LogSoftmax => {
+            4 * input + input / gradc_ir::nominal(out.last().unwrap_or(1)).max(1) as u64
+        }
     }
 }
 

@@ -80,6 +80,7 @@ impl fmt::Display for ENode {
             Op::Const(c) => write!(f, "{c:?}"),
             Op::Input(i) | Op::Param(i) => write!(f, "{}:{i}", self.op.name()),
             Op::Powi(n) => write!(f, "powi:{n}"),
+            Op::Count(n) => write!(f, "count:{n}"),
             Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
                 write!(f, "{}:{}", self.op.name(), shape_text(s))
             }
@@ -101,6 +102,7 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             "input" => data.parse().ok().map(Op::Input),
             "param" => data.parse().ok().map(Op::Param),
             "powi" => data.parse().ok().map(Op::Powi),
+            "count" => data.parse().ok().map(Op::Count),
             "reshape" => parse_shape(data).map(Op::Reshape),
             "broadcast_to" => parse_shape(data).map(Op::BroadcastTo),
             "sum_to" => parse_shape(data).map(Op::SumTo),
@@ -174,6 +176,7 @@ mod tests {
             Op::Input(0),
             Op::Param(3),
             Op::Powi(-2),
+            Op::Count(3 * gradc_ir::BATCH),
             Op::Reshape(Shape::new([2, 1])),
             Op::SumTo(Shape::scalar()),
             Op::BroadcastTo(Shape::new([4])),

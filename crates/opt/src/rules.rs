@@ -609,8 +609,9 @@ enum New {
     Class(Id),
     /// A new e-node.
     Node(Op, Vec<Id>),
-    /// `x · n` for a class `x` and a count `n`.
-    Scaled(Id, f64),
+    /// `x · n` for a class `x` and a count `n` (a constant, or a `count` leaf
+    /// when `n` involves the symbolic batch size).
+    Scaled(Id, usize),
 }
 
 /// Everything `rule` finds equal to `class`, in a deterministic order.
@@ -700,7 +701,7 @@ fn shape_candidates(rule: ShapeRule, egraph: &EG, class: Id) -> Vec<New> {
                         let x = inner.children[0];
                         if shape_of(x) == class_shape && class_shape.numel() > 0 {
                             let copies = t.numel() / class_shape.numel();
-                            out.push(New::Scaled(x, copies as f64));
+                            out.push(New::Scaled(x, copies));
                         }
                     }
                 }
@@ -753,7 +754,12 @@ impl Applier<ENode, ShapeAnalysis> for ShapeApply {
                 New::Class(id) => Some(id),
                 New::Node(op, ch) => add_checked(egraph, op, ch),
                 New::Scaled(x, n) => {
-                    let k = add_const(egraph, in_dtype(dtype(egraph), n));
+                    let k = match gradc_ir::Extent::of(n) {
+                        gradc_ir::Extent::Fixed(n) => {
+                            add_const(egraph, in_dtype(dtype(egraph), n as f64))
+                        }
+                        gradc_ir::Extent::Batch(_) => egraph.add(ENode::leaf(Op::Count(n))),
+                    };
                     add_checked(egraph, Op::Mul, vec![x, k])
                 }
             };
