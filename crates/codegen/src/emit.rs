@@ -3,7 +3,7 @@
 use crate::expr::{self, E};
 use crate::names::{self, Locals, Names};
 use crate::rust_type;
-use gradc_ir::{verify, DType, Graph, IrError, NodeId, Op, Shape};
+use gradc_ir::{nominal, verify, DType, Extent, Graph, IrError, NodeId, Op, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
@@ -45,8 +45,25 @@ fn err<T>(m: impl Into<String>) -> Result<T, IrError> {
     Err(IrError::new(format!("codegen: {}", m.into())))
 }
 
-fn lit(n: usize) -> Literal {
-    Literal::usize_unsuffixed(n)
+/// An extent or element count as code: `64`, or `64 * B` when it depends on
+/// the batch size (the const generic of a batch-generic network).
+fn lit(n: usize) -> TokenStream {
+    match Extent::of(n) {
+        Extent::Fixed(n) => {
+            let n = Literal::usize_unsuffixed(n);
+            quote!(#n)
+        }
+        Extent::Batch(1) => quote!(B),
+        Extent::Batch(c) => {
+            let c = Literal::usize_unsuffixed(c);
+            quote!(#c * B)
+        }
+    }
+}
+
+/// Whether a buffer of `numel` elements has a size that depends on `B`.
+fn is_batch(numel: usize) -> bool {
+    matches!(Extent::of(numel), Extent::Batch(_))
 }
 
 /// Which nodes the given roots depend on.
@@ -272,6 +289,10 @@ impl<'g> Emitter<'g> {
         }
         if workspace {
             em.ws = em.names.take("ws");
+        }
+        if g.is_batch_generic() {
+            // The const generic: no local may shadow it.
+            em.names.take("B");
         }
         let mut leaf_names = vec![None; g.len()];
         for id in g.node_ids() {
@@ -503,7 +524,17 @@ impl<'g> Emitter<'g> {
         } else {
             MAX_STACK_ELEMS
         };
-        if numel <= stack_max {
+        if nominal(numel) <= stack_max {
+            if let Extent::Batch(c) = Extent::of(numel) {
+                // `[T; c * B]` is not a type Rust accepts for a const generic
+                // `B`; `[[T; c]; B]` is, and flattens to the same `&mut [T]`.
+                let c = Literal::usize_unsuffixed(c);
+                self.stmts.push(quote! {
+                    let mut #y = [[#z; #c]; B];
+                    let #y = #y.as_flattened_mut();
+                });
+                return false;
+            }
             self.stmts.push(quote!(let mut #y = [#z; #n];));
             return true;
         }
@@ -513,10 +544,17 @@ impl<'g> Emitter<'g> {
         };
         ws.push((y.clone(), numel));
         let w = &self.ws;
-        self.stmts.push(if overwrites {
-            quote!(let #y = &mut *#w.#y;)
+        // A `B`-sized field is a boxed slice; slicing it to its length tells
+        // LLVM the extent, so the loops over it need no bounds checks.
+        let place = if is_batch(numel) {
+            quote!(&mut #w.#y[..#n])
         } else {
-            quote!(let #y = &mut *#w.#y; #y.fill(#z);)
+            quote!(&mut *#w.#y)
+        };
+        self.stmts.push(if overwrites {
+            quote!(let #y = #place;)
+        } else {
+            quote!(let #y = #place; #y.fill(#z);)
         });
         false
     }
@@ -552,6 +590,16 @@ impl<'g> Emitter<'g> {
             }
             Op::Const(c) => {
                 self.vals[id.index()] = Some(Val::Scalar(expr::float(c.value(), self.dtype)?));
+            }
+            Op::Count(n) => {
+                let e = match Extent::of(*n) {
+                    Extent::Fixed(n) => expr::float(n as f64, self.dtype)?,
+                    Extent::Batch(_) => {
+                        let (n, t) = (lit(*n), &self.elem);
+                        E::atom(quote!(((#n) as #t)))
+                    }
+                };
+                self.vals[id.index()] = Some(Val::Scalar(e));
             }
             op @ (Op::Neg
             | Op::Relu
@@ -666,6 +714,7 @@ impl<'g> Emitter<'g> {
             Op::Input(_)
             | Op::Param(_)
             | Op::Const(_)
+            | Op::Count(_)
             | Op::MatMul { .. }
             | Op::Transpose
             | Op::Reshape(_)
@@ -751,7 +800,7 @@ impl<'g> Emitter<'g> {
             _ => return err(format!("matmul node {id}: left operand is not 2-D")),
         };
         let (an, bn) = (self.tensor(a)?, self.tensor(b)?);
-        if m * n * k >= MIN_GEMM_MACS {
+        if nominal(m) * nominal(n) * nominal(k) >= MIN_GEMM_MACS {
             return self.gemm(id, (m, n, k), (&an, ta), (&bn, tb));
         }
         let var = |d: usize, name: &str| {
@@ -1014,6 +1063,7 @@ impl<'g> Emitter<'g> {
             Op::Input(_)
             | Op::Param(_)
             | Op::Const(_)
+            | Op::Count(_)
             | Op::Neg
             | Op::Relu
             | Op::Sigmoid
@@ -1066,6 +1116,31 @@ impl<'g> Emitter<'g> {
     }
 }
 
+/// The generic parameters and the `Inputs` / `Workspace` types of a graph's
+/// functions: `<const B: usize>`, `Inputs<B>`, `Workspace<B>` when it is
+/// batch-generic ([`Graph::is_batch_generic`]), else nothing and the bare names.
+struct Generics {
+    params: TokenStream,
+    inputs: TokenStream,
+    workspace: TokenStream,
+}
+
+fn generics(g: &Graph) -> Generics {
+    if g.is_batch_generic() {
+        Generics {
+            params: quote!(<const B: usize>),
+            inputs: quote!(Inputs<B>),
+            workspace: quote!(Workspace<B>),
+        }
+    } else {
+        Generics {
+            params: quote!(),
+            inputs: quote!(Inputs),
+            workspace: quote!(Workspace),
+        }
+    }
+}
+
 /// `[[0.0f32; 2]; 4]` for a shape.
 fn zero_array(dtype: DType, shape: &Shape) -> TokenStream {
     let mut t = match dtype {
@@ -1105,8 +1180,13 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     let ty = rust_type(g.dtype(), shape);
     let (p, i) = em.arg_names();
     let stmts = &em.stmts;
+    let Generics {
+        params: gp,
+        inputs: it,
+        ..
+    } = generics(g);
     let item = quote! {
-        pub fn forward(#p: &Params, #i: &Inputs) -> #ty {
+        pub fn forward #gp (#p: &Params, #i: &#it) -> #ty {
             #(#stmts)*
             #ret
         }
@@ -1196,6 +1276,11 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
     let stmts = &em.stmts;
     let fields = em.workspace.take().unwrap_or_default();
     let mut support = TokenStream::new();
+    let Generics {
+        params: gp,
+        inputs: it,
+        workspace: wt,
+    } = generics(g);
     let item = if fields.is_empty() {
         // No large buffers: an empty workspace (in `support`, not shown in
         // GRADIENT_CODE), so generic code can always call
@@ -1204,9 +1289,9 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         support = quote! {
             /// Scratch buffers of [`forward_backward_with`]: none for this network.
             #[derive(Debug, Default)]
-            pub struct Workspace {}
+            pub struct #wt {}
 
-            impl Workspace {
+            impl #gp #wt {
                 /// The empty workspace (allocates nothing).
                 pub fn new() -> Self {
                     Workspace {}
@@ -1215,12 +1300,12 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
 
             /// [`forward_backward`]; this network needs no scratch.
             #[inline]
-            pub fn forward_backward_with(params: &Params, inputs: &Inputs, grads: &mut Grads, _ws: &mut Workspace) -> #ty {
+            pub fn forward_backward_with #gp (params: &Params, inputs: &#it, grads: &mut Grads, _ws: &mut #wt) -> #ty {
                 forward_backward(params, inputs, grads)
             }
         };
         quote! {
-            pub fn forward_backward(#p: &Params, #i: &Inputs, #gr: &mut Grads) -> #ty {
+            pub fn forward_backward #gp (#p: &Params, #i: &#it, #gr: &mut Grads) -> #ty {
                 #(#stmts)*
                 #loss
             }
@@ -1230,29 +1315,48 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         // (`forward_backward_with`); `forward_backward` keeps one per thread, so
         // no call after a thread's first allocates.
         let names: Vec<&Ident> = fields.iter().map(|(n, _)| n).collect();
-        let lens: Vec<Literal> = fields.iter().map(|(_, l)| lit(*l)).collect();
         let elem = &em.elem;
+        let z = em.zero().ts;
+        // A `B`-sized buffer is a boxed slice of `c * B` elements (`[T; c * B]`
+        // is not a type for a const generic `B`); the others fixed arrays.
+        let types = fields.iter().map(|(_, l)| {
+            if is_batch(*l) {
+                quote!(::std::boxed::Box<[#elem]>)
+            } else {
+                let l = lit(*l);
+                quote!(::std::boxed::Box<[#elem; #l]>)
+            }
+        });
+        let inits = fields.iter().map(|(_, l)| {
+            if is_batch(*l) {
+                let l = lit(*l);
+                quote!(::std::vec![#z; #l].into_boxed_slice())
+            } else {
+                quote!(::gradc::__private::rt::zeroed_box())
+            }
+        });
         let ws = &em.ws;
-        quote! {
-            /// Scratch buffers of [`forward_backward_with`], allocated once.
-            pub struct Workspace {
-                #(#names: ::std::boxed::Box<[#elem; #lens]>,)*
-            }
-
-            impl Workspace {
-                /// Allocates every buffer (zeroed, on the heap).
-                pub fn new() -> Self {
-                    Workspace { #(#names: ::gradc::__private::rt::zeroed_box(),)* }
+        // One workspace per thread, or with `B`, one per batch size a thread
+        // has used (a `static` cannot depend on `B`, so they are kept as `Any`).
+        let per_thread = if g.is_batch_generic() {
+            quote! {
+                ::std::thread_local! {
+                    static WORKSPACES: ::std::cell::RefCell<::std::vec::Vec<::std::boxed::Box<dyn ::core::any::Any>>> =
+                        const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
                 }
+                WORKSPACES.with(|w| {
+                    let mut w = w.borrow_mut();
+                    if !w.iter().any(|b| b.is::<Workspace<B>>()) {
+                        w.push(::std::boxed::Box::new(Workspace::<B>::new()));
+                    }
+                    match w.iter_mut().find_map(|b| b.downcast_mut::<Workspace<B>>()) {
+                        ::core::option::Option::Some(ws) => forward_backward_with(params, inputs, grads, ws),
+                        ::core::option::Option::None => forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new()),
+                    }
+                })
             }
-
-            impl ::core::default::Default for Workspace {
-                fn default() -> Self {
-                    Self::new()
-                }
-            }
-
-            pub fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #ty {
+        } else {
+            quote! {
                 ::std::thread_local! {
                     static WORKSPACE: ::std::cell::RefCell<::core::option::Option<Workspace>> =
                         const { ::std::cell::RefCell::new(::core::option::Option::None) };
@@ -1263,9 +1367,32 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
                     forward_backward_with(params, inputs, grads, ws)
                 })
             }
+        };
+        quote! {
+            /// Scratch buffers of [`forward_backward_with`], allocated once.
+            pub struct #wt {
+                #(#names: #types,)*
+            }
+
+            impl #gp #wt {
+                /// Allocates every buffer (zeroed, on the heap).
+                pub fn new() -> Self {
+                    Workspace { #(#names: #inits,)* }
+                }
+            }
+
+            impl #gp ::core::default::Default for #wt {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+
+            pub fn forward_backward #gp (params: &Params, inputs: &#it, grads: &mut Grads) -> #ty {
+                #per_thread
+            }
 
             /// [`forward_backward`] with caller-owned scratch: never allocates.
-            pub fn forward_backward_with(#p: &Params, #i: &Inputs, #gr: &mut Grads, #ws: &mut Workspace) -> #ty {
+            pub fn forward_backward_with #gp (#p: &Params, #i: &#it, #gr: &mut Grads, #ws: &mut #wt) -> #ty {
                 #(#stmts)*
                 #loss
             }

@@ -22,11 +22,19 @@ use gradc_ir::{DType, Graph, IrError, Shape};
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-/// Rust type of a tensor: `f32`, `[f32; 2]`, `[[f32; 2]; 4]` (outermost dim first).
+/// Rust type of a tensor: `f32`, `[f32; 2]`, `[[f32; 2]; 4]` (outermost dim
+/// first); a dimension equal to the batch size is the const generic `B`
+/// (the frontend allows `B` only as a whole array length in types).
 pub fn rust_type(dtype: DType, shape: &Shape) -> TokenStream {
     let mut t = expr::elem(dtype);
     for &d in shape.dims().iter().rev() {
-        let n = Literal::usize_unsuffixed(d);
+        let n = match gradc_ir::Extent::of(d) {
+            gradc_ir::Extent::Batch(1) => quote!(B),
+            _ => {
+                let n = Literal::usize_unsuffixed(d);
+                quote!(#n)
+            }
+        };
         t = quote!([#t; #n]);
     }
     t

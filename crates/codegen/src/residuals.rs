@@ -62,10 +62,10 @@ pub fn memory(joint: &Graph) -> Memory {
     let computed = |id: NodeId| {
         !matches!(
             joint.op(id),
-            Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Reshape(_)
+            Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Reshape(_)
         )
     };
-    let bytes = |id: NodeId| joint.shape(id).numel() * elem;
+    let bytes = |id: NodeId| joint.shape(id).nominal_numel() * elem;
 
     // Name values as the generated code does; the map is empty if it cannot be emitted.
     let locals = crate::emit::forward_backward(joint)
@@ -86,7 +86,7 @@ pub fn memory(joint: &Graph) -> Memory {
     }
     let mut m = Memory::default();
     for id in joint.node_ids() {
-        if matches!(joint.op(id), Op::Const(_)) {
+        if matches!(joint.op(id), Op::Const(_) | Op::Count(_)) {
             continue;
         }
         if saved[id.index()] {

@@ -125,8 +125,15 @@ fn struct_def(
     doc: &str,
     elem: &syn::Ident,
     fields: &[(&syn::Ident, &syn::Type)],
+    batch: bool,
 ) -> TokenStream {
     let name = format_ident!("{}", name);
+    // `Inputs` of a batch-generic network: `Inputs<const B: usize>`.
+    let (gp, ty) = if batch {
+        (quote!(<const B: usize>), quote!(#name<B>))
+    } else {
+        (quote!(), quote!(#name))
+    };
     let (idents, types): (Vec<_>, Vec<_>) = fields.iter().copied().unzip();
     let zero = fields.iter().map(|(_, ty)| zero_value(ty));
     let labels = idents.iter().map(|i| i.to_string());
@@ -135,11 +142,11 @@ fn struct_def(
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
-        pub struct #name {
+        pub struct #ty {
             #(pub #idents: #types,)*
         }
 
-        impl #name {
+        impl #gp #ty {
             /// Every element zero.
             pub fn zeros() -> Self {
                 #name { #(#idents: #zero,)* }
@@ -185,23 +192,32 @@ fn emit(c: &Compiled) -> TokenStream {
     let elem = format_ident!("{}", net.dtype.name());
     let inputs: Vec<_> = net.args.iter().filter(|a| a.is_input).collect();
     let params: Vec<_> = net.args.iter().filter(|a| !a.is_input).collect();
+    // Only `#[input]`s depend on the batch size (the frontend checks it).
+    let batch = net.graph.is_batch_generic();
     let params_struct = struct_def(
         "Params",
         "Trainable parameters, one field per parameter argument.",
         &elem,
         &fields(&params),
+        false,
     );
     let inputs_struct = struct_def(
         "Inputs",
-        "Data arguments (`#[input]`), one field each.",
+        if batch {
+            "Data arguments (`#[input]`), one field each, for batch size `B`."
+        } else {
+            "Data arguments (`#[input]`), one field each."
+        },
         &elem,
         &fields(&inputs),
+        batch,
     );
     let grads_struct = struct_def(
         "Grads",
         "Gradient of the loss with respect to each parameter.",
         &elem,
         &fields(&params),
+        false,
     );
     let input_idents: Vec<_> = inputs.iter().map(|a| &a.ident).collect();
     let param_idents: Vec<_> = params.iter().map(|a| &a.ident).collect();
@@ -219,10 +235,42 @@ fn emit(c: &Compiled) -> TokenStream {
     let graph_text = net.graph.to_string();
     let report = report_tokens(&c.report);
 
-    let backward = c.forward_backward_fn.as_ref().map(|fb| {
+    let run = quote! {
+        it.forward_backward(
+            &[#(inputs.#input_idents.flat(),)*],
+            &[#(params.#param_idents.flat(),)*],
+            &mut [#(grads.#param_idents.flat_mut(),)*],
+        )
+        .expect("buffers match the generated graph")
+    };
+    let interpreted = if batch {
+        // One interpreter per batch size a thread has used: its buffers are
+        // planned for the graph instantiated at that `B`.
         quote! {
-            #fb
-
+            /// The same loss and gradients as [`forward_backward`], computed by the
+            /// tape interpreter from [`graph`] instantiated at `B`, at run time.
+            pub fn interpreted_forward_backward<const B: usize>(params: &Params, inputs: &Inputs<B>, grads: &mut Grads) -> #elem {
+                use ::gradc::__private::Flat as _;
+                ::std::thread_local! {
+                    static INTERPRETERS: ::std::cell::RefCell<::std::vec::Vec<(usize, ::gradc::__private::Interpreter<#elem>)>> =
+                        const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
+                }
+                INTERPRETERS.with(|its| {
+                    let mut its = its.borrow_mut();
+                    if !its.iter().any(|(b, _)| *b == B) {
+                        let g = graph().instantiate(B).expect("the batch size B is at least 1");
+                        its.push((B, ::gradc::__private::Interpreter::new(&g).expect("the generated graph is valid")));
+                    }
+                    let it = its
+                        .iter_mut()
+                        .find_map(|(b, it)| (*b == B).then_some(it))
+                        .expect("an interpreter for B was just added");
+                    #run
+                })
+            }
+        }
+    } else {
+        quote! {
             /// The same loss and gradients as [`forward_backward`], computed by the
             /// tape interpreter from [`graph`] at run time.
             pub fn interpreted_forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #elem {
@@ -235,22 +283,24 @@ fn emit(c: &Compiled) -> TokenStream {
                         );
                 }
                 INTERPRETER.with(|it| {
-                    it.borrow_mut()
-                        .forward_backward(
-                            &[#(inputs.#input_idents.flat(),)*],
-                            &[#(params.#param_idents.flat(),)*],
-                            &mut [#(grads.#param_idents.flat_mut(),)*],
-                        )
-                        .expect("buffers match the generated graph")
+                    let mut it = it.borrow_mut();
+                    #run
                 })
             }
+        }
+    };
+    let backward = c.forward_backward_fn.as_ref().map(|fb| {
+        quote! {
+            #fb
+
+            #interpreted
         }
     });
 
     let net_impl = c
         .forward_backward_fn
         .as_ref()
-        .map(|_| network_impl(net, &elem, &inputs, &params));
+        .map(|_| network_impl(net, &elem, &inputs, &params, batch));
 
     let mod_doc = format!(
         "Generated by `#[network]` for `{ident}`: compiled passes, interpreter and inspection."
@@ -270,7 +320,9 @@ fn emit(c: &Compiled) -> TokenStream {
 
             const GRAPH_TEXT: &str = #graph_text;
 
-            /// The forward graph, as the frontend built it.
+            /// The forward graph, as the frontend built it (with a symbolic batch
+            /// size `B` in its shapes when the network has `const B: usize`; see
+            /// `Graph::instantiate`).
             pub fn graph() -> ::gradc::Graph {
                 GRAPH_TEXT.parse().expect("the generated graph text parses")
             }
@@ -296,18 +348,38 @@ fn network_impl(
     elem: &syn::Ident,
     inputs: &[&gradc_frontend::Arg],
     params: &[&gradc_frontend::Arg],
+    batch: bool,
 ) -> TokenStream {
     let name = net.ident.to_string();
-    let tensors = |ty: &str, args: &[&gradc_frontend::Arg]| {
+    let gp = if batch {
+        quote!(<const B: usize>)
+    } else {
+        quote!()
+    };
+    let generic = |ty: &str, with_b: bool| {
         let ty = format_ident!("{}", ty);
+        if with_b {
+            quote!(#ty<B>)
+        } else {
+            quote!(#ty)
+        }
+    };
+    let tensors = |ty: TokenStream, args: &[&gradc_frontend::Arg], gp: &TokenStream| {
         let names = args.iter().map(|a| a.ident.to_string());
         let dims = args.iter().map(|a| {
-            let d = a.shape.dims();
+            let d = a
+                .shape
+                .dims()
+                .iter()
+                .map(|d| match gradc_ir::Extent::of(*d) {
+                    gradc_ir::Extent::Fixed(d) => quote!(#d),
+                    gradc_ir::Extent::Batch(c) => quote!(#c * B),
+                });
             quote!(&[#(#d),*])
         });
         let idents: Vec<_> = args.iter().map(|a| &a.ident).collect();
         quote! {
-            impl ::gradc::Tensors for #ty {
+            impl #gp ::gradc::Tensors for #ty {
                 type Elem = #elem;
                 const SHAPES: &'static [(&'static str, &'static [usize])] = &[#((#names, #dims)),*];
                 fn zeros_boxed() -> ::std::boxed::Box<Self> {
@@ -324,32 +396,53 @@ fn network_impl(
             }
         }
     };
-    let params_impl = tensors("Params", params);
-    let inputs_impl = tensors("Inputs", inputs);
-    let grads_impl = tensors("Grads", params);
+    // Params and Grads never depend on `B`: one trained set serves every batch.
+    let params_impl = tensors(generic("Params", false), params, &quote!());
+    let grads_impl = tensors(generic("Grads", false), params, &quote!());
+    let inputs_impl = tensors(generic("Inputs", batch), inputs, &gp);
+    let (net_ty, inputs_ty, ws_ty) = (
+        generic("Net", batch),
+        generic("Inputs", batch),
+        generic("Workspace", batch),
+    );
+    let (net_decl, graph_body, net_doc) = if batch {
+        (
+            quote!(pub struct Net<const B: usize>;),
+            quote!(self::graph().instantiate(B).expect("the batch size B is at least 1")),
+            "This network at batch size `B` as a type, for code generic over [`gradc::Network`]; its `graph()` is instantiated at `B`.",
+        )
+    } else {
+        (
+            quote!(
+                pub struct Net;
+            ),
+            quote!(self::graph()),
+            "This network as a type, for code generic over [`gradc::Network`].",
+        )
+    };
     quote! {
-        /// This network as a type, for code generic over [`gradc::Network`].
+        #[doc = #net_doc]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-        pub struct Net;
+        #net_decl
 
-        impl ::gradc::Network for Net {
+        impl #gp ::gradc::Network for #net_ty {
             type Elem = #elem;
             type Params = Params;
-            type Inputs = Inputs;
+            type Inputs = #inputs_ty;
             type Grads = Grads;
-            type Workspace = Workspace;
+            type Workspace = #ws_ty;
             const NAME: &'static str = #name;
-            fn forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #elem {
+            fn forward_backward(params: &Params, inputs: &#inputs_ty, grads: &mut Grads) -> #elem {
                 self::forward_backward(params, inputs, grads)
             }
-            fn forward_backward_with(params: &Params, inputs: &Inputs, grads: &mut Grads, ws: &mut Workspace) -> #elem {
+            fn forward_backward_with(params: &Params, inputs: &#inputs_ty, grads: &mut Grads, ws: &mut #ws_ty) -> #elem {
                 self::forward_backward_with(params, inputs, grads, ws)
             }
-            fn interpreted_forward_backward(params: &Params, inputs: &Inputs, grads: &mut Grads) -> #elem {
+            fn interpreted_forward_backward(params: &Params, inputs: &#inputs_ty, grads: &mut Grads) -> #elem {
                 self::interpreted_forward_backward(params, inputs, grads)
             }
             fn graph() -> ::gradc::Graph {
-                self::graph()
+                #graph_body
             }
             fn report() -> ::gradc::Report {
                 self::report()
