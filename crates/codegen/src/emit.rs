@@ -247,6 +247,49 @@ struct Emitter<'g> {
     /// `softmax_of[x]`: a live `softmax x`, which a `logsumexp x` emitted before
     /// it computes in the same row pass (one `exp` per element, not two).
     softmax_of: Vec<Option<NodeId>>,
+    /// The node being emitted.
+    cur: usize,
+    /// `last_use[x]`: the last node whose emitted code reads `x` (a fused user
+    /// reads at its consumer's position); `usize::MAX` for roots.
+    last_use: Vec<usize>,
+    /// Per workspace field: the last node that reads the value it holds. A field
+    /// whose value is dead is handed to the next buffer of its size (liveness
+    /// reuse); Rust's borrow checker rejects the code if a reused field were
+    /// read after its new owner took it.
+    busy: Vec<usize>,
+    /// The workspace field behind a buffer's local name.
+    field_of: std::collections::BTreeMap<String, usize>,
+}
+
+/// [`Emitter::last_use`] for the live nodes of `g`.
+fn last_uses(g: &Graph, roots: &[NodeId], live: &[bool], fused: &[bool]) -> Vec<usize> {
+    let mut consumer = vec![None; g.len()];
+    for id in g.node_ids().filter(|id| live[id.index()]) {
+        for a in g.args(id) {
+            consumer[a.index()] = Some(id.index());
+        }
+    }
+    // Where a node's value is read: a fused node is read inside its one
+    // consumer's loop, transitively.
+    let mut at: Vec<usize> = (0..g.len()).collect();
+    for i in (0..g.len()).rev() {
+        if fused[i] {
+            if let Some(c) = consumer[i] {
+                at[i] = at[c];
+            }
+        }
+    }
+    let mut last = vec![0usize; g.len()];
+    for id in g.node_ids().filter(|id| live[id.index()]) {
+        for a in g.args(id) {
+            let l = &mut last[a.index()];
+            *l = (*l).max(at[id.index()]);
+        }
+    }
+    for r in roots {
+        last[r.index()] = usize::MAX;
+    }
+    last
 }
 
 impl<'g> Emitter<'g> {
@@ -279,8 +322,13 @@ impl<'g> Emitter<'g> {
             direct,
             in_grads: vec![false; g.len()],
             softmax_of: vec![None; g.len()],
+            cur: 0,
+            last_use: Vec::new(),
+            busy: Vec::new(),
+            field_of: Default::default(),
         };
         em.fused = fusable(g, roots, &em.live);
+        em.last_use = last_uses(g, roots, &em.live, &em.fused);
         for id in g.node_ids() {
             if em.live[id.index()] && matches!(g.op(id), Op::Softmax) {
                 let x = g.args(id)[0];
@@ -306,6 +354,7 @@ impl<'g> Emitter<'g> {
         }
         for id in g.node_ids() {
             if em.live[id.index()] {
+                em.cur = id.index();
                 em.node(id, leaf_names[id.index()].take())?;
             }
         }
@@ -462,7 +511,14 @@ impl<'g> Emitter<'g> {
     }
 
     fn alias(&mut self, id: NodeId, of: NodeId) -> Result<(), IrError> {
-        self.vals[id.index()] = Some(self.val(of)?.clone());
+        let v = self.val(of)?.clone();
+        if let Val::Tensor { name, .. } = &v {
+            // The field now also holds `id`'s value.
+            if let Some(&f) = self.field_of.get(&name.to_string()) {
+                self.busy[f] = self.busy[f].max(self.last_use[id.index()]);
+            }
+        }
+        self.vals[id.index()] = Some(v);
         Ok(())
     }
 
@@ -504,7 +560,7 @@ impl<'g> Emitter<'g> {
             });
             return y;
         }
-        let owned = self.alloc(&y, numel, overwrites);
+        let owned = self.alloc(&y, numel, overwrites, id);
         self.vals[id.index()] = Some(Val::Tensor {
             name: y.clone(),
             owned,
@@ -516,7 +572,7 @@ impl<'g> Emitter<'g> {
     /// else a workspace field (zeroed only if `overwrites` is false: it holds the
     /// previous call's values) or, in `forward`, a `Vec`. Returns whether `y` is
     /// an owned array (`false`: already a `&mut [T; N]`).
-    fn alloc(&mut self, y: &Ident, numel: usize, overwrites: bool) -> bool {
+    fn alloc(&mut self, y: &Ident, numel: usize, overwrites: bool, owner: NodeId) -> bool {
         let n = lit(numel);
         let z = self.zero().ts;
         let stack_max = if self.workspace.is_some() {
@@ -542,14 +598,27 @@ impl<'g> Emitter<'g> {
             self.stmts.push(quote!(let mut #y = vec![#z; #n];));
             return true;
         };
-        ws.push((y.clone(), numel));
+        // A field of this size whose value no later node reads, else a new one.
+        let (cur, until) = (self.cur, self.last_use[owner.index()]);
+        let free = (0..ws.len()).find(|&f| ws[f].1 == numel && self.busy[f] < cur);
+        let f = match free {
+            Some(f) => f,
+            None => {
+                ws.push((y.clone(), numel));
+                self.busy.push(0);
+                ws.len() - 1
+            }
+        };
+        self.busy[f] = until;
+        self.field_of.insert(y.to_string(), f);
+        let field = ws[f].0.clone();
         let w = &self.ws;
         // A `B`-sized field is a boxed slice; slicing it to its length tells
         // LLVM the extent, so the loops over it need no bounds checks.
         let place = if is_batch(numel) {
-            quote!(&mut #w.#y[..#n])
+            quote!(&mut #w.#field[..#n])
         } else {
-            quote!(&mut *#w.#y)
+            quote!(&mut *#w.#field)
         };
         self.stmts.push(if overwrites {
             quote!(let #y = #place;)
@@ -1008,7 +1077,7 @@ impl<'g> Emitter<'g> {
                 // Named after the logsumexp and not recorded as the softmax's
                 // local, so the comments keep this block in the forward pass.
                 let sm = self.names.take(&format!("{y}_softmax"));
-                let owned = self.alloc(&sm, r * c, true);
+                let owned = self.alloc(&sm, r * c, true, s);
                 self.vals[s.index()] = Some(Val::Tensor {
                     name: sm.clone(),
                     owned,
