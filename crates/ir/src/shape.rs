@@ -60,7 +60,11 @@ pub fn nominal(d: usize) -> usize {
 pub fn parse_extent(t: &str) -> Option<usize> {
     match t.strip_suffix('B') {
         Some("") => Some(BATCH),
-        Some(c) => c.parse::<usize>().ok().filter(|c| *c > 0)?.checked_mul(BATCH),
+        Some(c) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|c| *c > 0)?
+            .checked_mul(BATCH),
         None => t.parse().ok(),
     }
 }
@@ -226,6 +230,9 @@ mod tests {
         assert_eq!(parse_extent("xB"), None);
         // A product of literal lengths is never mistaken for a batch extent
         // while each factor is below the prime.
-        assert_eq!(Extent::of(1_000_002 * 999_983), Extent::Fixed(1_000_002 * 999_983));
+        assert_eq!(
+            Extent::of(1_000_002 * 999_983),
+            Extent::Fixed(1_000_002 * 999_983)
+        );
     }
 }
