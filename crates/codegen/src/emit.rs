@@ -580,25 +580,79 @@ impl<'g> Emitter<'g> {
         } else {
             MAX_STACK_ELEMS
         };
-        if nominal(numel) <= stack_max {
-            if let Extent::Batch(c) = Extent::of(numel) {
-                // `[T; c * B]` is not a type Rust accepts for a const generic
-                // `B`; `[[T; c]; B]` is, and flattens to the same `&mut [T]`.
-                let c = Literal::usize_unsuffixed(c);
-                self.stmts.push(quote! {
-                    let mut #y = [[#z; #c]; B];
-                    let #y = #y.as_flattened_mut();
-                });
-                return false;
-            }
+        if let Extent::Batch(c) = Extent::of(numel) {
+            self.alloc_batch(y, (numel, c), overwrites, owner, stack_max);
+            return false;
+        }
+        if numel <= stack_max {
             self.stmts.push(quote!(let mut #y = [#z; #n];));
             return true;
         }
-        let Some(ws) = &mut self.workspace else {
+        let Some(field) = self.ws_field(y, numel, owner) else {
             self.stmts.push(quote!(let mut #y = vec![#z; #n];));
             return true;
         };
-        // A field of this size whose value no later node reads, else a new one.
+        let w = &self.ws;
+        self.stmts.push(if overwrites {
+            quote!(let #y = &mut *#w.#field;)
+        } else {
+            quote!(let #y = &mut *#w.#field; #y.fill(#z);)
+        });
+        false
+    }
+
+    /// A buffer of `c·B` elements, as `y: &mut [T]`. Its size is known only when
+    /// the caller picks `B`, so the choice is made then, by a branch on
+    /// constants that LLVM folds: up to `cap` elements in a fixed stack array
+    /// (registers for small batches), more in the workspace or, in `forward`, a
+    /// `Vec`. A large batch never lands on the stack.
+    fn alloc_batch(
+        &mut self,
+        y: &Ident,
+        (numel, c): (usize, usize),
+        overwrites: bool,
+        owner: NodeId,
+        cap: usize,
+    ) {
+        let (n, z, t) = (lit(numel), self.zero().ts, self.elem.clone());
+        let field = self.ws_field(y, numel, owner);
+        let w = &self.ws;
+        let small = c <= cap;
+        let stack = self.names.take(&format!("{y}_stack"));
+        let capl = Literal::usize_unsuffixed(cap);
+        let code = match (field, small) {
+            (Some(field), true) => quote! {
+                let mut #stack = [#z; #capl];
+                let #y: &mut [#t] = if #n <= #capl { &mut #stack[..#n] } else { &mut #w.#field[..#n] };
+            },
+            (Some(field), false) => quote!(let #y = &mut #w.#field[..#n];),
+            (None, true) => {
+                let heap = self.names.take(&format!("{y}_heap"));
+                quote! {
+                    let mut #stack = [#z; #capl];
+                    let mut #heap = ::std::vec::Vec::new();
+                    let #y: &mut [#t] = if #n <= #capl {
+                        &mut #stack[..#n]
+                    } else {
+                        #heap.resize(#n, #z);
+                        &mut #heap[..]
+                    };
+                }
+            }
+            (None, false) => quote!(let #y = &mut ::std::vec![#z; #n][..];),
+        };
+        self.stmts.push(code);
+        if !overwrites {
+            // The workspace holds an earlier value.
+            self.stmts.push(quote!(#y.fill(#z);));
+        }
+    }
+
+    /// In `forward_backward`, the workspace field for a buffer of `numel`
+    /// elements owned by `owner`: a field of that size whose value no later
+    /// node reads, else a new one. `None` without a workspace.
+    fn ws_field(&mut self, y: &Ident, numel: usize, owner: NodeId) -> Option<Ident> {
+        let ws = self.workspace.as_mut()?;
         let (cur, until) = (self.cur, self.last_use[owner.index()]);
         let free = (0..ws.len()).find(|&f| ws[f].1 == numel && self.busy[f] < cur);
         let f = match free {
@@ -611,21 +665,7 @@ impl<'g> Emitter<'g> {
         };
         self.busy[f] = until;
         self.field_of.insert(y.to_string(), f);
-        let field = ws[f].0.clone();
-        let w = &self.ws;
-        // A `B`-sized field is a boxed slice; slicing it to its length tells
-        // LLVM the extent, so the loops over it need no bounds checks.
-        let place = if is_batch(numel) {
-            quote!(&mut #w.#field[..#n])
-        } else {
-            quote!(&mut *#w.#field)
-        };
-        self.stmts.push(if overwrites {
-            quote!(let #y = #place;)
-        } else {
-            quote!(let #y = #place; #y.fill(#z);)
-        });
-        false
+        Some(ws[f].0.clone())
     }
 
     fn node(&mut self, id: NodeId, leaf: Option<(Ident, Ident)>) -> Result<(), IrError> {
@@ -663,6 +703,10 @@ impl<'g> Emitter<'g> {
             Op::Count(n) => {
                 let e = match Extent::of(*n) {
                     Extent::Fixed(n) => expr::float(n as f64, self.dtype)?,
+                    Extent::Batch(1) => {
+                        let t = &self.elem;
+                        E::atom(quote!((B as #t)))
+                    }
                     Extent::Batch(_) => {
                         let (n, t) = (lit(*n), &self.elem);
                         E::atom(quote!(((#n) as #t)))
@@ -1192,6 +1236,9 @@ struct Generics {
     params: TokenStream,
     inputs: TokenStream,
     workspace: TokenStream,
+    /// A compile-time check that `B` is at least 1 (a mean over no rows has
+    /// no value), evaluated when the caller picks `B`.
+    check: TokenStream,
 }
 
 fn generics(g: &Graph) -> Generics {
@@ -1200,12 +1247,14 @@ fn generics(g: &Graph) -> Generics {
             params: quote!(<const B: usize>),
             inputs: quote!(Inputs<B>),
             workspace: quote!(Workspace<B>),
+            check: quote!(const { assert!(B > 0, "gradc: the batch size B must be at least 1") };),
         }
     } else {
         Generics {
             params: quote!(),
             inputs: quote!(Inputs),
             workspace: quote!(Workspace),
+            check: quote!(),
         }
     }
 }
@@ -1252,10 +1301,12 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     let Generics {
         params: gp,
         inputs: it,
+        check,
         ..
     } = generics(g);
     let item = quote! {
         pub fn forward #gp (#p: &Params, #i: &#it) -> #ty {
+            #check
             #(#stmts)*
             #ret
         }
@@ -1349,6 +1400,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         params: gp,
         inputs: it,
         workspace: wt,
+        check,
     } = generics(g);
     let item = if fields.is_empty() {
         // No large buffers: an empty workspace (in `support`, not shown in
@@ -1358,7 +1410,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         support = quote! {
             /// Scratch buffers of [`forward_backward_with`]: none for this network.
             #[derive(Debug, Default)]
-            pub struct #wt {}
+            pub struct Workspace #gp {}
 
             impl #gp #wt {
                 /// The empty workspace (allocates nothing).
@@ -1375,6 +1427,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         };
         quote! {
             pub fn forward_backward #gp (#p: &Params, #i: &#it, #gr: &mut Grads) -> #ty {
+                #check
                 #(#stmts)*
                 #loss
             }
@@ -1396,11 +1449,18 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
                 quote!(::std::boxed::Box<[#elem; #l]>)
             }
         });
-        let inits = fields.iter().map(|(_, l)| {
-            if is_batch(*l) {
+        let inits = fields.iter().map(|(_, l)| match Extent::of(*l) {
+            // Used only when the batch is too large for the stack array (see
+            // `alloc_batch`); empty otherwise.
+            Extent::Batch(c) if c <= MAX_STACK_ELEMS_WS => {
+                let (l, cap) = (lit(*l), Literal::usize_unsuffixed(MAX_STACK_ELEMS_WS));
+                quote!(::std::vec![#z; if #l <= #cap { 0 } else { #l }].into_boxed_slice())
+            }
+            Extent::Batch(_) => {
                 let l = lit(*l);
                 quote!(::std::vec![#z; #l].into_boxed_slice())
-            } else {
+            }
+            Extent::Fixed(_) => {
                 quote!(::gradc::__private::rt::zeroed_box())
             }
         });
@@ -1439,7 +1499,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         };
         quote! {
             /// Scratch buffers of [`forward_backward_with`], allocated once.
-            pub struct #wt {
+            pub struct Workspace #gp {
                 #(#names: #types,)*
             }
 
@@ -1462,6 +1522,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
 
             /// [`forward_backward`] with caller-owned scratch: never allocates.
             pub fn forward_backward_with #gp (#p: &Params, #i: &#it, #gr: &mut Grads, #ws: &mut #wt) -> #ty {
+                #check
                 #(#stmts)*
                 #loss
             }

@@ -142,7 +142,7 @@ fn struct_def(
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
-        pub struct #ty {
+        pub struct #name #gp {
             #(pub #idents: #types,)*
         }
 
@@ -250,6 +250,7 @@ fn emit(c: &Compiled) -> TokenStream {
             /// The same loss and gradients as [`forward_backward`], computed by the
             /// tape interpreter from [`graph`] instantiated at `B`, at run time.
             pub fn interpreted_forward_backward<const B: usize>(params: &Params, inputs: &Inputs<B>, grads: &mut Grads) -> #elem {
+                const { assert!(B > 0, "gradc: the batch size B must be at least 1") };
                 use ::gradc::__private::Flat as _;
                 ::std::thread_local! {
                     static INTERPRETERS: ::std::cell::RefCell<::std::vec::Vec<(usize, ::gradc::__private::Interpreter<#elem>)>> =
