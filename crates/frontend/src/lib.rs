@@ -6,6 +6,11 @@
 //! Every problem is a `syn::Error` spanned at the user's tokens; independent
 //! problems are collected and reported together.
 //!
+//! A network may take its batch size from the caller as `fn net<const B: usize>`:
+//! the length `B` of input types becomes the dimension [`gradc_ir::BATCH`] (at
+//! most one per shape, never in a parameter), and divisors that depend on it
+//! become [`gradc_ir::Op::Count`] leaves instead of constants.
+//!
 //! This is a normal library shared by the proc macro and the CLI, so it speaks
 //! `proc_macro2` and syn, never `proc_macro`.
 //!
@@ -66,7 +71,7 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
         errors.push(e);
         Options::default()
     });
-    let mut elem = signature::ElemType::default();
+    let mut elem = signature::TypeCx::default();
     let sig = signature::check(&mut item, &mut elem, &mut errors);
     let dtype = elem.dtype().unwrap_or(DType::F32);
 
@@ -137,6 +142,7 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
         }
     }
     Ok(Network {
+        batch: elem.batch,
         ident: item.sig.ident.clone(),
         vis: item.vis.clone(),
         item,

@@ -2,9 +2,9 @@
 //! sugar desugared into primitive ops as ARCHITECTURE.md's "Surface language"
 //! table says.
 
-use crate::signature::{type_shape, ElemType};
+use crate::signature::{type_shape, Role, TypeCx};
 use crate::Errors;
-use gradc_ir::{broadcast_shapes, Graph, NodeId, Op, Shape};
+use gradc_ir::{broadcast_shapes, Extent, Graph, NodeId, Op, Shape};
 use quote::ToTokens;
 use std::collections::BTreeMap;
 use syn::punctuated::Punctuated;
@@ -109,7 +109,7 @@ pub(crate) fn lower_body<'b>(
     block: &'b syn::Block,
     g: &mut Graph,
     env: &mut Env,
-    elem: &mut ElemType,
+    elem: &mut TypeCx,
     errors: &mut Errors,
 ) -> Option<(NodeId, &'b Expr)> {
     let mut cx = Lowerer {
@@ -133,7 +133,7 @@ pub(crate) fn lower_body<'b>(
 struct Lowerer<'a> {
     g: &'a mut Graph,
     env: &'a mut Env,
-    elem: &'a mut ElemType,
+    elem: &'a mut TypeCx,
     errors: &'a mut Errors,
     /// Graph length when each body statement started, in statement order.
     marks: Vec<usize>,
@@ -237,7 +237,7 @@ impl Lowerer<'_> {
             }
         };
         if let Some(ty) = annotation {
-            let declared = type_shape(ty, self.elem, self.errors);
+            let declared = type_shape(ty, Role::Other, self.elem, self.errors);
             if let (Some(declared), Some(v)) = (declared, value) {
                 let got = self.g.shape(v);
                 if *got != declared {
@@ -392,6 +392,13 @@ impl Lowerer<'_> {
         let name = ident.to_string();
         match self.env.vars.get(&name) {
             Some(v) => *v,
+            None if name == "B" && self.elem.batch => {
+                self.errors.spanned(
+                    ident,
+                    "`B` is the batch size, an array length in types, not a value; `mean`, `mse` and the cross-entropy losses already divide by the counts that depend on it",
+                );
+                None
+            }
             None => {
                 let msg = if self.env.order.is_empty() {
                     format!("unknown variable `{name}`")
@@ -654,7 +661,7 @@ impl Lowerer<'_> {
                 let tz = self.add(Op::Mul, &[t, z], at)?;
                 let s_tz = self.add(Op::Sum, &[tz], at)?;
                 let diff = self.add(Op::Sub, &[s_lse, s_tz], at)?;
-                let b = self.g.constant(batch as f64);
+                let b = self.count(batch);
                 self.add(Op::Div, &[diff, b], at)
             }
             Func::Bce => {
@@ -672,8 +679,17 @@ impl Lowerer<'_> {
     /// `div (sum x) n`.
     fn mean_of(&mut self, x: NodeId, n: usize, at: &dyn ToTokens) -> Option<NodeId> {
         let s = self.add(Op::Sum, &[x], at)?;
-        let c = self.g.constant(n as f64);
+        let c = self.count(n);
         self.add(Op::Div, &[s, c], at)
+    }
+
+    /// The scalar `n`, an element or row count: a constant when it is a
+    /// literal, a `count` leaf when it depends on the batch size `B`.
+    fn count(&mut self, n: usize) -> NodeId {
+        match Extent::of(n) {
+            Extent::Fixed(_) => self.g.constant(n as f64),
+            Extent::Batch(_) => self.g.push(Op::Count(n), Vec::new(), Shape::scalar(), None),
+        }
     }
 
     /// A loss's target must have the first operand's shape (or broadcast to it),
@@ -774,15 +790,36 @@ impl Lowerer<'_> {
         self.add(op, &[a, b], at)
     }
 
-    /// Appends an op; an `IrError` becomes an error at `at`.
+    /// Appends an op; an `IrError` becomes an error at `at`, and so does a
+    /// shape that later stages cannot represent. Nothing downstream sees a
+    /// rejected node: its users are never lowered.
     fn add(&mut self, op: Op, args: &[NodeId], at: &dyn ToTokens) -> Option<NodeId> {
-        match self.g.add(op, args) {
-            Ok(id) => Some(id),
+        let id = match self.g.add(op, args) {
+            Ok(id) => id,
             Err(e) => {
                 self.errors.spanned(at, e.message);
-                None
+                return None;
             }
+        };
+        let s = self.g.shape(id);
+        // Before any element count: two batch factors can overflow it.
+        if s.batch_degree() > 1 {
+            let msg = format!(
+                "this would have shape {s}: at most one dimension may depend on the batch size `B`"
+            );
+            self.errors.spanned(at, msg);
+            return None;
         }
+        if s.dims()
+            .iter()
+            .try_fold(1usize, |n, d| n.checked_mul(*d))
+            .is_none()
+        {
+            let msg = format!("this would have shape {s}, whose element count overflows `usize`");
+            self.errors.spanned(at, msg);
+            return None;
+        }
+        Some(id)
     }
 }
 

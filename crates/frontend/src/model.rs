@@ -29,6 +29,12 @@ pub struct Network {
     pub ret_ty: syn::Type,
     pub ret_shape: Shape,
     pub options: Options,
+    /// Whether the network declares the batch size `const B: usize`. Then the
+    /// dimension [`gradc_ir::BATCH`] in input, output and intermediate shapes
+    /// (at most one per shape) stands for `B`, divisors that depend on it are
+    /// [`gradc_ir::Op::Count`] leaves, and `item` keeps the generic parameter.
+    /// Parameter shapes never involve `B`.
+    pub batch: bool,
     /// The forward graph: leaves in declaration order, one root named `out`.
     pub graph: Graph,
 }

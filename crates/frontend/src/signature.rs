@@ -1,22 +1,42 @@
-//! The function signature: arguments, `#[input]` markers, and Rust types → shapes.
+//! The function signature: the batch size `B`, arguments, `#[input]` markers,
+//! and Rust types → shapes.
 
 use crate::Errors;
-use gradc_ir::{DType, Shape};
+use gradc_ir::{DType, Shape, BATCH};
 use quote::ToTokens;
 use std::collections::BTreeSet;
-use syn::{FnArg, Pat, ReturnType, Type};
+use syn::{FnArg, GenericParam, Pat, ReturnType, Type};
 
 /// What a type may be, for error messages.
 const TYPES: &str = "types are `f32`, `f64` or (nested) arrays of them with integer literal lengths, such as `[f32; 4]` or `[[f32; 2]; 4]`";
 
-/// Tracks the one element type shared by every argument, the return type and
-/// `let` annotations: the first one seen decides.
+/// What generics may be, for error messages.
+const GENERICS: &str = "the only generic parameter supported is the batch size `const B: usize`, as in `fn net<const B: usize>(#[input] x: [[f32; 64]; B], ..)`";
+
+/// What the types of the network share: the one element type of every
+/// argument, the return type and `let` annotations (the first one seen
+/// decides), and the batch size `B` if the network declares it.
 #[derive(Default)]
-pub(crate) struct ElemType {
+pub(crate) struct TypeCx {
     first: Option<DType>,
+    /// The function declares `const B: usize`, so `B` may be an array length.
+    pub batch: bool,
+    /// Some `#[input]` type has the length `B`.
+    batch_used: bool,
 }
 
-impl ElemType {
+/// Where a type appears: decides whether `B` may be one of its lengths.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Input,
+    /// Parameters never depend on the batch size, so one trained set of
+    /// parameters serves every batch.
+    Param,
+    /// The return type or a `let` annotation.
+    Other,
+}
+
+impl TypeCx {
     pub(crate) fn dtype(&self) -> Option<DType> {
         self.first
     }
@@ -59,7 +79,8 @@ pub(crate) struct Sig {
 }
 
 /// Checks the signature and strips the `#[input]` attributes from `item`.
-pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Errors) -> Sig {
+pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut TypeCx, errors: &mut Errors) -> Sig {
+    let errors_before = errors.0.len();
     for a in &item.attrs {
         if a.path().is_ident("input") {
             errors.spanned(
@@ -86,12 +107,8 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Er
             format!("`extern` functions are not supported; {plain}"),
         );
     }
-    if !sig.generics.params.is_empty() {
-        errors.spanned(
-            &sig.generics,
-            format!("generic parameters are not supported yet: array lengths must be integer literals; {plain}"),
-        );
-    }
+    let batch = generics(&sig.generics, errors);
+    elem.batch = batch.is_some();
     if let Some(w) = &sig.generics.where_clause {
         errors.spanned(w, format!("`where` clauses are not supported; {plain}"));
     }
@@ -114,7 +131,8 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Er
         };
         let is_input = input_attr(&pt.attrs, errors);
         pt.attrs.retain(|a| !a.path().is_ident("input"));
-        let shape = type_shape(&pt.ty, elem, errors);
+        let role = if is_input { Role::Input } else { Role::Param };
+        let shape = type_shape(&pt.ty, role, elem, errors);
         let ident = match &*pt.pat {
             Pat::Ident(pi) => {
                 if pi.by_ref.is_some() || pi.mutability.is_some() || pi.subpat.is_some() {
@@ -162,7 +180,7 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Er
             None
         }
         ReturnType::Type(_, ty) => {
-            let shape = type_shape(ty, elem, errors);
+            let shape = type_shape(ty, Role::Other, elem, errors);
             if let Some(s) = &shape {
                 if !s.is_scalar() && args.iter().any(|a| !a.is_input) {
                     errors.spanned(
@@ -176,7 +194,88 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut ElemType, errors: &mut Er
             Some(((**ty).clone(), shape))
         }
     };
+    if let Some(b) = batch {
+        // Only on an otherwise clean signature: an input whose type was
+        // rejected early may have been meant to use `B`.
+        if !elem.batch_used && errors.0.len() == errors_before {
+            errors.spanned(
+                b,
+                "the batch size `B` is declared but no `#[input]` type uses it; use it as the batch length of the inputs, as in `#[input] x: [[f32; 64]; B]`, or remove it",
+            );
+        }
+    }
     Sig { args, ret }
+}
+
+/// Checks the generic parameters: at most `const B: usize`. Returns the `B`
+/// if one is declared, even with a reported mistake in its type or default.
+fn generics(g: &syn::Generics, errors: &mut Errors) -> Option<syn::Ident> {
+    let mut batch: Option<syn::Ident> = None;
+    // With a `B` present, another const parameter is an extra one, not a misnamed `B`.
+    let declares_b = g
+        .params
+        .iter()
+        .any(|p| matches!(p, GenericParam::Const(c) if c.ident == "B"));
+    for p in &g.params {
+        let c = match p {
+            GenericParam::Lifetime(l) => {
+                errors.spanned(
+                    l,
+                    format!("lifetime parameters are not supported; {GENERICS}"),
+                );
+                continue;
+            }
+            GenericParam::Type(t) => {
+                errors.spanned(t, format!("type parameters are not supported; {GENERICS}"));
+                continue;
+            }
+            GenericParam::Const(c) => c,
+        };
+        if let Some(a) = c.attrs.first() {
+            errors.spanned(
+                a,
+                format!("attributes on generic parameters are not supported; {GENERICS}"),
+            );
+        }
+        if c.ident != "B" {
+            let msg = if declares_b {
+                format!("only one generic parameter is supported; {GENERICS}")
+            } else {
+                format!("the batch size must be named `B` (the only name array lengths may use); {GENERICS}")
+            };
+            errors.spanned(&c.ident, msg);
+            continue;
+        }
+        if batch.is_some() {
+            errors.spanned(
+                p,
+                format!("only one generic parameter is supported; {GENERICS}"),
+            );
+            continue;
+        }
+        let is_usize =
+            matches!(&c.ty, Type::Path(tp) if tp.qself.is_none() && tp.path.is_ident("usize"));
+        if !is_usize {
+            errors.spanned(
+                &c.ty,
+                format!("the batch size must have type `usize`; {GENERICS}"),
+            );
+        }
+        if let Some(d) = &c.default {
+            let mut eq_default = c.eq_token.to_token_stream();
+            d.to_tokens(&mut eq_default);
+            errors.spanned(
+                eq_default,
+                format!(
+                    "a default batch size is not supported: the caller chooses `B`; {GENERICS}"
+                ),
+            );
+        }
+        // A malformed `B` still counts as declared, so its uses as a length
+        // do not report the same mistake again.
+        batch = Some(c.ident.clone());
+    }
+    batch
 }
 
 /// Whether the argument's attributes mark it `#[input]`; reports any other attribute.
@@ -200,10 +299,17 @@ fn input_attr(attrs: &[syn::Attribute], errors: &mut Errors) -> bool {
     is_input
 }
 
-/// The shape a Rust type denotes, reporting every problem in it.
-pub(crate) fn type_shape(ty: &Type, elem: &mut ElemType, errors: &mut Errors) -> Option<Shape> {
+/// The shape a Rust type denotes, reporting every problem in it. The length
+/// `B` (if declared) becomes the dimension [`BATCH`].
+pub(crate) fn type_shape(
+    ty: &Type,
+    role: Role,
+    elem: &mut TypeCx,
+    errors: &mut Errors,
+) -> Option<Shape> {
     let mut dims = Vec::new();
     let mut ok = true;
+    let mut has_batch = false;
     let mut t = ty;
     loop {
         match t {
@@ -211,8 +317,27 @@ pub(crate) fn type_shape(ty: &Type, elem: &mut ElemType, errors: &mut Errors) ->
             Type::Group(g) => t = &g.elem,
             Type::Paren(p) => t = &p.elem,
             Type::Array(a) => {
-                match array_len(&a.len) {
-                    Ok(n) => dims.push(n),
+                match array_len(&a.len, elem.batch) {
+                    Ok(Len::Fixed(n)) => dims.push(n),
+                    Ok(Len::Batch(b)) => {
+                        if role == Role::Param {
+                            errors.spanned(
+                                b,
+                                "parameters do not depend on the batch size: `B` may only be a length of `#[input]` types, the return type and `let` annotations, so that one set of trained parameters serves every batch size; mark this argument `#[input]` if it is data",
+                            );
+                            ok = false;
+                        } else if has_batch {
+                            errors.spanned(
+                                b,
+                                "at most one length of a type may be the batch size `B`",
+                            );
+                            ok = false;
+                        } else {
+                            has_batch = true;
+                            elem.batch_used |= role == Role::Input;
+                            dims.push(BATCH);
+                        }
+                    }
                     Err(e) => {
                         errors.push(e);
                         ok = false;
@@ -238,6 +363,18 @@ pub(crate) fn type_shape(ty: &Type, elem: &mut ElemType, errors: &mut Errors) ->
                     }
                 };
                 ok &= elem.see(dt, p, errors);
+                if ok
+                    && dims
+                        .iter()
+                        .try_fold(1usize, |n, d| n.checked_mul(*d))
+                        .is_none()
+                {
+                    errors.spanned(
+                        ty,
+                        "this type has too many elements: their count overflows `usize`",
+                    );
+                    return None;
+                }
                 return ok.then(|| Shape::new(dims));
             }
             Type::Reference(r) => {
@@ -256,10 +393,19 @@ pub(crate) fn type_shape(ty: &Type, elem: &mut ElemType, errors: &mut Errors) ->
     }
 }
 
-fn array_len(e: &syn::Expr) -> Result<usize, syn::Error> {
+/// An array length: a literal, or the batch size `B` (its token).
+enum Len<'a> {
+    Fixed(usize),
+    Batch(&'a syn::Ident),
+}
+
+fn array_len(e: &syn::Expr, batch: bool) -> Result<Len<'_>, syn::Error> {
     match e {
-        syn::Expr::Group(g) => array_len(&g.expr),
-        syn::Expr::Paren(p) => array_len(&p.expr),
+        syn::Expr::Group(g) => array_len(&g.expr, batch),
+        syn::Expr::Paren(p) => array_len(&p.expr, batch),
+        syn::Expr::Path(p) if batch && p.qself.is_none() && p.path.is_ident("B") => {
+            Ok(Len::Batch(&p.path.segments[0].ident))
+        }
         syn::Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(i),
             ..
@@ -270,13 +416,19 @@ fn array_len(e: &syn::Expr) -> Result<usize, syn::Error> {
                     i,
                     "array lengths must be at least 1",
                 ))
+            } else if n.is_multiple_of(BATCH) {
+                // They would read back as the symbolic batch size.
+                Err(syn::Error::new_spanned(
+                    i,
+                    format!("array lengths that are multiples of {BATCH} are not supported (gradc reserves them for the batch size `B`)"),
+                ))
             } else {
-                Ok(n)
+                Ok(Len::Fixed(n))
             }
         }
         other => Err(syn::Error::new_spanned(
             other,
-            "array lengths must be integer literals, such as `[f32; 4]`",
+            "array lengths must be integer literals, such as `[f32; 4]`, or the batch size `B` of a network declared as `fn net<const B: usize>(..)`",
         )),
     }
 }
