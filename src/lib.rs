@@ -2,7 +2,7 @@
 
 /// The run-time tape interpreter over a [`Graph`].
 pub use gradc_ir::interp;
-pub use gradc_ir::{DType, Graph, NodeId, Op, Report, Shape};
+pub use gradc_ir::{DType, Extent, Graph, NodeId, Op, Report, Shape, NOMINAL_BATCH};
 pub use gradc_macros::network;
 /// Two-thread GEMM for large matmuls, off by default (or `GRADC_THREADS=2`).
 pub use gradc_runtime::{set_threads, threads};

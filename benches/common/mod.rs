@@ -71,6 +71,51 @@ pub fn n4(
     cross_entropy(h2.matmul(w3) + b3, y)
 }
 
+/// N1, N3 and N4 written once for any batch size (`const B: usize`): the
+/// table compares their compiled steps with the literal-batch definitions.
+#[network]
+pub fn n1b<const B: usize>(
+    #[input] x: [[f32; 2]; B],
+    #[input] y: [f32; B],
+    w1: [[f32; 2]; 2],
+    c: [f32; 2],
+    w2: [f32; 2],
+    b: f32,
+) -> f32 {
+    let h = relu(x.matmul(w1) + c);
+    let yhat = h.matmul(w2) + b;
+    mse(yhat, y)
+}
+
+#[network]
+pub fn n3b<const B: usize>(
+    #[input] x: [[f32; 64]; B],
+    #[input] y: [[f32; 10]; B],
+    w1: [[f32; 64]; 64],
+    b1: [f32; 64],
+    w2: [[f32; 10]; 64],
+    b2: [f32; 10],
+) -> f32 {
+    let h = relu(x.matmul(w1) + b1);
+    cross_entropy(h.matmul(w2) + b2, y)
+}
+
+#[network]
+pub fn n4b<const B: usize>(
+    #[input] x: [[f32; 784]; B],
+    #[input] y: [[f32; 10]; B],
+    w1: [[f32; 256]; 784],
+    b1: [f32; 256],
+    w2: [[f32; 128]; 256],
+    b2: [f32; 128],
+    w3: [[f32; 10]; 128],
+    b3: [f32; 10],
+) -> f32 {
+    let h1 = relu(x.matmul(w1) + b1);
+    let h2 = relu(h1.matmul(w2) + b2);
+    cross_entropy(h2.matmul(w3) + b3, y)
+}
+
 /// FLOPs of one N4 step (multiply-add = 2): forward and weight gradients of all
 /// three layers, input gradients of layers 2 and 3.
 pub const N4_FLOPS: f64 = 2.0
@@ -129,6 +174,15 @@ pub fn setup_n3() -> (Box<n3::Params>, Box<n3::Inputs>, Box<n3::Grads>) {
 }
 pub fn setup_n4() -> (Box<n4::Params>, Box<n4::Inputs>, Box<n4::Grads>) {
     setup!(n4, Some(10))
+}
+pub fn setup_n1b() -> (Box<n1b::Params>, Box<n1b::Inputs<4>>, Box<n1b::Grads>) {
+    setup!(n1b, None::<usize>)
+}
+pub fn setup_n3b() -> (Box<n3b::Params>, Box<n3b::Inputs<32>>, Box<n3b::Grads>) {
+    setup!(n3b, Some(10))
+}
+pub fn setup_n4b() -> (Box<n4b::Params>, Box<n4b::Inputs<128>>, Box<n4b::Grads>) {
+    setup!(n4b, Some(10))
 }
 
 // ---------------------------------------------------------------------------
@@ -565,6 +619,48 @@ pub fn print_table(budget: Duration) {
         N4_FLOPS / 1e6
     );
     print_threads(budget * 4, &mut s4);
+    print_generic(budget);
+}
+
+/// The same networks defined once with `const B: usize`, at the batch sizes of
+/// the literal definitions: compiled steps side by side, interleaved rounds.
+pub fn print_generic(budget: Duration) {
+    macro_rules! pair {
+        ($lit:ident, $gen:ident, $setup_l:ident, $setup_g:ident) => {{
+            let (p, i, mut g) = $setup_l();
+            let (pb, ib, mut gb) = $setup_g();
+            let mut t = [Duration::MAX; 2];
+            for _ in 0..5 {
+                t[0] = t[0].min(best(budget / 5, || {
+                    black_box($lit::forward_backward(black_box(&p), black_box(&i), &mut g));
+                }));
+                t[1] = t[1].min(best(budget / 5, || {
+                    black_box($gen::forward_backward(
+                        black_box(&pb),
+                        black_box(&ib),
+                        &mut gb,
+                    ));
+                }));
+            }
+            t
+        }};
+    }
+    println!();
+    println!("One definition for every batch size (`fn net<const B: usize>`), compiled steps:");
+    println!();
+    println!("| net | literal batch | const B | const B / literal |");
+    println!("|---|---|---|---|");
+    let row = |name: &str, t: [Duration; 2]| {
+        println!(
+            "| {name} | {} | {} | {:.2} |",
+            fmt(t[0]),
+            fmt(t[1]),
+            t[1].as_secs_f64() / t[0].as_secs_f64()
+        );
+    };
+    row("N1, B = 4", pair!(n1, n1b, setup_n1, setup_n1b));
+    row("N3, B = 32", pair!(n3, n3b, setup_n3, setup_n3b));
+    row("N4, B = 128", pair!(n4, n4b, setup_n4, setup_n4b));
 }
 
 /// N4 compiled and hand-written steps with one thread and with

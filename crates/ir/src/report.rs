@@ -8,7 +8,8 @@ pub struct Report {
     pub ops_naive: usize,
     /// Operations in the optimized joint graph.
     pub ops_optimized: usize,
-    /// Floating-point operations per fused pass, for the real shapes, before.
+    /// Floating-point operations per fused pass, for the real shapes, before
+    /// (for a batch-generic network, at `B` = [`crate::NOMINAL_BATCH`]).
     pub flops_naive: u64,
     /// The same after optimization.
     pub flops_optimized: u64,
