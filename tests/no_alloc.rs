@@ -50,6 +50,35 @@ fn big(
     cross_entropy(h.matmul(w2) + b2, y)
 }
 
+/// `wide` for any batch size: `c·B` buffers on the stack for small `B`, in the
+/// workspace for large ones.
+#[network]
+fn wide_b<const B: usize>(
+    #[input] x: [[f32; 48]; B],
+    #[input] y: [[f32; 10]; B],
+    w1: [[f32; 96]; 48],
+    b1: [f32; 96],
+    w2: [[f32; 10]; 96],
+    b2: [f32; 10],
+) -> f32 {
+    let h = relu(x.matmul(w1) + b1);
+    cross_entropy(h.matmul(w2) + b2, y)
+}
+
+/// XOR for any batch size: every buffer fits the stack for small `B`.
+#[network]
+fn xor_b<const B: usize>(
+    #[input] x: [[f32; 2]; B],
+    #[input] y: [f32; B],
+    w1: [[f32; 2]; 2],
+    c: [f32; 2],
+    w2: [f32; 2],
+    b: f32,
+) -> f32 {
+    let h = relu(x.matmul(w1) + c);
+    mse(h.matmul(w2) + b, y)
+}
+
 fn fill(xs: &mut [f32], seed: u32) {
     for (i, x) in xs.iter_mut().enumerate() {
         *x =
@@ -165,4 +194,59 @@ fn two_threads_allocate_nothing_after_warm_up() {
             .zip(b.iter())
             .all(|(u, v)| u.to_bits() == v.to_bits()));
     }
+}
+
+#[test]
+fn batch_generic_networks_allocate_nothing_in_a_step() {
+    fn wide_at<const B: usize>() {
+        let mut p = Box::new(wide_b::Params::zeros());
+        for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
+            fill(s, k as u32);
+        }
+        let mut i = Box::new(wide_b::Inputs::<B>::zeros());
+        fill(i.x.as_flattened_mut(), 5);
+        for (r, row) in i.y.iter_mut().enumerate() {
+            row[r % 10] = 1.0;
+        }
+        let mut g = Box::new(wide_b::Grads::zeros());
+        let mut ws = wide_b::Workspace::<B>::new();
+        let before = CountingAlloc::count();
+        let l1 = wide_b::forward_backward_with(&p, &i, &mut g, &mut ws);
+        let l2 = wide_b::forward_backward_with(&p, &i, &mut g, &mut ws);
+        assert_eq!(CountingAlloc::count(), before, "B = {B}");
+        assert_eq!(l1, l2);
+        let first = wide_b::forward_backward(&p, &i, &mut g);
+        let before = CountingAlloc::count();
+        let again = wide_b::forward_backward(&p, &i, &mut g);
+        assert_eq!(CountingAlloc::count(), before, "B = {B}");
+        assert_eq!((first, again), (l1, l1));
+    }
+    wide_at::<2>();
+    wide_at::<64>();
+    wide_at::<300>();
+
+    // Small batch, every buffer on the stack: not even the first call allocates.
+    let p = xor_b::Params {
+        w1: [[0.5, -0.3], [0.2, 0.8]],
+        c: [0.1, -0.1],
+        w2: [1.0, -1.0],
+        b: 0.0,
+    };
+    let i = xor_b::Inputs::<4> {
+        x: [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+        y: [0.0, 1.0, 1.0, 0.0],
+    };
+    let mut g = xor_b::Grads::zeros();
+    let before = CountingAlloc::count();
+    let loss = xor_b::forward_backward(&p, &i, &mut g);
+    assert_eq!(CountingAlloc::count(), before);
+    let lit = xor::Params {
+        w1: p.w1,
+        c: p.c,
+        w2: p.w2,
+        b: p.b,
+    };
+    let mut g2 = xor::Grads::zeros();
+    let l2 = xor::forward_backward(&lit, &xor::Inputs { x: i.x, y: i.y }, &mut g2);
+    assert_eq!(loss, l2);
 }

@@ -1467,8 +1467,29 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         let ws = &em.ws;
         // One workspace per thread, or with `B`, one per batch size a thread
         // has used (a `static` cannot depend on `B`, so they are kept as `Any`).
+        // When every field is a stack-capable `c·B` buffer, a small enough `B`
+        // uses none of them: an empty workspace (no allocation) then serves,
+        // and the thread-local lookup is skipped.
+        let small: Option<Vec<TokenStream>> = fields
+            .iter()
+            .map(|(_, l)| match Extent::of(*l) {
+                Extent::Batch(c) if c <= MAX_STACK_ELEMS_WS => {
+                    let (l, cap) = (lit(*l), Literal::usize_unsuffixed(MAX_STACK_ELEMS_WS));
+                    Some(quote!(#l <= #cap))
+                }
+                _ => None,
+            })
+            .collect();
+        let fast = small.map(|small| {
+            quote! {
+                if #(#small)&&* {
+                    return forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new());
+                }
+            }
+        });
         let per_thread = if g.is_batch_generic() {
             quote! {
+                #fast
                 ::std::thread_local! {
                     static WORKSPACES: ::std::cell::RefCell<::std::vec::Vec<::std::boxed::Box<dyn ::core::any::Any>>> =
                         const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
