@@ -40,6 +40,15 @@ fn expansions() -> String {
         (
             quote!(),
             quote! {
+                fn gen<const B: usize>(#[input] x: [[f32; 64]; B], #[input] t: [[f32; 10]; B], w1: [[f32; 64]; 64], b1: [f32; 64], w2: [[f32; 10]; 64]) -> f32 {
+                    let h = relu(x.matmul(w1) + b1);
+                    cross_entropy(h.matmul(w2), t) + mse(h, 0.5)
+                }
+            },
+        ),
+        (
+            quote!(),
+            quote! {
                 fn chain(w: f64) -> f64 {
                     let x = sigmoid(w);
                     let y = sigmoid(x);
