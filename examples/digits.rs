@@ -6,10 +6,11 @@
 //!
 //! Run: `cargo run --release --example digits`
 //!
-//! The batch size is a fixed array dimension of the `#[network]` signature, so every
-//! step needs a full batch: each epoch reshuffles the training set and drops the
-//! 1438 mod 32 = 30 samples that do not fill a last batch (they are seen in other
-//! epochs). Evaluation pads the last batch with zeros and ignores those rows.
+//! The network is written once for any batch size (`const B: usize`): training
+//! runs it at `B = 32` (each epoch reshuffles the training set and drops the
+//! 1438 mod 32 = 30 samples that do not fill a last batch; they are seen in other
+//! epochs), evaluation scores one image at a time (`B = 1`) with the same
+//! parameters, as a deployed model would.
 
 use gradc::data::{argmax, load_digits, Dataset};
 use gradc::train::{init, shuffled_batches, Adam, Init, LastBatch, Optimizer, Rng};
@@ -20,17 +21,18 @@ use std::error::Error;
 use std::path::Path;
 use std::time::Instant;
 
-/// Samples per step: the first dimension of `x` and `y` below.
+/// Samples per training step: the `B` of `mlp` below.
 const BATCH: usize = 32;
 const EPOCHS: usize = 30;
 const LEARNING_RATE: f64 = 0.005;
 const SEED: u64 = 1;
 
-/// The loss of one mini-batch: 64 → 64 (ReLU) → 10, softmax cross-entropy.
+/// The loss of one mini-batch of `B` images: 64 → 64 (ReLU) → 10, softmax
+/// cross-entropy.
 #[network]
-fn mlp(
-    #[input] x: [[f32; 64]; 32],
-    #[input] y: [[f32; 10]; 32],
+fn mlp<const B: usize>(
+    #[input] x: [[f32; 64]; B],
+    #[input] y: [[f32; 10]; B],
     w1: [[f32; 64]; 64],
     b1: [f32; 64],
     w2: [[f32; 10]; 64],
@@ -42,34 +44,28 @@ fn mlp(
 
 /// The same network's logits, for evaluation (every argument is data).
 #[network]
-fn logits(
-    #[input] x: [[f32; 64]; 32],
+fn logits<const B: usize>(
+    #[input] x: [[f32; 64]; B],
     #[input] w1: [[f32; 64]; 64],
     #[input] b1: [f32; 64],
     #[input] w2: [[f32; 10]; 64],
     #[input] b2: [f32; 10],
-) -> [[f32; 10]; 32] {
+) -> [[f32; 10]; B] {
     let h = relu(x.matmul(w1) + b1);
     h.matmul(w2) + b2
 }
 
 /// The fraction of `data` that `params` classifies correctly.
+/// The fraction of `data` that `params` classifies correctly, one image at a
+/// time (`B = 1`).
 fn accuracy(params: &mlp::Params, data: &Dataset) -> Result<f64, Box<dyn Error>> {
-    let mut y = [[0.0f32; 10]; BATCH];
+    let (mut x, mut y) = ([[0.0f32; 64]; 1], [[0.0f32; 10]; 1]);
     let mut correct = 0;
-    let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(BATCH) {
-        let mut x = [[0.0f32; 64]; BATCH];
-        data.fill_batch(
-            chunk,
-            &mut x.as_flattened_mut()[..chunk.len() * 64],
-            &mut y.as_flattened_mut()[..chunk.len() * 10],
-        )?;
+    for i in 0..data.len() {
+        data.fill_batch(&[i], x.as_flattened_mut(), y.as_flattened_mut())?;
         let out = logits(x, params.w1, params.b1, params.w2, params.b2);
-        for (row, &i) in chunk.iter().enumerate() {
-            if argmax(&out[row]) == Some(data.labels[i]) {
-                correct += 1;
-            }
+        if argmax(&out[0]) == Some(data.labels[i]) {
+            correct += 1;
         }
     }
     Ok(correct as f64 / data.len() as f64)
@@ -94,7 +90,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut params = mlp::Params::zeros_boxed();
     init(&mut *params, Init::HeNormal, SEED);
     let mut grads = mlp::Grads::zeros_boxed();
-    let mut inputs = mlp::Inputs::zeros_boxed();
+    let mut inputs = mlp::Inputs::<BATCH>::zeros_boxed();
     let mut adam = Adam::new(LEARNING_RATE);
     let mut rng = Rng::new(SEED);
 
