@@ -19,8 +19,14 @@ pub(crate) fn to_dot(g: &Graph, network: &str) -> String {
     for id in g.node_ids() {
         let n = g.node(id);
         let mut label = format!("{id} {}", n.op.name());
-        if let gradc_ir::Op::Const(c) = &n.op {
-            let _ = write!(label, " {}", c.value());
+        match &n.op {
+            gradc_ir::Op::Const(c) => {
+                let _ = write!(label, " {}", c.value());
+            }
+            gradc_ir::Op::Count(c) => {
+                let _ = write!(label, " {}", gradc_ir::Extent::of(*c));
+            }
+            _ => {}
         }
         let _ = write!(label, " {}", n.shape);
         if let Some(name) = &n.name {

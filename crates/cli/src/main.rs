@@ -199,7 +199,14 @@ fn show(
             dot::to_dot(g, name)
         }
         Emit::Report => {
-            let mut out = format!("network `{name}`\n\n{}", compiled.report);
+            let mut out = format!("network `{name}`\n\n");
+            if compiled.network.graph.is_batch_generic() {
+                out.push_str(&format!(
+                    "batch size B chosen by the caller: counts below are for B = {}\n\n",
+                    gradc_ir::NOMINAL_BATCH
+                ));
+            }
+            out.push_str(&compiled.report.to_string());
             if let Some(opt) = &compiled.optimized {
                 out.push('\n');
                 out.push_str(&gradc_codegen::memory(opt).to_string());

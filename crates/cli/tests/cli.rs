@@ -459,3 +459,42 @@ fn readme_transcripts_are_real_output() {
     }
     assert!(seen >= 1, "the README shows a gradc transcript");
 }
+
+mod batch_fixture {
+    include!("fixtures/batch.rs");
+}
+
+#[test]
+fn batch_generic_networks_show_b() {
+    let file = "crates/cli/tests/fixtures/batch.rs";
+    let run = |emit: &str| {
+        let r = gradc(&["show", file, "--network", "clf", "--emit", emit]);
+        assert!(r.ok, "gradc show --emit {emit} failed: {}", r.stderr);
+        r.stdout
+    };
+    let ir = run("ir");
+    assert!(ir.contains("(let %0 x [B 6] (input 0))"), "{ir}");
+    assert!(ir.contains("(count B)"), "{ir}");
+    assert_eq!(
+        ir.trim_end(),
+        batch_fixture::clf::graph().to_string().trim_end()
+    );
+    let rust = run("rust");
+    assert_eq!(rust, batch_fixture::clf::GRADIENT_CODE);
+    assert!(
+        rust.contains("pub fn forward_backward<const B: usize>("),
+        "{rust}"
+    );
+    syn::parse_file(&rust).unwrap_or_else(|e| panic!("{e}\n{rust}"));
+    let report = run("report");
+    assert!(report.contains("counts below are for B = 32"), "{report}");
+    let dot = run("dot");
+    assert!(dot.contains(" count B []"), "{dot}");
+    let r = gradc(&["explain", file, "--network", "clf", "--node", "d_b"]);
+    assert!(r.ok, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("count:B") && !r.stdout.contains("1000003"),
+        "{}",
+        r.stdout
+    );
+}

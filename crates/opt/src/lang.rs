@@ -58,7 +58,11 @@ impl Language for ENode {
 }
 
 fn shape_text(s: &Shape) -> String {
-    let dims: Vec<String> = s.dims().iter().map(|d| d.to_string()).collect();
+    let dims: Vec<String> = s
+        .dims()
+        .iter()
+        .map(|d| gradc_ir::Extent::of(*d).to_string())
+        .collect();
     format!("[{}]", dims.join("x"))
 }
 
@@ -69,7 +73,7 @@ fn parse_shape(t: &str) -> Option<Shape> {
     }
     inner
         .split('x')
-        .map(|d| d.parse().ok())
+        .map(gradc_ir::parse_extent)
         .collect::<Option<Vec<usize>>>()
         .map(Shape)
 }
@@ -80,7 +84,7 @@ impl fmt::Display for ENode {
             Op::Const(c) => write!(f, "{c:?}"),
             Op::Input(i) | Op::Param(i) => write!(f, "{}:{i}", self.op.name()),
             Op::Powi(n) => write!(f, "powi:{n}"),
-            Op::Count(n) => write!(f, "count:{n}"),
+            Op::Count(n) => write!(f, "count:{}", gradc_ir::Extent::of(*n)),
             Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
                 write!(f, "{}:{}", self.op.name(), shape_text(s))
             }
@@ -102,7 +106,7 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             "input" => data.parse().ok().map(Op::Input),
             "param" => data.parse().ok().map(Op::Param),
             "powi" => data.parse().ok().map(Op::Powi),
-            "count" => data.parse().ok().map(Op::Count),
+            "count" => gradc_ir::parse_extent(data).map(Op::Count),
             "reshape" => parse_shape(data).map(Op::Reshape),
             "broadcast_to" => parse_shape(data).map(Op::BroadcastTo),
             "sum_to" => parse_shape(data).map(Op::SumTo),
@@ -177,6 +181,8 @@ mod tests {
             Op::Param(3),
             Op::Powi(-2),
             Op::Count(3 * gradc_ir::BATCH),
+            Op::Count(1),
+            Op::BroadcastTo(Shape::new([gradc_ir::BATCH, 4])),
             Op::Reshape(Shape::new([2, 1])),
             Op::SumTo(Shape::scalar()),
             Op::BroadcastTo(Shape::new([4])),
