@@ -81,16 +81,28 @@ fn compare(
 pub fn check(s: &Subject) -> Result<Stats, String> {
     let inputs = data(s.name, &s.input_sizes, 0x1234);
     let params = data(s.name, &s.param_sizes, 0x5678);
-    let (loss, grads) = (s.fused)(&inputs, &params);
+    let (loss, grads, stats) = compiled(s, &inputs, &params)?;
+    let (joint, fast_graph) = joint_graphs(&s.graph)?;
+    against_graphs(&joint, &fast_graph, &inputs, &params, (loss, &grads))?;
+    Ok(stats)
+}
+
+/// Steps 1-3 of [`check`]: the compiled loss and gradients.
+fn compiled(
+    s: &Subject,
+    inputs: &[Vec<f64>],
+    params: &[Vec<f64>],
+) -> Result<(f64, Vec<Vec<f64>>, Stats), String> {
+    let (loss, grads) = (s.fused)(inputs, params);
     if !loss.is_finite() || grads.iter().flatten().any(|g| !g.is_finite()) {
         return Err(format!("non-finite loss {loss} or gradients {grads:?}"));
     }
-    let fwd = (s.forward)(&inputs, &params);
+    let fwd = (s.forward)(inputs, params);
     if !close(loss, fwd, 1e-12) {
         return Err(format!("fused loss {loss} vs forward {fwd}"));
     }
 
-    let (iloss, igrads) = (s.interpreted)(&inputs, &params);
+    let (iloss, igrads) = (s.interpreted)(inputs, params);
     compare(
         "compiled vs interpreted",
         (loss, &grads),
@@ -102,11 +114,11 @@ pub fn check(s: &Subject) -> Result<Stats, String> {
     for (p, g) in grads.iter().enumerate() {
         for (i, &gi) in g.iter().enumerate() {
             let h = 1e-6 * (1.0 + params[p][i].abs());
-            let mut q = params.clone();
+            let mut q = params.to_vec();
             q[p][i] += h;
-            let up = (s.forward)(&inputs, &q);
+            let up = (s.forward)(inputs, &q);
             q[p][i] -= 2.0 * h;
-            let down = (s.forward)(&inputs, &q);
+            let down = (s.forward)(inputs, &q);
             let fd = (up - down) / (2.0 * h);
             let err = (gi - fd).abs() / (1.0 + gi.abs().max(fd.abs()));
             stats.max_fd_error = stats.max_fd_error.max(err);
@@ -118,32 +130,116 @@ pub fn check(s: &Subject) -> Result<Stats, String> {
             }
         }
     }
+    Ok((loss, grads, stats))
+}
 
+/// The unoptimized joint graph of `forward` and the joint graph optimized
+/// with `fast_math`.
+fn joint_graphs(forward: &Graph) -> Result<(Graph, Graph), String> {
+    let joint = gradc_autodiff::differentiate(forward).map_err(|e| format!("autodiff: {e}"))?;
+    let fast = gradc_opt::OptConfig {
+        fast_math: true,
+        ..gradc_opt::OptConfig::default()
+    };
+    let (fast_graph, _) = gradc_opt::optimize(&joint, &fast).map_err(|e| format!("opt: {e}"))?;
+    Ok((joint, fast_graph))
+}
+
+/// Steps 4-5 of [`check`]: the interpreter on `joint` vs the compiled
+/// `(loss, grads)`, and on `fast_graph` vs `joint`.
+fn against_graphs(
+    joint: &Graph,
+    fast_graph: &Graph,
+    inputs: &[Vec<f64>],
+    params: &[Vec<f64>],
+    (loss, grads): (f64, &[Vec<f64>]),
+) -> Result<(), String> {
     let ins: Vec<&[f64]> = inputs.iter().map(|v| v.as_slice()).collect();
     let ps: Vec<&[f64]> = params.iter().map(|v| v.as_slice()).collect();
-    let joint = gradc_autodiff::differentiate(&s.graph).map_err(|e| format!("autodiff: {e}"))?;
     let run = |g: &Graph, what: &str| -> Result<(f64, Vec<Vec<f64>>), String> {
         let mut roots =
             interp::evaluate::<f64>(g, &ins, &ps).map_err(|e| format!("{what}: {e}"))?;
         let loss = roots.remove(0)[0];
         Ok((loss, roots))
     };
-    let (jl, jg) = run(&joint, "unoptimized joint graph")?;
+    let (jl, jg) = run(joint, "unoptimized joint graph")?;
     compare(
         "optimizer on (compiled) vs off (joint graph)",
-        (loss, &grads),
+        (loss, grads),
         (jl, &jg),
         1e-10,
     )?;
-
-    let fast = gradc_opt::OptConfig {
-        fast_math: true,
-        ..gradc_opt::OptConfig::default()
-    };
-    let (fast_graph, _) = gradc_opt::optimize(&joint, &fast).map_err(|e| format!("opt: {e}"))?;
-    let (fl, fg) = run(&fast_graph, "fast_math graph")?;
+    let (fl, fg) = run(fast_graph, "fast_math graph")?;
     compare("fast_math vs exact", (jl, &jg), (fl, &fg), 1e-9)?;
+    Ok(())
+}
+
+/// The batch sizes every batch-generic corpus network is checked at.
+pub const BATCHES: [usize; 3] = [1, 3, 17];
+
+/// Checks a batch-generic network (`fn net<const B: usize>`) whose symbolic
+/// forward graph is `generic`, at each `(b, subject)` (the compiled entry
+/// points at `B = b`, with `subject.graph` = `Net::<b>::graph()`): the five
+/// steps of [`check`] at every `b`, where steps 4-5 differentiate and
+/// optimize the symbolic graph once and run it instantiated at `b`. Also
+/// checks that `Net::<b>::graph()` is `generic` instantiated at `b`.
+pub fn check_batch(generic: &Graph, at: &[(usize, Subject)]) -> Result<Stats, String> {
+    if !generic.is_batch_generic() {
+        return Err(format!(
+            "the graph of a `<const B: usize>` network has no `B`:\n{generic}"
+        ));
+    }
+    let (joint, fast_graph) = joint_graphs(generic)?;
+    let mut stats = Stats::default();
+    for (b, s) in at {
+        let at_b = |g: &Graph| g.instantiate(*b).map_err(|e| format!("B = {b}: {e}"));
+        let inst = at_b(generic)?;
+        if inst.to_string() != s.graph.to_string() {
+            return Err(format!(
+                "B = {b}: Net::<{b}>::graph() is not graph() instantiated:\n{}\nvs\n{inst}",
+                s.graph
+            ));
+        }
+        let salt = *b as u64;
+        let inputs = data(s.name, &s.input_sizes, 0x1234 ^ salt);
+        let params = data(s.name, &s.param_sizes, 0x5678 ^ salt);
+        let (loss, grads, st) =
+            compiled(s, &inputs, &params).map_err(|e| format!("B = {b}: {e}"))?;
+        against_graphs(
+            &at_b(&joint)?,
+            &at_b(&fast_graph)?,
+            &inputs,
+            &params,
+            (loss, &grads),
+        )
+        .map_err(|e| format!("B = {b}: {e}"))?;
+        stats.gradient_entries += st.gradient_entries;
+        stats.max_fd_error = stats.max_fd_error.max(st.max_fd_error);
+    }
     Ok(stats)
+}
+
+/// The generic network at `B` = [`crate::generate::TWIN_BATCH`] (`generic`)
+/// vs the same network written with that literal batch (`twin`), both
+/// `forward_backward` over flat buffers, on the same seeded data: loss and
+/// gradients to 1e-12.
+pub fn check_twin(
+    name: &str,
+    input_sizes: &[usize],
+    param_sizes: &[usize],
+    generic: &dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+    twin: &dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+) -> Result<(), String> {
+    let inputs = data(name, input_sizes, 0x7717);
+    let params = data(name, param_sizes, 0x7718);
+    let (gl, gg) = generic(&inputs, &params);
+    let (tl, tg) = twin(&inputs, &params);
+    compare(
+        "generic at the twin's batch vs literal-batch twin",
+        (gl, &gg),
+        (tl, &tg),
+        1e-12,
+    )
 }
 
 /// Checks the `#[network]` module `$net` (see [`check`]) and panics with the
@@ -199,6 +295,115 @@ macro_rules! check_network {
         };
         if let Err(e) = $crate::check::check(&subject) {
             panic!("{}: {e}\n{}", stringify!($net), n::GRADIENT_CODE);
+        }
+    }};
+}
+
+/// Checks the batch-generic `#[network]` module `$net` (declared
+/// `<const B: usize>`) at every size in [`BATCHES`] (see [`check_batch`]) and
+/// against `$twin`, the same network at the literal batch
+/// [`crate::generate::TWIN_BATCH`] (see [`check_twin`]); panics with the
+/// network's name on a mismatch.
+#[macro_export]
+macro_rules! check_network_batch {
+    ($net:ident, $twin:ident) => {{
+        use $net as n;
+        use $twin as t;
+        fn load_params(p: &[Vec<f64>]) -> n::Params {
+            let mut out = n::Params::zeros();
+            for ((_, dst), src) in out.slices_mut().into_iter().zip(p) {
+                dst.copy_from_slice(src);
+            }
+            out
+        }
+        fn load_inputs<const B: usize>(x: &[Vec<f64>]) -> n::Inputs<B> {
+            let mut out = n::Inputs::<B>::zeros();
+            for ((_, dst), src) in out.slices_mut().into_iter().zip(x) {
+                dst.copy_from_slice(src);
+            }
+            out
+        }
+        fn grads_vec(g: &n::Grads) -> Vec<Vec<f64>> {
+            g.slices().iter().map(|(_, s)| s.to_vec()).collect()
+        }
+        fn input_sizes<const B: usize>() -> Vec<usize> {
+            n::Inputs::<B>::zeros()
+                .slices()
+                .iter()
+                .map(|(_, s)| s.len())
+                .collect()
+        }
+        fn param_sizes() -> Vec<usize> {
+            n::Params::zeros()
+                .slices()
+                .iter()
+                .map(|(_, s)| s.len())
+                .collect()
+        }
+        fn forward<const B: usize>(x: &[Vec<f64>], p: &[Vec<f64>]) -> f64 {
+            n::forward(&load_params(p), &load_inputs::<B>(x))
+        }
+        fn fused<const B: usize>(x: &[Vec<f64>], p: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
+            let mut g = n::Grads::zeros();
+            let l = n::forward_backward(&load_params(p), &load_inputs::<B>(x), &mut g);
+            (l, grads_vec(&g))
+        }
+        fn interpreted<const B: usize>(x: &[Vec<f64>], p: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
+            let mut g = n::Grads::zeros();
+            let l = n::interpreted_forward_backward(&load_params(p), &load_inputs::<B>(x), &mut g);
+            (l, grads_vec(&g))
+        }
+        fn subject<const B: usize>() -> (usize, $crate::check::Subject<'static>) {
+            (
+                B,
+                $crate::check::Subject {
+                    name: stringify!($net),
+                    graph: <n::Net<B> as gradc::Network>::graph(),
+                    input_sizes: input_sizes::<B>(),
+                    param_sizes: param_sizes(),
+                    forward: &forward::<B>,
+                    fused: &fused::<B>,
+                    interpreted: &interpreted::<B>,
+                },
+            )
+        }
+        const _: () = assert!(
+            $crate::check::BATCHES[0] == 1
+                && $crate::check::BATCHES[1] == 3
+                && $crate::check::BATCHES[2] == 17
+        );
+        let at = [subject::<1>(), subject::<3>(), subject::<17>()];
+        if let Err(e) = $crate::check::check_batch(&n::graph(), &at) {
+            panic!("{}: {e}\n{}", stringify!($net), n::GRADIENT_CODE);
+        }
+        let twin = |x: &[Vec<f64>], p: &[Vec<f64>]| {
+            let mut tp = t::Params::zeros();
+            for ((_, dst), src) in tp.slices_mut().into_iter().zip(p) {
+                dst.copy_from_slice(src);
+            }
+            let mut tx = t::Inputs::zeros();
+            for ((_, dst), src) in tx.slices_mut().into_iter().zip(x) {
+                dst.copy_from_slice(src);
+            }
+            let mut g = t::Grads::zeros();
+            let l = t::forward_backward(&tp, &tx, &mut g);
+            (
+                l,
+                g.slices()
+                    .iter()
+                    .map(|(_, s)| s.to_vec())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        const _: () = assert!($crate::generate::TWIN_BATCH == 3);
+        if let Err(e) = $crate::check::check_twin(
+            stringify!($net),
+            &input_sizes::<3>(),
+            &param_sizes(),
+            &fused::<3>,
+            &twin,
+        ) {
+            panic!("{} vs {}: {e}", stringify!($net), stringify!($twin));
         }
     }};
 }

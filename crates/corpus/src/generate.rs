@@ -16,12 +16,20 @@
 //! Every generated network is checked by [`gradc_frontend::parse_network`]
 //! before it is accepted, so the corpus only holds networks gradc accepts.
 
-use gradc_ir::{broadcast_shapes, Shape};
+use gradc_ir::{broadcast_shapes, Shape, BATCH};
 
 /// The seed of the committed corpus.
 pub const SEED: u64 = 0x6772_6164_635f_3037;
 /// The number of networks in the committed corpus.
 pub const COUNT: usize = 120;
+
+/// The seed of the committed batch-generic corpus (`tests/networks_batch.rs`).
+pub const SEED_BATCH: u64 = 0x6772_6164_635f_4221;
+/// The number of batch-generic networks in the committed corpus (each with
+/// its twin at the literal batch [`TWIN_BATCH`]).
+pub const COUNT_BATCH: usize = 30;
+/// The literal batch of each batch-generic network's twin.
+pub const TWIN_BATCH: usize = 3;
 
 /// SplitMix64: tiny, seedable, and the same on every platform.
 pub struct Rng(u64);
@@ -69,14 +77,43 @@ struct Var {
     used: bool,
     /// Depends on a parameter.
     param: bool,
+    /// Depends on an `#[input]`.
+    data: bool,
 }
 
 fn ty(shape: &Shape) -> String {
     let mut t = "f64".to_string();
-    for d in shape.dims().iter().rev() {
-        t = format!("[{t}; {d}]");
+    for &d in shape.dims().iter().rev() {
+        t = if d == BATCH {
+            format!("[{t}; B]")
+        } else {
+            format!("[{t}; {d}]")
+        };
     }
     t
+}
+
+/// An `#[input]` shape of a batch-generic network: `B` leads (`[B]`, `[B n]`),
+/// sometimes trails (`[n B]`).
+fn random_batch_shape(rng: &mut Rng) -> Shape {
+    let d = 1 + rng.below(3);
+    match rng.below(6) {
+        0 => Shape::new([BATCH]),
+        5 => Shape::new([d, BATCH]),
+        _ => Shape::new([BATCH, d]),
+    }
+}
+
+/// `shape` without its `B` axis: a parameter shape that broadcasts against it.
+fn unbatched(shape: &Shape) -> Shape {
+    Shape::new(
+        shape
+            .dims()
+            .iter()
+            .map(|&d| if d == BATCH { 1 } else { d })
+            .skip_while(|&d| d == 1)
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn random_shape(rng: &mut Rng) -> Shape {
@@ -96,13 +133,20 @@ pub struct Generated {
 
 /// Source of network `index` of the corpus with `seed`, or `None` when the draw
 /// was unusable (the caller draws again).
-fn draw(rng: &mut Rng, name: &str) -> Option<String> {
+///
+/// With `batch`, the `#[input]`s have a `B` axis and the network is declared
+/// `<const B: usize>`; parameters never have one.
+fn draw(rng: &mut Rng, name: &str, batch: bool) -> Option<String> {
     let mut vars: Vec<Var> = Vec::new();
     let mut args = Vec::new();
     let n_inputs = 1 + rng.below(2);
     let n_params = 1 + rng.below(3);
     for i in 0..n_inputs {
-        let shape = random_shape(rng);
+        let shape = if batch {
+            random_batch_shape(rng)
+        } else {
+            random_shape(rng)
+        };
         let name = ["x", "y"][i].to_string();
         args.push(format!("#[input] {name}: {}", ty(&shape)));
         // Inputs need not reach the loss.
@@ -111,13 +155,19 @@ fn draw(rng: &mut Rng, name: &str) -> Option<String> {
             shape,
             used: true,
             param: false,
+            data: true,
         });
     }
     let mut params = Vec::new();
     for i in 0..n_params {
         // Often an input's shape, so a loss can compare the two.
         let shape = if rng.chance(0.4) {
-            vars[rng.below(n_inputs)].shape.clone()
+            let s = vars[rng.below(n_inputs)].shape.clone();
+            if batch {
+                unbatched(&s)
+            } else {
+                s
+            }
         } else {
             random_shape(rng)
         };
@@ -129,18 +179,26 @@ fn draw(rng: &mut Rng, name: &str) -> Option<String> {
             shape,
             used: false,
             param: true,
+            data: false,
         });
     }
     // Parameters are not consumed yet: mark them so the loss picks them up.
     let mut stmts: Vec<String> = Vec::new();
-    let mut exprs: Vec<(String, Shape, bool)> = Vec::new();
+    let mut exprs: Vec<(String, Shape, bool, bool)> = Vec::new();
+    // A batch-generic network needs a value that mixes the batch with a parameter.
+    let mut mixed = false;
     let n_stmts = 3 + rng.below(6);
     let mut next = 0;
     for _ in 0..n_stmts {
-        let Some((expr, shape, param)) = statement(rng, &mut vars, &exprs) else {
+        let Some((expr, shape, param, data)) = statement(rng, &mut vars, &exprs, batch) else {
             continue;
         };
-        exprs.push((expr.clone(), shape.clone(), param));
+        // gradc rejects values with two `B` axes (`[B B]`).
+        if shape.batch_degree() > 1 {
+            return None;
+        }
+        mixed |= param && data;
+        exprs.push((expr.clone(), shape.clone(), param, data));
         // Sometimes shadow the name just defined, after using it.
         let shadow = next > 0 && rng.chance(0.15);
         let name = if shadow {
@@ -163,13 +221,18 @@ fn draw(rng: &mut Rng, name: &str) -> Option<String> {
             shape,
             used: false,
             param,
+            data,
         });
     }
     let _ = params;
+    if batch && !mixed {
+        return None;
+    }
     let loss = loss_expr(rng, &mut vars)?;
     let mut src = String::new();
     src.push_str("#[network]\n");
-    src.push_str(&format!("pub fn {name}(\n"));
+    let generics = if batch { "<const B: usize>" } else { "" };
+    src.push_str(&format!("pub fn {name}{generics}(\n"));
     for a in &args {
         src.push_str(&format!("    {a},\n"));
     }
@@ -184,8 +247,13 @@ fn draw(rng: &mut Rng, name: &str) -> Option<String> {
 
 /// A random operand: values that depend on a parameter and recent values are
 /// likelier, so parameters sit deep in the graph.
-fn operand(rng: &mut Rng, vars: &[Var]) -> usize {
+/// In a batch-generic network, values that depend on an input are likelier too.
+fn operand(rng: &mut Rng, vars: &[Var], batch: bool) -> usize {
     let n = vars.len();
+    if batch && rng.chance(0.35) {
+        let with_data: Vec<usize> = (0..n).filter(|&i| vars[i].data).collect();
+        return with_data[rng.below(with_data.len())];
+    }
     if rng.chance(0.75) {
         let with_param: Vec<usize> = (0..n).filter(|&i| vars[i].param).collect();
         let k = with_param.len();
@@ -205,15 +273,17 @@ fn operand(rng: &mut Rng, vars: &[Var]) -> usize {
 fn statement(
     rng: &mut Rng,
     vars: &mut [Var],
-    exprs: &[(String, Shape, bool)],
-) -> Option<(String, Shape, bool)> {
+    exprs: &[(String, Shape, bool, bool)],
+    batch: bool,
+) -> Option<(String, Shape, bool, bool)> {
     // A verbatim repeat of an earlier expression: a shared subexpression.
     if !exprs.is_empty() && rng.chance(0.1) {
         return Some(rng.pick(exprs).clone());
     }
-    let a = operand(rng, vars);
+    let a = operand(rng, vars, batch);
     let (an, ash) = (vars[a].name.clone(), vars[a].shape.clone());
     let mut param = vars[a].param;
+    let mut data = vars[a].data;
     let kind = rng.below(14);
     let out = match kind {
         0..=3 => {
@@ -243,7 +313,7 @@ fn statement(
             (e, ash)
         }
         4..=6 => {
-            let b = operand(rng, vars);
+            let b = operand(rng, vars, batch);
             let (bn, bsh) = (&vars[b].name, &vars[b].shape);
             let out = broadcast_shapes(&ash, bsh)?;
             let e = match rng.below(5) {
@@ -255,10 +325,11 @@ fn statement(
             };
             vars[b].used = true;
             param |= vars[b].param;
+            data |= vars[b].data;
             (e, out)
         }
         7..=9 => {
-            let b = operand(rng, vars);
+            let b = operand(rng, vars, batch);
             let bsh = vars[b].shape.clone();
             let bn = vars[b].name.clone();
             let (sa, sb) = (ash.dims(), bsh.dims());
@@ -289,6 +360,7 @@ fn statement(
             };
             vars[b].used = true;
             param |= vars[b].param;
+            data |= vars[b].data;
             (e, out)
         }
         10 => {
@@ -327,7 +399,7 @@ fn statement(
         }
     };
     vars[a].used = true;
-    Some((out.0, out.1, param))
+    Some((out.0, out.1, param, data))
 }
 
 /// The loss: a main term over the newest value plus every unconsumed value.
@@ -376,25 +448,54 @@ fn loss_expr(rng: &mut Rng, vars: &mut [Var]) -> Option<String> {
 /// Draws network number `index` for `seed`: re-draws until the frontend
 /// accepts the source (at most 1000 tries).
 pub fn network(seed: u64, index: usize) -> Result<Generated, String> {
-    let name = format!("net_{index:03}");
+    generated(seed, index, format!("net_{index:03}"), false)
+}
+
+/// Draws batch-generic network number `index` for `seed` (named `gen_NNN`,
+/// declared `<const B: usize>`), like [`network`].
+pub fn network_batch(seed: u64, index: usize) -> Result<Generated, String> {
+    generated(seed, index, format!("gen_{index:03}"), true)
+}
+
+/// The literal-batch twin of a batch-generic network: the same source with
+/// `B` = [`TWIN_BATCH`], named `NAME_b3`. `B` only ever stands as an array
+/// length (`; B]`), so a textual substitution is exact.
+pub fn twin(g: &Generated) -> Result<Generated, String> {
+    let name = format!("{}_b{TWIN_BATCH}", g.name);
+    let source = g
+        .source
+        .replacen(
+            &format!("fn {}<const B: usize>(", g.name),
+            &format!("fn {name}("),
+            1,
+        )
+        .replace("; B]", &format!("; {TWIN_BATCH}]"));
+    accepts(&source).map_err(|e| format!("{name}: {e}"))?;
+    Ok(Generated { name, source })
+}
+
+/// Whether the frontend accepts `source` (a `#[network]` line, then the function).
+fn accepts(source: &str) -> Result<(), String> {
+    let tokens: proc_macro2::TokenStream = source
+        .parse()
+        .map_err(|e| format!("lex error {e} in\n{source}"))?;
+    // Strip the `#[network]` line: the frontend sees the function alone.
+    let item: proc_macro2::TokenStream = tokens.into_iter().skip(2).collect();
+    gradc_frontend::parse_network(proc_macro2::TokenStream::new(), item)
+        .map(|_| ())
+        .map_err(|e| format!("{e} in\n{source}"))
+}
+
+fn generated(seed: u64, index: usize, name: String, batch: bool) -> Result<Generated, String> {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut last_err = String::from("no usable draw");
     for _ in 0..1000 {
-        let Some(source) = draw(&mut rng, &name) else {
+        let Some(source) = draw(&mut rng, &name, batch) else {
             continue;
         };
-        let tokens: proc_macro2::TokenStream = match source.parse() {
-            Ok(t) => t,
-            Err(e) => {
-                last_err = format!("lex error {e} in\n{source}");
-                continue;
-            }
-        };
-        // Strip the `#[network]` line: the frontend sees the function alone.
-        let item: proc_macro2::TokenStream = tokens.into_iter().skip(2).collect();
-        match gradc_frontend::parse_network(proc_macro2::TokenStream::new(), item) {
-            Ok(_) => return Ok(Generated { name, source }),
-            Err(e) => last_err = format!("{e} in\n{source}"),
+        match accepts(&source) {
+            Ok(()) => return Ok(Generated { name, source }),
+            Err(e) => last_err = e,
         }
     }
     Err(format!("{name}: {last_err}"))
@@ -417,6 +518,32 @@ pub fn corpus_source(seed: u64, count: usize) -> Result<String, String> {
         out.push_str(&format!(
             "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network!({0});\n}}\n",
             g.name
+        ));
+    }
+    Ok(out)
+}
+
+/// The whole batch-generic test file for `count` networks from `seed`: each
+/// network, its literal-batch twin, and one `#[test]` checking both.
+pub fn corpus_batch_source(seed: u64, count: usize) -> Result<String, String> {
+    let mut out = format!(
+        "//! GENERATED by `cargo run -p gradc-corpus --bin regenerate-corpus` from seed\n\
+         //! {seed:#x} ({count} batch-generic networks, each with its twin at B = {TWIN_BATCH}).\n\
+         //! Do not edit: change the generator and regenerate. Each test checks one\n\
+         //! `<const B: usize>` network at several batch sizes compiled vs interpreted\n\
+         //! vs central finite differences, optimizer on vs off, and against its twin.\n\n\
+         use gradc::network;\n"
+    );
+    for i in 0..count {
+        let g = network_batch(seed, i)?;
+        let t = twin(&g)?;
+        out.push('\n');
+        out.push_str(&g.source);
+        out.push('\n');
+        out.push_str(&t.source);
+        out.push_str(&format!(
+            "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network_batch!({0}, {1});\n}}\n",
+            g.name, t.name
         ));
     }
     Ok(out)

@@ -1,8 +1,10 @@
-//! The committed corpus is what the generator makes from the seed, so
+//! The committed corpora (`networks.rs`, `networks_batch.rs`) are what the generator makes from the seed, so
 //! `regenerate-corpus` reproduces it and a generator change cannot go unnoticed.
 //! Compared as tokens: `cargo fmt` may re-layout the committed file.
 
-use gradc_corpus::generate::{corpus_source, COUNT, SEED};
+use gradc_corpus::generate::{
+    corpus_batch_source, corpus_source, COUNT, COUNT_BATCH, SEED, SEED_BATCH,
+};
 
 use proc_macro2::{Group, TokenStream, TokenTree};
 
@@ -36,4 +38,16 @@ fn committed_corpus_matches_the_generator() {
         "tests/networks.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
     );
     assert!(COUNT >= 100);
+}
+
+#[test]
+fn committed_batch_corpus_matches_the_generator() {
+    let expected = corpus_batch_source(SEED_BATCH, COUNT_BATCH)
+        .expect("the generator makes valid batch-generic networks");
+    let committed = include_str!("networks_batch.rs");
+    assert!(
+        tokens(committed) == tokens(&expected),
+        "tests/networks_batch.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
+    );
+    assert!(COUNT_BATCH >= 20);
 }

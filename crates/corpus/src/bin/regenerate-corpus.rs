@@ -1,25 +1,41 @@
-//! Writes `tests/networks.rs` from the seed: `cargo run -p gradc-corpus --bin regenerate-corpus`.
+//! Writes `tests/networks.rs` and `tests/networks_batch.rs` from their seeds:
+//! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
-use gradc_corpus::generate::{corpus_source, COUNT, SEED};
+use gradc_corpus::generate::{
+    corpus_batch_source, corpus_source, COUNT, COUNT_BATCH, SEED, SEED_BATCH,
+};
 
-fn main() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/networks.rs");
-    match corpus_source(SEED, COUNT) {
+fn write(file: &str, src: Result<String, String>, what: &str) {
+    let path = format!("{}/tests/{file}", env!("CARGO_MANIFEST_DIR"));
+    match src {
         Ok(src) => {
-            if let Err(e) = std::fs::write(path, src) {
+            if let Err(e) = std::fs::write(&path, src) {
                 eprintln!("cannot write {path}: {e}");
                 std::process::exit(1);
             }
             // Best effort: the committed file is formatted like the rest of
             // the tree; `tests/fresh.rs` compares tokens, so layout never matters.
             let _ = std::process::Command::new("rustfmt")
-                .args(["--edition", "2021", path])
+                .args(["--edition", "2021", &path])
                 .status();
-            println!("wrote {COUNT} networks from seed {SEED:#x} to {path}");
+            println!("wrote {what} to {path}");
         }
         Err(e) => {
             eprintln!("generator failed: {e}");
             std::process::exit(1);
         }
     }
+}
+
+fn main() {
+    write(
+        "networks.rs",
+        corpus_source(SEED, COUNT),
+        &format!("{COUNT} networks from seed {SEED:#x}"),
+    );
+    write(
+        "networks_batch.rs",
+        corpus_batch_source(SEED_BATCH, COUNT_BATCH),
+        &format!("{COUNT_BATCH} batch-generic networks from seed {SEED_BATCH:#x}"),
+    );
 }
