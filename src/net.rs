@@ -142,6 +142,26 @@ impl std::error::Error for LengthMismatch {}
 /// assert_eq!(loss_and_grad_norm::<line::Net>(&p, &i), (0.0, 0.0));
 /// assert_eq!(line::Net::PARAMS, &[("w", &[][..]), ("b", &[][..])]);
 /// ```
+///
+/// A network with a batch size chosen by the caller (`fn net<const B: usize>`)
+/// has one marker per batch size, `NAME::Net<B>`: they share `Params` and
+/// `Grads`, and `graph()` is the graph instantiated at `B`.
+///
+/// ```
+/// use gradc::{network, Network, Tensors};
+///
+/// #[network]
+/// fn line<const B: usize>(#[input] x: [f64; B], #[input] y: [f64; B], w: f64, b: f64) -> f64 {
+///     mse(x * w + b, y)
+/// }
+///
+/// assert_eq!(<line::Net<3> as Network>::INPUTS, &[("x", &[3][..]), ("y", &[3][..])]);
+/// let p = line::Params { w: 2.0, b: 1.0 };
+/// let mut g = line::Grads::zeros();
+/// let i = line::Inputs::<2> { x: [0.0, 1.0], y: [1.0, 4.0] };
+/// assert_eq!(<line::Net<2> as Network>::forward_backward(&p, &i, &mut g), 0.5);
+/// assert_eq!(<line::Net<2> as Network>::graph().to_string().contains("x [2]"), true);
+/// ```
 pub trait Network {
     /// The element type (`f32` or `f64`).
     type Elem: Element;
