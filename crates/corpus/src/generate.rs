@@ -13,6 +13,12 @@
 //! in [-1, 1] are drawn: `ln` and `sqrt` take positive arguments by
 //! construction and divisors are at least 1.
 //!
+//! The batch-generic variant ([`network_batch`]) declares `<const B: usize>`
+//! and gives every `#[input]` a `B` axis (`[B]`, `[B n]`, sometimes `[n B]`);
+//! parameters stay literal, often an input's shape without the `B` axis, and
+//! some value must mix an input with a parameter. [`twin`] writes the same
+//! network with the literal batch [`TWIN_BATCH`].
+//!
 //! Every generated network is checked by [`gradc_frontend::parse_network`]
 //! before it is accepted, so the corpus only holds networks gradc accepts.
 

@@ -6,8 +6,12 @@
 //! - [`check`]: the check run on every network ([`check_network!`]).
 //! - `tests/networks.rs`: the committed corpus, one `#[network]` and one
 //!   `#[test]` per network, GENERATED.
-//! - `tests/fresh.rs`: fails when the committed corpus differs from what the
-//!   generator makes from the seed.
+//! - `tests/networks_batch.rs`: the batch-generic corpus ([`generate::SEED_BATCH`],
+//!   [`generate::COUNT_BATCH`]): `fn gen_NNN<const B: usize>` networks, each
+//!   with its twin at a literal batch, checked by [`check_network_batch!`] at
+//!   every size in [`check::BATCHES`], GENERATED.
+//! - `tests/fresh.rs`: fails when a committed corpus differs from what the
+//!   generator makes from its seed.
 //!
 //! Regenerate the corpus (after changing the generator) with one command:
 //!
