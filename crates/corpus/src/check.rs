@@ -2,6 +2,11 @@
 
 use gradc_ir::{interp, Graph};
 
+/// A loss-and-gradients pass over flat row-major inputs and parameters.
+pub type FusedFn = dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>);
+/// A loss-only pass over flat row-major inputs and parameters.
+pub type ForwardFn = dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> f64;
+
 /// A network's compiled entry points over flat row-major buffers, so one
 /// non-generic function checks every network.
 pub struct Subject<'a> {
@@ -12,11 +17,11 @@ pub struct Subject<'a> {
     pub input_sizes: Vec<usize>,
     pub param_sizes: Vec<usize>,
     /// `NAME::forward` (the compiled forward pass).
-    pub forward: &'a dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> f64,
+    pub forward: &'a ForwardFn,
     /// `NAME::forward_backward` (the compiled fused pass, optimizer on).
-    pub fused: &'a dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+    pub fused: &'a FusedFn,
     /// `NAME::interpreted_forward_backward` (the tape interpreter).
-    pub interpreted: &'a dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+    pub interpreted: &'a FusedFn,
 }
 
 /// What one check compared, for the summary line.
@@ -227,8 +232,8 @@ pub fn check_twin(
     name: &str,
     input_sizes: &[usize],
     param_sizes: &[usize],
-    generic: &dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
-    twin: &dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>),
+    generic: &FusedFn,
+    twin: &FusedFn,
 ) -> Result<(), String> {
     let inputs = data(name, input_sizes, 0x7717);
     let params = data(name, param_sizes, 0x7718);
