@@ -648,12 +648,6 @@ fn pipeline(g: &Graph) -> Result<bool, String> {
             same_numbers(g, &joint, &opt, fast_math)?;
             continue;
         }
-        // Two `B` axes make `B²` counts that `Extent` cannot read back (see
-        // the report of the batch corpus work); the frontend never makes them,
-        // so such graphs only need to get through the stages without a panic.
-        if two_batch_axes(g) {
-            continue;
-        }
         for b in BATCHES {
             let at = |h: &Graph, what: &str| {
                 h.instantiate(b)
@@ -675,14 +669,6 @@ fn pipeline(g: &Graph) -> Result<bool, String> {
         }
     }
     Ok(true)
-}
-
-/// Whether some value or payload shape of `g` has two `B` axes (`[B B]`).
-fn two_batch_axes(g: &Graph) -> bool {
-    g.node_ids().any(|id| {
-        g.shape(id).batch_degree() > 1
-            || matches!(g.op(id), Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) if s.batch_degree() > 1)
-    })
 }
 
 /// The batch sizes a batch-generic random graph is instantiated at.

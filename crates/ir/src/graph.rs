@@ -251,6 +251,7 @@ impl Graph {
         if b == 0 {
             return Err(IrError::new("the batch size B must be at least 1"));
         }
+        crate::verify(self)?;
         let at = |d: usize| crate::Extent::of(d).at(b);
         let mut out = self.clone();
         for n in out.g.node_weights_mut() {

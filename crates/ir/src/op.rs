@@ -231,7 +231,27 @@ impl Op {
     }
 
     /// Shape of the result given the argument shapes, or why the op does not apply.
+    /// At most one dimension of a result may be the batch size `B`, and a count
+    /// is `c` or `c·B` (see [`crate::BATCH`]).
     pub fn infer_shape(&self, args: &[&Shape]) -> Result<Shape, IrError> {
+        let s = self.infer_shape_unchecked(args)?;
+        if s.batch_degree() > 1 {
+            return Err(IrError::new(format!(
+                "`{}` would give shape {s}: at most one dimension may be the batch size B",
+                self.name()
+            )));
+        }
+        if let Op::Count(n) = self {
+            if crate::shape::batch_power(*n) > 1 {
+                return Err(IrError::new(
+                    "a count may depend on the batch size B at most linearly",
+                ));
+            }
+        }
+        Ok(s)
+    }
+
+    fn infer_shape_unchecked(&self, args: &[&Shape]) -> Result<Shape, IrError> {
         use Op::*;
         if args.len() != self.arity() {
             return Err(IrError::new(format!(

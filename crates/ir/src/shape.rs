@@ -50,6 +50,16 @@ impl fmt::Display for Extent {
     }
 }
 
+/// How many factors of `B` the extent or count `d` has.
+pub(crate) fn batch_power(mut d: usize) -> usize {
+    let mut k = 0;
+    while d != 0 && d % BATCH == 0 {
+        d /= BATCH;
+        k += 1;
+    }
+    k
+}
+
 /// `d` (an extent or count, possibly `c·B`) with `B` = [`NOMINAL_BATCH`]: what
 /// costs and reports count.
 pub fn nominal(d: usize) -> usize {
@@ -129,12 +139,10 @@ impl Shape {
         broadcast_shapes(self, out).as_ref() == Some(out)
     }
 
-    /// How many dimensions are the symbolic batch size (`c·B`).
+    /// How many factors of the symbolic batch size `B` the dimensions hold (a
+    /// dimension `c·B` counts one; the IR allows at most one in all).
     pub fn batch_degree(&self) -> usize {
-        self.0
-            .iter()
-            .filter(|d| matches!(Extent::of(**d), Extent::Batch(_)))
-            .count()
+        self.0.iter().map(|d| batch_power(*d)).sum()
     }
 
     /// Whether some dimension is the symbolic batch size.

@@ -303,6 +303,8 @@ impl FromStr for Graph {
                 }
             }
         }
+        // Leaves are not shape-checked as they are read (e.g. two `B` axes).
+        crate::verify(&g).map_err(|e| ParseError { message: e.message })?;
         Ok(g)
     }
 }
@@ -329,6 +331,19 @@ mod tests {
         assert_eq!(g5.op(NodeId::from_index(6)), &Op::Reshape(Shape::new([15])));
         crate::verify(&g5).unwrap();
         assert!(g.instantiate(0).is_err());
+        // Two batch axes: rejected by the text form, the verifier and instantiate.
+        let two = "(graph f64 (let %0 x [B B] (input 0)) (let %1 _ [] (sum %0)) (root out %1))";
+        assert!(two.parse::<Graph>().is_err());
+        let mut g2 = Graph::new(DType::F64);
+        let x = g2.add_input("x", Shape::new([crate::BATCH, crate::BATCH]));
+        let s = g2.add(Op::Sum, &[x]).unwrap();
+        g2.add_root("out", s);
+        assert!(crate::verify(&g2).is_err());
+        assert!(g2.instantiate(1).is_err());
+        assert!(g2.add(Op::Count(crate::BATCH * crate::BATCH), &[]).is_err());
+        let y = g2.add_input("y", Shape::new([crate::BATCH, 1]));
+        let z = g2.add_input("z", Shape::new([1, crate::BATCH]));
+        assert!(g2.add(Op::Add, &[y, z]).is_err());
         // The interpreter refuses the symbolic graph and runs the instance.
         assert!(crate::interp::Interpreter::<f64>::new(&g).is_err());
         let mut it = crate::interp::Interpreter::<f64>::new(&g5).unwrap();

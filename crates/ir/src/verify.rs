@@ -22,6 +22,12 @@ pub fn verify(g: &Graph) -> Result<(), IrError> {
         if let Some(a) = n.args.iter().find(|a| **a >= id) {
             return fail(format!("argument {a} does not precede it"));
         }
+        if n.shape.batch_degree() > 1 {
+            return fail(format!(
+                "shape {}: at most one dimension may be the batch size B",
+                n.shape
+            ));
+        }
         match n.op {
             Op::Input(i) => {
                 if g.inputs().get(i) != Some(&id) {
