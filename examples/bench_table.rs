@@ -9,5 +9,5 @@ mod common;
 
 fn main() {
     common::check_hand();
-    common::print_table(std::time::Duration::from_millis(600));
+    common::print_table(std::time::Duration::from_millis(1000));
 }

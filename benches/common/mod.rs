@@ -541,11 +541,14 @@ fn fmt(d: Duration) -> String {
     }
 }
 
+/// Interleaved rounds per cell in [`print_table`] and [`print_generic`].
+const ROUNDS: u32 = 5;
+
 /// Times compiled, interpreted and hand-written steps of N1-N4 and prints the
-/// ratio table (best of 11 samples each, one run).
+/// ratio table (in interleaved rounds, best of 11 samples per round).
 pub fn print_table(budget: Duration) {
     println!(
-        "f32, one thread, best of 11 samples per cell; build: {}; run-time GEMM kernel: {}",
+        "f32, one thread, best of {ROUNDS} interleaved rounds of 11 samples per cell; build: {}; run-time GEMM kernel: {}",
         build_flags(),
         kernel_isa()
     );
@@ -566,24 +569,30 @@ pub fn print_table(budget: Duration) {
             i.as_secs_f64() / c.as_secs_f64()
         );
     };
+    // Five rounds, each timing compiled, interpreted and hand-written back to
+    // back, best per cell: a burst of load on the shared machine hits all
+    // three alike instead of skewing one cell's ratio.
     macro_rules! measure {
         ($setup:ident, $net:ident, $hand:expr) => {{
             let (p, i, mut g) = $setup();
-            let c = best(budget, || {
-                black_box($net::forward_backward(black_box(&p), black_box(&i), &mut g));
-            });
-            let it = best(budget, || {
-                black_box($net::interpreted_forward_backward(
-                    black_box(&p),
-                    black_box(&i),
-                    &mut g,
-                ));
-            });
             #[allow(unused_mut)]
             let mut hand = $hand;
-            let h = best(budget, || {
-                black_box(hand(black_box(&*p), black_box(&*i), &mut *g));
-            });
+            let (mut c, mut it, mut h) = (Duration::MAX, Duration::MAX, Duration::MAX);
+            for _ in 0..ROUNDS {
+                c = c.min(best(budget / ROUNDS, || {
+                    black_box($net::forward_backward(black_box(&p), black_box(&i), &mut g));
+                }));
+                it = it.min(best(budget / ROUNDS, || {
+                    black_box($net::interpreted_forward_backward(
+                        black_box(&p),
+                        black_box(&i),
+                        &mut g,
+                    ));
+                }));
+                h = h.min(best(budget / ROUNDS, || {
+                    black_box(hand(black_box(&*p), black_box(&*i), &mut *g));
+                }));
+            }
             (c, it, h)
         }};
     }
@@ -630,11 +639,11 @@ pub fn print_generic(budget: Duration) {
             let (p, i, mut g) = $setup_l();
             let (pb, ib, mut gb) = $setup_g();
             let mut t = [Duration::MAX; 2];
-            for _ in 0..5 {
-                t[0] = t[0].min(best(budget / 5, || {
+            for _ in 0..ROUNDS {
+                t[0] = t[0].min(best(budget / ROUNDS, || {
                     black_box($lit::forward_backward(black_box(&p), black_box(&i), &mut g));
                 }));
-                t[1] = t[1].min(best(budget / 5, || {
+                t[1] = t[1].min(best(budget / ROUNDS, || {
                     black_box($gen::forward_backward(
                         black_box(&pb),
                         black_box(&ib),
