@@ -801,15 +801,9 @@ impl Lowerer<'_> {
                 return None;
             }
         };
+        // `Graph::add` has rejected two batch factors (they could overflow
+        // the element count below).
         let s = self.g.shape(id);
-        // Before any element count: two batch factors can overflow it.
-        if s.batch_degree() > 1 {
-            let msg = format!(
-                "this would have shape {s}: at most one dimension may depend on the batch size `B`"
-            );
-            self.errors.spanned(at, msg);
-            return None;
-        }
         if s.dims()
             .iter()
             .try_fold(1usize, |n, d| n.checked_mul(*d))

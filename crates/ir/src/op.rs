@@ -237,8 +237,7 @@ impl Op {
         let s = self.infer_shape_unchecked(args)?;
         if s.batch_degree() > 1 {
             return Err(IrError::new(format!(
-                "`{}` would give shape {s}: at most one dimension may be the batch size B",
-                self.name()
+                "this would have shape {s}: at most one dimension may depend on the batch size `B`"
             )));
         }
         if let Op::Count(n) = self {
