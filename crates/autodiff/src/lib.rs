@@ -134,7 +134,7 @@ fn copy_forward(f: &Graph) -> Result<Graph, IrError> {
 }
 
 /// Nodes on a path from a parameter to the loss: only they get adjoints. A mask
-/// (`gt`) passes no gradient, so it cuts such paths.
+/// (`gt`) or a one-hot row (`one_hot`) passes no gradient, so it cuts such paths.
 fn needs_adjoint(f: &Graph, root: NodeId) -> Vec<bool> {
     let mut live = vec![false; f.len()];
     live[root.index()] = true;
@@ -149,7 +149,7 @@ fn needs_adjoint(f: &Graph, root: NodeId) -> Vec<bool> {
     for id in f.node_ids() {
         reach[id.index()] = match f.op(id) {
             Op::Param(_) => true,
-            Op::Gt => false,
+            Op::Gt | Op::OneHot(_) => false,
             _ => f.args(id).iter().any(|a| reach[a.index()]),
         };
     }
@@ -239,8 +239,8 @@ impl Builder {
         match f.op(id) {
             // Leaves have no arguments.
             Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => {}
-            // A mask: no gradient.
-            Op::Gt => {}
+            // A mask, and one-hot rows of labels (data): no gradient.
+            Op::Gt | Op::OneHot(_) => {}
             // −g
             Op::Neg => {
                 let d = self.add(Op::Neg, &[g])?;

@@ -51,7 +51,8 @@ fn expr(f: &Graph, id: NodeId, depth: usize) -> String {
         | Op::Softmax
         | Op::LogSoftmax
         | Op::Max
-        | Op::Gt) => {
+        | Op::Gt
+        | Op::OneHot(_)) => {
             let inner: Vec<String> = (0..args.len())
                 .map(|k| expr(f, args[k], depth - 1))
                 .collect();
@@ -118,7 +119,9 @@ pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
         }
     };
     let rhs = match f.op(y) {
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt => String::from("0"),
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt | Op::OneHot(_) => {
+            String::from("0")
+        }
         Op::Neg => format!("−{g}"),
         Op::Relu => format!("{g} · ({yn} > 0)"),
         Op::Sigmoid => format!("{g} · {yn}·(1 − {yn})"),

@@ -26,6 +26,9 @@ pub(crate) fn to_dot(g: &Graph, network: &str) -> String {
             gradc_ir::Op::Count(c) => {
                 let _ = write!(label, " {}", gradc_ir::Extent::of(*c));
             }
+            gradc_ir::Op::OneHot(c) => {
+                let _ = write!(label, " {c}");
+            }
             _ => {}
         }
         let _ = write!(label, " {}", n.shape);

@@ -737,6 +737,7 @@ impl<'g> Emitter<'g> {
                     self.elementwise(id, |em, v| em.apply_once(&op, v, inner))?;
                 }
             }
+            Op::OneHot(c) => self.one_hot(id, args[0], *c)?,
             Op::MatMul { ta, tb } => self.matmul(id, args[0], args[1], *ta, *tb)?,
             Op::Transpose => self.transpose(id, args[0])?,
             Op::Reshape(_) => {
@@ -828,6 +829,7 @@ impl<'g> Emitter<'g> {
             | Op::Param(_)
             | Op::Const(_)
             | Op::Count(_)
+            | Op::OneHot(_)
             | Op::MatMul { .. }
             | Op::Transpose
             | Op::Reshape(_)
@@ -980,6 +982,27 @@ impl<'g> Emitter<'g> {
                 false,
             );
         });
+        Ok(())
+    }
+
+    /// `y[i * c + j] = if x[i] == j { 1 } else { 0 }`: exact equality, so a
+    /// label that is no class index gives a zero row (as in the interpreter).
+    fn one_hot(&mut self, id: NodeId, x: NodeId, c: usize) -> Result<(), IrError> {
+        let n = self.shape(x).numel();
+        let vars = loop_vars(&[n, c]);
+        let xe = self.read(x, &index_of(&vars[..1], &[1]))?;
+        let class = match &vars[1] {
+            Some(j) => {
+                let t = &self.elem;
+                E::atom(quote!((#j as #t)))
+            }
+            None => self.zero(),
+        };
+        let hit = expr::if_else(&expr::eq(&xe, &class), &self.one(), &self.zero()).ts;
+        let oi = index_of(&vars, &[c, 1]);
+        let y = self.new_buffer_for(id, true);
+        self.stmts
+            .push(nest(&vars, &[n, c], quote!(#y[#oi] = #hit;)));
         Ok(())
     }
 
@@ -1192,6 +1215,7 @@ impl<'g> Emitter<'g> {
             | Op::Div
             | Op::Max
             | Op::Gt
+            | Op::OneHot(_)
             | Op::MatMul { .. }
             | Op::Transpose
             | Op::Reshape(_)

@@ -12,7 +12,7 @@ use std::str::FromStr;
 pub(crate) enum Prec {
     /// `if c { a } else { b }`
     If,
-    /// `a > b`, `a >= b` (non-associative)
+    /// `a > b`, `a >= b`, `a == b` (non-associative)
     Cmp,
     /// `a + b`, `a - b`
     Add,
@@ -83,6 +83,9 @@ pub(crate) fn gt(a: &E, b: &E) -> E {
 }
 pub(crate) fn ge(a: &E, b: &E) -> E {
     binop(a, quote!(>=), b, Prec::Cmp)
+}
+pub(crate) fn eq(a: &E, b: &E) -> E {
+    binop(a, quote!(==), b, Prec::Cmp)
 }
 
 /// `-a`; a unary operand is parenthesised so `- -x` never appears.

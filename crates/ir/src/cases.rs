@@ -310,6 +310,14 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
             g.add(Op::Mul, &[m, p[0]])
         },
     )?);
+    // One-hot rows of labels pass no gradient either: labels 2 and 0 select a
+    // class, 5 (too large) and 1.5 (fractional) none. A step of ±h moves every
+    // label off its class, so finite differences see zero too.
+    v.push(op_case(
+        "one_hot",
+        vec![leaf("a", &[2, 2], vec![2.0, 0.0, 5.0, 1.5])],
+        un(Op::OneHot(3)),
+    )?);
     let shaped: Vec<(&str, Op, Leaf)> = vec![
         ("transpose", Op::Transpose, u("a", &[2, 3], 60, -1.0, 1.0)),
         (
@@ -480,6 +488,33 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
             let lse = g.add(Op::LogSumExp, &[z])?;
             let a = g.add(Op::Sum, &[lse])?;
             let tz = g.add(Op::Mul, &[x[1], z])?;
+            let b = g.add(Op::Sum, &[tz])?;
+            let d = g.add(Op::Sub, &[a, b])?;
+            let n = g.constant(5.0);
+            g.add(Op::Div, &[d, n])
+        },
+    )?);
+
+    // The same loss with class-index targets, as the frontend desugars it: the
+    // targets are `one_hot 4 labels`; label 4 is out of range and selects no
+    // class, so its row contributes logsumexp(z) alone.
+    v.push(net_case(
+        "class_index_cross_entropy",
+        vec![
+            u("x", &[5, 3], 110, -1.0, 1.0),
+            leaf("labels", &[5], vec![1.0, 3.0, 0.0, 2.0, 4.0]),
+        ],
+        vec![
+            u("w", &[3, 4], 111, -1.0, 1.0),
+            u("b", &[4], 112, -0.5, 0.5),
+        ],
+        |g, x, p| {
+            let xw = g.add(MM, &[x[0], p[0]])?;
+            let z = named(g, "z", Op::Add, &[xw, p[1]])?;
+            let lse = g.add(Op::LogSumExp, &[z])?;
+            let a = g.add(Op::Sum, &[lse])?;
+            let t = g.add(Op::OneHot(4), &[x[1]])?;
+            let tz = g.add(Op::Mul, &[t, z])?;
             let b = g.add(Op::Sum, &[tz])?;
             let d = g.add(Op::Sub, &[a, b])?;
             let n = g.constant(5.0);

@@ -336,6 +336,18 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
             out,
             |a, b| if a > b { T::ONE } else { T::ZERO },
         ),
+        // Exact equality: a label that is no class index gives a zero row.
+        Op::OneHot(c) => {
+            for (orow, &v) in out.chunks_exact_mut(*c).zip(x(0)) {
+                for (j, o) in orow.iter_mut().enumerate() {
+                    *o = if v == T::from_f64(j as f64) {
+                        T::ONE
+                    } else {
+                        T::ZERO
+                    };
+                }
+            }
+        }
         Op::MatMul { ta, tb } => {
             out.fill(T::ZERO);
             matmul_acc(x(0), p.da, *ta, x(1), p.db, *tb, out);
@@ -440,8 +452,8 @@ fn vjp_node<T: Float>(
     let want = |k: usize| needs[arg(k)];
     let two = || 0..n.args.len();
     match &n.op {
-        // Leaves and masks pass nothing on.
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt => {}
+        // Leaves, masks and one-hot rows pass nothing on.
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt | Op::OneHot(_) => {}
         // -g
         Op::Neg => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, _| -g),
         // g·gt(y, 0): relu'(0) = 0
@@ -693,13 +705,14 @@ impl<T: Float> Interpreter<T> {
                 }
             }
         }
-        // Reaches a parameter through ops that pass gradients (a mask does not).
+        // Reaches a parameter through ops that pass gradients (a mask or a
+        // one-hot row does not).
         let mut reach = vec![false; len];
         for id in g.node_ids() {
             let n = g.node(id);
             reach[id.index()] = match n.op {
                 Op::Param(_) => true,
-                Op::Gt => false,
+                Op::Gt | Op::OneHot(_) => false,
                 _ => n.args.iter().any(|a| reach[a.index()]),
             };
         }

@@ -84,6 +84,11 @@ pub enum Op {
     Max,
     /// Elementwise `a > b` as 1.0 or 0.0 (a mask; it has no gradient).
     Gt,
+    /// One-hot rows of `C` classes: input shape `S`, output `S + [C]`, element
+    /// `[.., j]` is 1.0 where the input equals `j` exactly, else 0.0 (so a
+    /// fractional, negative, too large or NaN label selects no class). `C` is a
+    /// literal. Like `Gt` it has no gradient: labels are data.
+    OneHot(usize),
 
     /// 2-D matrix product `op(a) · op(b)`, where `op` transposes when the flag is set.
     MatMul {
@@ -123,6 +128,7 @@ impl Op {
         match self {
             Input(_) | Param(_) | Const(_) | Count(_) => 0,
             Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => 1,
+            OneHot(_) => 1,
             Transpose | Reshape(_) | BroadcastTo(_) | SumTo(_) => 1,
             Sum | SumLast | LogSumExp | Softmax | LogSoftmax => 1,
             Add | Sub | Mul | Div | Max | Gt | MatMul { .. } => 2,
@@ -171,6 +177,7 @@ impl Op {
             Div => "div",
             Max => "max",
             Gt => "gt",
+            OneHot(_) => "one_hot",
             MatMul {
                 ta: false,
                 tb: false,
@@ -197,7 +204,8 @@ impl Op {
     }
 
     /// The op with this text-form name, for ops that carry no data (everything but
-    /// `input`, `param`, `const`, `count`, `powi`, `reshape`, `broadcast_to`, `sum_to`).
+    /// `input`, `param`, `const`, `count`, `powi`, `one_hot`, `reshape`, `broadcast_to`,
+    /// `sum_to`).
     pub fn from_plain_name(name: &str) -> Option<Op> {
         use Op::*;
         let mm = |ta, tb| MatMul { ta, tb };
@@ -277,6 +285,17 @@ impl Op {
                     args[0], args[1]
                 ))
             }),
+            OneHot(c) => match crate::Extent::of(*c) {
+                crate::Extent::Fixed(c) if c > 0 => {
+                    let mut d = args[0].0.clone();
+                    d.push(c);
+                    Ok(Shape(d))
+                }
+                _ => Err(IrError::new(format!(
+                    "one_hot: the class count must be a positive literal, got {}",
+                    crate::Extent::of(*c)
+                ))),
+            },
             MatMul { ta, tb } => {
                 let (a, b) = (args[0], args[1]);
                 if a.rank() != 2 || b.rank() != 2 {
@@ -346,6 +365,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_hot_appends_the_class_axis() {
+        let sh = |d: &[usize]| Shape::new(d.to_vec());
+        let b = crate::BATCH;
+        let oh = Op::OneHot(10);
+        assert_eq!(oh.arity(), 1);
+        assert_eq!(oh.infer_shape(&[&sh(&[])]).unwrap(), sh(&[10]));
+        assert_eq!(oh.infer_shape(&[&sh(&[4])]).unwrap(), sh(&[4, 10]));
+        assert_eq!(oh.infer_shape(&[&sh(&[b])]).unwrap(), sh(&[b, 10]));
+        assert_eq!(oh.infer_shape(&[&sh(&[2, 3])]).unwrap(), sh(&[2, 3, 10]));
+        // The class count is a positive literal, never `B`.
+        for bad in [0, b, 3 * b] {
+            let e = Op::OneHot(bad).infer_shape(&[&sh(&[4])]).unwrap_err();
+            assert!(e.message.contains("positive literal"), "{e}");
+        }
+        assert!(oh.infer_shape(&[]).is_err());
+    }
+
+    #[test]
     fn plain_names_round_trip() {
         let plain = [
             Op::Neg,
@@ -392,6 +429,7 @@ mod tests {
         }
         for data_op in [
             Op::Powi(2),
+            Op::OneHot(3),
             Op::Reshape(Shape::scalar()),
             Op::constant(1.0),
             Op::Count(4),

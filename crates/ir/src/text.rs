@@ -33,6 +33,7 @@ impl fmt::Display for Graph {
                 Op::Const(c) => write!(f, " {c:?}")?,
                 Op::Count(n) => write!(f, " {}", crate::Extent::of(*n))?,
                 Op::Powi(k) => write!(f, " {k}")?,
+                Op::OneHot(c) => write!(f, " {c}")?,
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
                 _ => {}
             }
@@ -254,6 +255,10 @@ impl FromStr for Graph {
                             [k, a @ ..] => (Op::Powi(number(k)?), a),
                             _ => return err("powi takes an exponent"),
                         },
+                        "one_hot" => match rest {
+                            [c, a @ ..] => (Op::OneHot(number(c)?), a),
+                            _ => return err("one_hot takes a class count"),
+                        },
                         "reshape" | "broadcast_to" | "sum_to" => match rest {
                             [s, a @ ..] => {
                                 let s = shape(s)?;
@@ -389,6 +394,30 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("(const 0.25)"), "{text}");
+    }
+
+    #[test]
+    fn one_hot_text_round_trips() {
+        let text = "(graph f32 (let %0 labels [B] (input 0)) (let %1 _ [B 10] (one_hot 10 %0)) \
+            (let %2 _ [] (sum %1)) (root out %2))";
+        let g: Graph = text.parse().unwrap();
+        assert_eq!(g.op(NodeId::from_index(1)), &Op::OneHot(10));
+        let shown = g.to_string();
+        assert!(
+            shown.contains("(let %1 _ [B 10] (one_hot 10 %0))"),
+            "{shown}"
+        );
+        assert_eq!(shown.parse::<Graph>().unwrap().to_string(), shown);
+        let g3 = g.instantiate(3).unwrap();
+        assert_eq!(g3.shape(NodeId::from_index(1)), &Shape::new([3, 10]));
+        // A missing or non-literal class count, a wrong declared shape.
+        for bad in [
+            "(graph f32 (let %0 l [2] (input 0)) (let %1 _ [2 3] (one_hot %0)) (root out %1))",
+            "(graph f32 (let %0 l [2] (input 0)) (let %1 _ [2 B] (one_hot B %0)) (root out %1))",
+            "(graph f32 (let %0 l [2] (input 0)) (let %1 _ [2 4] (one_hot 3 %0)) (root out %1))",
+        ] {
+            assert!(bad.parse::<Graph>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -64,6 +64,7 @@ fn op_cases_cover_every_op() {
         "div",
         "max",
         "gt",
+        "one_hot",
         "matmul",
         "matmul.tn",
         "matmul.nt",
@@ -87,6 +88,51 @@ fn op_cases_cover_every_op() {
     for name in all {
         assert!(seen.contains(name), "no case uses `{name}`");
     }
+}
+
+/// `one_hot 3` by hand: a label selects column `j` only when it equals `j`
+/// exactly; fractional, negative, too large and NaN labels give a zero row.
+fn one_hot_rows<T: gradc_ir::Float>(dtype: DType) {
+    let labels = [2.0, 0.0, 5.0, 1.5, -0.0, f64::NAN, -1.0, 3.0];
+    let want: [[f64; 3]; 8] = [
+        [0.0, 0.0, 1.0],
+        [1.0, 0.0, 0.0],
+        [0.0; 3],
+        [0.0; 3],
+        [1.0, 0.0, 0.0],
+        [0.0; 3],
+        [0.0; 3],
+        [0.0; 3],
+    ];
+    let mut g = Graph::new(dtype);
+    let l = g.add_input("labels", sh(&[8]));
+    let y = g.add(Op::OneHot(3), &[l]).unwrap();
+    assert_eq!(g.shape(y), &sh(&[8, 3]));
+    g.add_root("out", y);
+    let ls: Vec<T> = labels.iter().map(|&v| T::from_f64(v)).collect();
+    let got = evaluate::<T>(&g, &[&ls], &[]).unwrap().remove(0);
+    let got: Vec<f64> = got.iter().map(|v| v.to_f64()).collect();
+    assert_eq!(got, want.concat());
+    // A scalar label gives one row.
+    let mut g = Graph::new(dtype);
+    let l = g.add_input("label", sh(&[]));
+    let y = g.add(Op::OneHot(4), &[l]).unwrap();
+    g.add_root("out", y);
+    let got = evaluate::<T>(&g, &[&[T::from_f64(1.0)]], &[])
+        .unwrap()
+        .remove(0);
+    let got: Vec<f64> = got.iter().map(|v| v.to_f64()).collect();
+    assert_eq!(got, [0.0, 1.0, 0.0, 0.0]);
+}
+
+#[test]
+fn one_hot_values_f64() {
+    one_hot_rows::<f64>(DType::F64);
+}
+
+#[test]
+fn one_hot_values_f32() {
+    one_hot_rows::<f32>(DType::F32);
 }
 
 /// A graph `root = op(params...)` for checking forward values directly.

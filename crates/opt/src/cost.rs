@@ -28,8 +28,8 @@ pub fn op_cost(op: &Op, args: &[&Shape], out: &Shape, dtype: DType) -> u64 {
 /// A flop is one floating-point arithmetic step per element: add, subtract,
 /// multiply, divide, negate, and one each for `exp`, `ln`, `sqrt`, `tanh`;
 /// composite ops count their steps (`sigmoid` is exp, add and divide: 3).
-/// Comparisons and selects (`gt`, `max`, `relu`, the running maximum of a
-/// softmax) do no arithmetic and count 0, as in the usual flop counts of
+/// Comparisons and selects (`gt`, `max`, `relu`, `one_hot`, the running maximum
+/// of a softmax) do no arithmetic and count 0, as in the usual flop counts of
 /// linear algebra; extraction still charges their bytes and their statement
 /// (see [`op_cost`]). Data movement (`transpose`, `reshape`, `broadcast_to`)
 /// and leaves are free. A symbolic batch size `B` counts as
@@ -40,7 +40,7 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
     match op {
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
         Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) => 0,
-        Op::Relu | Op::Max | Op::Gt => 0,
+        Op::Relu | Op::Max | Op::Gt | Op::OneHot(_) => 0,
         Op::Neg | Op::Exp | Op::Ln | Op::Sqrt | Op::Tanh => n,
         Op::Add | Op::Sub | Op::Mul | Op::Div => n,
         Op::Sigmoid => 3 * n,
@@ -124,6 +124,7 @@ mod tests {
         let _ = dead;
         assert_eq!(flops(&g), 3 * 8 + 7);
         assert_eq!(op_flops(&Op::Relu, &[&s(&[3])], &s(&[3])), 0);
+        assert_eq!(op_flops(&Op::OneHot(5), &[&s(&[3])], &s(&[3, 5])), 0);
         assert_eq!(op_flops(&Op::Softmax, &[&s(&[2, 5])], &s(&[2, 5])), 40);
     }
 }

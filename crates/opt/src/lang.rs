@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `Const(c)` | the number itself: `1.0`, `-1.0`, `0.5` |
 //! | `Powi(n)` | `powi:2` |
+//! | `OneHot(c)` | `one_hot:10` |
 //! | `Reshape(s)`, `BroadcastTo(s)`, `SumTo(s)` | `reshape:[2x1]`, `sum_to:[]` |
 //! | `Input(i)`, `Param(i)` | `input:0`, `param:1` |
 //! | everything else | its text-form name: `add`, `matmul.nt`, `log_softmax` |
@@ -84,6 +85,7 @@ impl fmt::Display for ENode {
             Op::Const(c) => write!(f, "{c:?}"),
             Op::Input(i) | Op::Param(i) => write!(f, "{}:{i}", self.op.name()),
             Op::Powi(n) => write!(f, "powi:{n}"),
+            Op::OneHot(c) => write!(f, "one_hot:{c}"),
             Op::Count(n) => write!(f, "count:{}", gradc_ir::Extent::of(*n)),
             Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
                 write!(f, "{}:{}", self.op.name(), shape_text(s))
@@ -106,6 +108,7 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             "input" => data.parse().ok().map(Op::Input),
             "param" => data.parse().ok().map(Op::Param),
             "powi" => data.parse().ok().map(Op::Powi),
+            "one_hot" => data.parse().ok().map(Op::OneHot),
             "count" => gradc_ir::parse_extent(data).map(Op::Count),
             "reshape" => parse_shape(data).map(Op::Reshape),
             "broadcast_to" => parse_shape(data).map(Op::BroadcastTo),
@@ -180,6 +183,7 @@ mod tests {
             Op::Input(0),
             Op::Param(3),
             Op::Powi(-2),
+            Op::OneHot(10),
             Op::Count(3 * gradc_ir::BATCH),
             Op::Count(1),
             Op::BroadcastTo(Shape::new([gradc_ir::BATCH, 4])),
