@@ -87,9 +87,24 @@ fn wide<const B: usize>(
     cross_entropy(h.matmul(w2) + b2, y)
 }
 
-/// Compiled vs interpreted vs central differences for one batch size.
+/// Softmax cross-entropy with class-index targets: one label per row.
+#[network]
+fn clf<const B: usize>(
+    #[input] x: [[f64; 6]; B],
+    #[input] labels: [f64; B],
+    w: [[f64; 4]; 6],
+    b: [f64; 4],
+) -> f64 {
+    cross_entropy(tanh(x.matmul(w)) + b, labels)
+}
+
+/// Compiled vs interpreted vs central differences for one batch size (after
+/// `setup` changed the seeded inputs, e.g. to class labels).
 macro_rules! check_at {
-    ($net:ident, $b:literal, $seed:expr) => {{
+    ($net:ident, $b:literal, $seed:expr) => {
+        check_at!($net, $b, $seed, |_| {})
+    };
+    ($net:ident, $b:literal, $seed:expr, $setup:expr) => {{
         let mut state: u64 = $seed;
         let mut params = $net::Params::zeros();
         let mut inputs = $net::Inputs::<$b>::zeros();
@@ -99,6 +114,8 @@ macro_rules! check_at {
         for (_, s) in inputs.slices_mut() {
             fill(s, &mut state);
         }
+        let setup: fn(&mut $net::Inputs<$b>) = $setup;
+        setup(&mut inputs);
         let mut grads = $net::Grads::zeros();
         let loss = $net::forward_backward(&params, &inputs, &mut grads);
         let mut igrads = $net::Grads::zeros();
@@ -148,6 +165,45 @@ fn one_definition_checks_at_every_batch_size() {
     check_at!(reg, 1, 5);
     check_at!(reg, 5, 6);
     check_at!(reg, 40, 7);
+}
+
+/// The class-index loss by hand: the mean over rows of logsumexp(z) − z[label]
+/// (no second term for a label that is not a class index).
+fn clf_by_hand<const B: usize>(p: &clf::Params, i: &clf::Inputs<B>) -> f64 {
+    let mut total = 0.0;
+    for r in 0..B {
+        let z: Vec<f64> = (0..4)
+            .map(|c| (0..6).map(|k| i.x[r][k] * p.w[k][c]).sum::<f64>().tanh() + p.b[c])
+            .collect();
+        let lse = z.iter().map(|v| v.exp()).sum::<f64>().ln();
+        let l = i.labels[r];
+        let ok = l.fract() == 0.0 && (0.0..4.0).contains(&l);
+        total += lse - if ok { z[l as usize] } else { 0.0 };
+    }
+    total / B as f64
+}
+
+#[test]
+fn class_index_targets_at_two_batch_sizes() {
+    let (p, i, loss, _) = check_at!(clf, 1, 41, |i| i.labels = [2.0]);
+    assert!(close(loss, clf_by_hand(&p, &i), 1e-12));
+    let (p, i, loss, _) = check_at!(clf, 7, 42, |i| {
+        i.labels = [3.0, 0.0, 1.0, 2.0, 2.0, 9.0, 0.5];
+    });
+    assert!(close(loss, clf_by_hand(&p, &i), 1e-12));
+    // Row by row at B = 1 gives the same mean.
+    let mut g = clf::Grads::zeros();
+    let rows: f64 = (0..7)
+        .map(|r| {
+            let one = clf::Inputs::<1> {
+                x: [i.x[r]],
+                labels: [i.labels[r]],
+            };
+            clf::forward_backward(&p, &one, &mut g)
+        })
+        .sum();
+    assert!(close(loss, rows / 7.0, 1e-12), "{loss} vs {}", rows / 7.0);
+    assert!(clf::graph().to_string().contains("[B 4] (one_hot 4 %1)"));
 }
 
 #[test]

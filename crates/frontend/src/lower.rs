@@ -649,13 +649,25 @@ impl Lowerer<'_> {
                     }
                 };
                 let ts = self.g.shape(t).clone();
-                if ts != zs {
+                let classes = zs.last().unwrap_or(1);
+                let labels = Shape(zs.dims()[..zs.rank() - 1].to_vec());
+                let t = if ts == zs {
+                    t
+                } else if ts == labels {
+                    // Class indices: the same loss with their one-hot rows as targets.
+                    self.add(Op::OneHot(classes), &[t], at)?
+                } else {
+                    let indices = if labels.is_scalar() {
+                        "be a scalar (a class index)".to_string()
+                    } else {
+                        format!("have shape {labels} (class indices)")
+                    };
                     self.errors.spanned(
                         at,
-                        format!("cross_entropy: targets must have the logits' shape {zs} (one-hot or probabilities), got {ts}"),
+                        format!("cross_entropy: targets must have the logits' shape {zs} (one-hot or probabilities) or {indices}, got {ts}"),
                     );
                     return None;
-                }
+                };
                 let lse = self.add(Op::LogSumExp, &[z], at)?;
                 let s_lse = self.add(Op::Sum, &[lse], at)?;
                 let tz = self.add(Op::Mul, &[t, z], at)?;

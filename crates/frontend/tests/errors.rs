@@ -333,13 +333,14 @@ fn powi_exponent_must_be_an_integer_literal() {
 fn loss_shape_checks() {
     let errs = errors(
         "fn f(#[input] z: [[f32; 3]; 4], #[input] t: [f32; 4], #[input] p: [[f32; 1]; 4]) -> f32 { \
-         cross_entropy(z, t) + mse(p, t) + softmax(1.0).sum() }",
+         cross_entropy(z, t) + cross_entropy(z, p) + mse(p, t) + softmax(1.0).sum() }",
     );
+    // `t` [4] is one class index per row of `z`: accepted.
     assert_eq!(errs.len(), 3, "{errs:#?}");
     check(
         &errs[0],
-        "cross_entropy: targets must have the logits' shape [4 3] (one-hot or probabilities), got [4]",
-        "cross_entropy(z, t)",
+        "cross_entropy: targets must have the logits' shape [4 3] (one-hot or probabilities) or have shape [4] (class indices), got [4 1]",
+        "cross_entropy(z, p)",
     );
     check(
         &errs[1],

@@ -350,6 +350,44 @@ fn cross_entropy_divides_by_the_batch() {
 }
 
 #[test]
+fn cross_entropy_with_class_indices_uses_their_one_hot_rows() {
+    // Labels have the logits' shape without the class axis; the graph is the
+    // one-hot graph with `one_hot 3 labels` as the targets.
+    let g = body_graph(
+        quote!(#[input] x: [[f32; 2]; 4], #[input] labels: [f32; 4], w: [[f32; 3]; 2]),
+        quote!(f32),
+        quote!(cross_entropy(x.matmul(w), labels)),
+    );
+    let want = text(
+        "f32",
+        &[
+            "x [4 2] (input 0)",
+            "labels [4] (input 1)",
+            "w [2 3] (param 0)",
+            "_ [4 3] (matmul %0 %2)",
+            "_ [4 3] (one_hot 3 %1)",
+            "_ [4 1] (logsumexp %3)",
+            "_ [] (sum %5)",
+            "_ [4 3] (mul %4 %3)",
+            "_ [] (sum %7)",
+            "_ [] (sub %6 %8)",
+            "_ [] (const 4.0)",
+            "_ [] (div %9 %10)",
+        ],
+        11,
+    );
+    assert_eq!(g, want);
+
+    // 1-D logits take one scalar label.
+    let g = body_graph(
+        quote!(#[input] label: f64, z: [f64; 3]),
+        quote!(f64),
+        quote!(z.cross_entropy(label)),
+    );
+    assert!(g.contains("(let %2 _ [3] (one_hot 3 %0))"), "{g}");
+}
+
+#[test]
 fn names_follow_lets_first_name_wins_and_shadowing_reuses_names() {
     let g = body_graph(
         quote!(#[input] x: [f32; 2]),

@@ -71,6 +71,34 @@ fn losses_and_reductions_match_their_formulas() {
     ce /= 2.0;
     assert!(close(eval2(quote!(cross_entropy(z, t)), &z, &t), ce));
 
+    // Class indices: row r's label picks z[r][label]; a label that is no
+    // class index (fractional, negative, too large, NaN) picks nothing, so
+    // its row contributes logsumexp alone.
+    let lse = |r: usize| {
+        z[3 * r..3 * r + 3]
+            .iter()
+            .map(|v| v.exp())
+            .sum::<f64>()
+            .ln()
+    };
+    let g = graph(syn::parse_quote! {
+        fn f(#[input] z: [[f64; 3]; 2], #[input] labels: [f64; 2]) -> f64 { cross_entropy(z, labels) }
+    });
+    let ce_of = |labels: [f64; 2]| evaluate(&g, &[&z, &labels], &[]).unwrap()[0][0];
+    assert!(close(
+        ce_of([2.0, 0.0]),
+        (lse(0) - 2.0 + lse(1) - 3.0) / 2.0
+    ));
+    assert!(close(
+        ce_of([1.0, 2.0]),
+        (lse(0) + 1.0 + lse(1) + 2.0) / 2.0
+    ));
+    for bad in [0.5, -1.0, 3.0, 1e9, f64::NAN, f64::INFINITY] {
+        let got = ce_of([bad, 1.0]);
+        assert!(got.is_finite(), "label {bad}: {got}");
+        assert!(close(got, (lse(0) + lse(1)) / 2.0), "label {bad}: {got}");
+    }
+
     // Mean of ln(1 + e^z) - t z.
     let bce: f64 = z
         .iter()
