@@ -329,8 +329,8 @@ fn cross_entropy_with_class_indices() {
     // d/dv of logsumexp(z·v) − z₁v₁: softmax(z·v)·z minus z at class 1.
     let zv: Vec<f64> = (0..3).map(|k| inputs.z[k] * params.v[k]).collect();
     let se: f64 = zv.iter().map(|v| v.exp()).sum();
-    for k in 0..3 {
-        let want = zv[k].exp() / se * inputs.z[k] - if k == 1 { inputs.z[k] } else { 0.0 };
+    for (k, zvk) in zv.iter().enumerate() {
+        let want = zvk.exp() / se * inputs.z[k] - if k == 1 { inputs.z[k] } else { 0.0 };
         assert!(close(g.v[k], want, 1e-12), "dv[{k}] {} vs {want}", g.v[k]);
         assert!(close(gi.v[k], want, 1e-12), "dv[{k}] {} vs {want}", gi.v[k]);
     }
