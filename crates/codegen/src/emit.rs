@@ -879,6 +879,26 @@ impl<'g> Emitter<'g> {
         };
         let vars = loop_vars(&dims);
         let oi = index_of(&vars, &strides);
+        // In place: the result overwrites a workspace buffer this loop reads
+        // only at the result's own index and nothing reads afterwards.
+        let in_place = self.in_place_buffer(id);
+        if let Some((old, f)) = &in_place {
+            let y = self.local(id);
+            self.stmts.push(quote!(let #y = #old;));
+            for v in self.vals.iter_mut().flatten() {
+                if let Val::Tensor { name, .. } = v {
+                    if name == old {
+                        *name = y.clone();
+                    }
+                }
+            }
+            self.field_of.insert(y.to_string(), *f);
+            self.busy[*f] = self.last_use[id.index()];
+            self.vals[id.index()] = Some(Val::Tensor {
+                name: y,
+                owned: false,
+            });
+        }
         let mut ops = Vec::with_capacity(args.len());
         for a in args {
             let ix = if self.shape(*a) == out {
@@ -892,9 +912,40 @@ impl<'g> Emitter<'g> {
             ops.push(self.read_in(*a, &ix, lp)?);
         }
         let e = f(self, &ops)?.ts;
-        let y = self.new_buffer_for(id, true);
+        let y = match in_place {
+            Some(_) => self.tensor(id)?,
+            None => self.new_buffer_for(id, true),
+        };
         self.stmts.push(nest(&vars, &dims, quote!(#y[#oi] = #e;)));
         Ok(())
+    }
+
+    /// For elementwise `id` in `forward_backward`: a workspace buffer (its
+    /// local name and field) that the loop of `id` reads only at the result's
+    /// own flat index (directly or down fused chains) and that no later node
+    /// reads, so the result can overwrite it element by element.
+    fn in_place_buffer(&self, id: NodeId) -> Option<(Ident, usize)> {
+        if self.workspace.is_none() || self.direct[id.index()].is_some() {
+            return None;
+        }
+        // Every buffer the loop reads, and whether at the result's index.
+        fn reads(em: &Emitter<'_>, id: NodeId, out: &Shape, acc: &mut Vec<(Ident, bool)>) {
+            for a in em.g.args(id) {
+                match &em.vals[a.index()] {
+                    Some(Val::Tensor { name, .. }) => acc.push((name.clone(), em.shape(*a) == out)),
+                    Some(Val::Fused) => reads(em, *a, out, acc),
+                    _ => {}
+                }
+            }
+        }
+        let out = self.shape(id);
+        let mut acc = Vec::new();
+        reads(self, id, out, &mut acc);
+        acc.iter().find_map(|(name, same)| {
+            let f = *self.field_of.get(&name.to_string())?;
+            let only_here = acc.iter().all(|(n, s)| n != name || *s);
+            (*same && only_here && self.busy[f] <= self.cur).then(|| (name.clone(), f))
+        })
     }
 
     /// `op(a) · op(b)` in i-k-j order, reading transposed operands in place.
