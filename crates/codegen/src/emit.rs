@@ -47,7 +47,7 @@ fn err<T>(m: impl Into<String>) -> Result<T, IrError> {
 
 /// An extent or element count as code: `64`, or `64 * B` when it depends on
 /// the batch size (the const generic of a batch-generic network).
-fn lit(n: usize) -> TokenStream {
+pub(crate) fn lit(n: usize) -> TokenStream {
     match Extent::of(n) {
         Extent::Fixed(n) => {
             let n = Literal::usize_unsuffixed(n);

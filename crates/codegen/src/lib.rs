@@ -19,7 +19,7 @@ mod residuals;
 pub use residuals::{memory, Memory, Residual};
 
 use gradc_ir::{DType, Graph, IrError, Shape};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 /// Rust type of a tensor: `f32`, `[f32; 2]`, `[[f32; 2]; 4]` (outermost dim
@@ -28,16 +28,16 @@ use quote::quote;
 pub fn rust_type(dtype: DType, shape: &Shape) -> TokenStream {
     let mut t = expr::elem(dtype);
     for &d in shape.dims().iter().rev() {
-        let n = match gradc_ir::Extent::of(d) {
-            gradc_ir::Extent::Batch(1) => quote!(B),
-            _ => {
-                let n = Literal::usize_unsuffixed(d);
-                quote!(#n)
-            }
-        };
+        let n = extent(d);
         t = quote!([#t; #n]);
     }
     t
+}
+
+/// An extent or element count as code: `64`, or `64 * B` when it depends on
+/// the batch size `B` ([`gradc_ir::Extent`]).
+pub fn extent(d: usize) -> TokenStream {
+    emit::lit(d)
 }
 
 /// `pub fn forward(params: &Params, inputs: &Inputs) -> OUT` for a forward graph

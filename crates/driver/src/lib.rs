@@ -368,14 +368,7 @@ fn network_impl(
     let tensors = |ty: TokenStream, args: &[&gradc_frontend::Arg], gp: &TokenStream| {
         let names = args.iter().map(|a| a.ident.to_string());
         let dims = args.iter().map(|a| {
-            let d = a
-                .shape
-                .dims()
-                .iter()
-                .map(|d| match gradc_ir::Extent::of(*d) {
-                    gradc_ir::Extent::Fixed(d) => quote!(#d),
-                    gradc_ir::Extent::Batch(c) => quote!(#c * B),
-                });
+            let d = a.shape.dims().iter().map(|d| gradc_codegen::extent(*d));
             quote!(&[#(#d),*])
         });
         let idents: Vec<_> = args.iter().map(|a| &a.ident).collect();
