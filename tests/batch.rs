@@ -156,6 +156,19 @@ macro_rules! check_at {
     }};
 }
 
+/// `fast_math` with a batch size: reassociation and `x·0 → 0` must leave the
+/// `count B` divisors symbolic.
+#[network(fast_math)]
+fn fast<const B: usize>(
+    #[input] x: [[f64; 3]; B],
+    #[input] y: [f64; B],
+    w: [f64; 3],
+    c: f64,
+) -> f64 {
+    let z = x.matmul(w) + c;
+    mse(tanh(z) * 0.5 + z * 0.0, y) + mean(x * 0.0) + mean(softplus(z).powi(2))
+}
+
 #[test]
 fn one_definition_checks_at_every_batch_size() {
     check_at!(mlp, 1, 1);
@@ -165,6 +178,8 @@ fn one_definition_checks_at_every_batch_size() {
     check_at!(reg, 1, 5);
     check_at!(reg, 5, 6);
     check_at!(reg, 40, 7);
+    check_at!(fast, 1, 8);
+    check_at!(fast, 9, 9);
 }
 
 /// The class-index loss by hand: the mean over rows of logsumexp(z) − z[label]
