@@ -1,4 +1,5 @@
-//! Trains a 64-hidden-unit ReLU MLP with softmax cross-entropy on the vendored
+//! Trains a 64-hidden-unit ReLU MLP with softmax cross-entropy (class-index
+//! labels, `Dataset::fill_batch_labels`) on the vendored
 //! handwritten-digits set (1797 8×8 images, 10 classes), with Adam on mini-batches
 //! of 32 through the compiled `forward_backward`. Shows a progress bar, prints the
 //! test accuracy, writes the loss/accuracy curves as SVG and the weights as
@@ -28,11 +29,11 @@ const LEARNING_RATE: f64 = 0.005;
 const SEED: u64 = 1;
 
 /// The loss of one mini-batch of `B` images: 64 → 64 (ReLU) → 10, softmax
-/// cross-entropy.
+/// cross-entropy against each image's class index (`y[r] = 3.0`).
 #[network]
 fn mlp<const B: usize>(
     #[input] x: [[f32; 64]; B],
-    #[input] y: [[f32; 10]; B],
+    #[input] y: [f32; B],
     w1: [[f32; 64]; 64],
     b1: [f32; 64],
     w2: [[f32; 10]; 64],
@@ -111,11 +112,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let mut loss_sum = 0.0;
         let batches = shuffled_batches(train.len(), BATCH, LastBatch::Drop, &mut rng)?;
         for (i, batch) in batches.iter().enumerate() {
-            train.fill_batch(
-                batch,
-                inputs.x.as_flattened_mut(),
-                inputs.y.as_flattened_mut(),
-            )?;
+            train.fill_batch_labels(batch, inputs.x.as_flattened_mut(), &mut inputs.y)?;
             let loss = mlp::forward_backward(&params, &inputs, &mut grads);
             adam.step(&mut *params, &*grads)?;
             loss_sum += f64::from(loss);

@@ -109,17 +109,47 @@ impl Dataset {
         x: &mut [T],
         y_one_hot: &mut [T],
     ) -> Result<(), DataError> {
-        let (nf, nc) = (self.n_features, self.n_classes);
-        if x.len() != indices.len() * nf || y_one_hot.len() != indices.len() * nc {
+        let nc = self.n_classes;
+        self.fill_rows(indices, x, y_one_hot, nc, "one-hot labels", |y, label| {
+            y.fill(T::ZERO);
+            y[label] = T::ONE;
+        })
+    }
+
+    /// Like [`Dataset::fill_batch`], with each label as its class index
+    /// (`labels[row] = 3.0`): the targets `cross_entropy` takes as class indices.
+    pub fn fill_batch_labels<T: Element>(
+        &self,
+        indices: &[usize],
+        x: &mut [T],
+        labels: &mut [T],
+    ) -> Result<(), DataError> {
+        self.fill_rows(indices, x, labels, 1, "class labels", |y, label| {
+            y[0] = T::from_f64(label as f64);
+        })
+    }
+
+    /// Features into `x`, and `per_row` target values per sample written by `target`.
+    fn fill_rows<T: Element>(
+        &self,
+        indices: &[usize],
+        x: &mut [T],
+        y: &mut [T],
+        per_row: usize,
+        what: &str,
+        target: impl Fn(&mut [T], usize),
+    ) -> Result<(), DataError> {
+        let nf = self.n_features;
+        if x.len() != indices.len() * nf || y.len() != indices.len() * per_row {
             return Err(DataError::Batch {
                 message: format!(
-                    "a batch of {} samples needs buffers of {} features and {} one-hot \
-                     labels, got {} and {}",
+                    "a batch of {} samples needs buffers of {} features and {} {what}, \
+                     got {} and {}",
                     indices.len(),
                     indices.len() * nf,
-                    indices.len() * nc,
+                    indices.len() * per_row,
                     x.len(),
-                    y_one_hot.len()
+                    y.len()
                 ),
             });
         }
@@ -130,9 +160,7 @@ impl Dataset {
             for (dst, &src) in x[row * nf..(row + 1) * nf].iter_mut().zip(features) {
                 *dst = T::from_f64(f64::from(src));
             }
-            let y = &mut y_one_hot[row * nc..(row + 1) * nc];
-            y.fill(T::ZERO);
-            y[self.labels[i]] = T::ONE;
+            target(&mut y[row * per_row..(row + 1) * per_row], self.labels[i]);
         }
         Ok(())
     }

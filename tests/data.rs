@@ -94,6 +94,31 @@ fn fill_batch_writes_features_and_one_hot_labels() {
 }
 
 #[test]
+fn fill_batch_labels_writes_class_indices() {
+    let d = load_digits(digits_path()).unwrap();
+    let idx = [5, 0, 17, 1000];
+    let (mut x, mut y) = ([[0.0f32; 64]; 4], [[0.0f32; 10]; 4]);
+    d.fill_batch(&idx, x.as_flattened_mut(), y.as_flattened_mut())
+        .unwrap();
+    let (mut x2, mut labels) = ([[0.0f32; 64]; 4], [7.5f32; 4]);
+    d.fill_batch_labels(&idx, x2.as_flattened_mut(), &mut labels)
+        .unwrap();
+    assert_eq!(x2, x);
+    for r in 0..4 {
+        assert_eq!(labels[r], d.labels[idx[r]] as f32);
+        assert_eq!(argmax(&y[r]), Some(labels[r] as usize));
+    }
+    let err = d
+        .fill_batch_labels(&idx[..3], x2.as_flattened_mut(), &mut labels[..3])
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a batch of 3 samples needs buffers of 192 features and 3 class labels"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_named() {
     let path = scratch("missing").join("nope.csv.gz");
     let err = load_digits(&path).unwrap_err();
