@@ -658,7 +658,9 @@ impl<'g> Emitter<'g> {
         let f = match free {
             Some(f) => f,
             None => {
-                ws.push((y.clone(), numel));
+                // Neutral names: a field serves several values in turn.
+                let name = Ident::new(&format!("buf{}", ws.len()), proc_macro2::Span::call_site());
+                ws.push((name, numel));
                 self.busy.push(0);
                 ws.len() - 1
             }
