@@ -1,6 +1,6 @@
 //! The differential check run on every corpus network.
 
-use gradc_ir::{interp, Graph};
+use gradc_ir::{interp, Graph, Op};
 
 /// A loss-and-gradients pass over flat row-major inputs and parameters.
 pub type FusedFn = dyn Fn(&[Vec<f64>], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>);
@@ -35,17 +35,64 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
 
-/// Seeded data for a network: values in [-1, 1).
-fn data(name: &str, sizes: &[usize], salt: u64) -> Vec<Vec<f64>> {
+fn seed_of(name: &str, salt: u64) -> u64 {
     let mut seed = salt;
     for b in name.bytes() {
         seed = seed.wrapping_mul(31).wrapping_add(b as u64);
     }
-    let mut rng = crate::generate::Rng::new(seed);
+    seed
+}
+
+/// Seeded data for a network: values in [-1, 1).
+fn data(name: &str, sizes: &[usize], salt: u64) -> Vec<Vec<f64>> {
+    let mut rng = crate::generate::Rng::new(seed_of(name, salt));
     sizes
         .iter()
         .map(|&n| (0..n).map(|_| rng.float(-1.0, 1.0)).collect())
         .collect()
+}
+
+/// The class-index label inputs of `g`: `(input index, class count)` for
+/// every `#[input]` that feeds a `one_hot C` (what `cross_entropy` against
+/// class indices lowers to), in input order.
+pub fn label_inputs(g: &Graph) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for id in g.node_ids() {
+        let Op::OneHot(c) = *g.op(id) else { continue };
+        let Some(&arg) = g.args(id).first() else {
+            continue;
+        };
+        if let Op::Input(k) = *g.op(arg) {
+            if !out.iter().any(|&(j, _)| j == k) {
+                out.push((k, c));
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Labels that select no class among `c`: out of range, fractional, NaN, huge.
+fn no_class(c: usize) -> [f64; 6] {
+    [-1.0, c as f64, 0.5, c as f64 - 0.5, f64::NAN, 1e300]
+}
+
+/// Overwrites the label inputs (see [`label_inputs`]) of `inputs` with
+/// seeded labels: mostly class indices `0..C` as floats (random values in
+/// [-1, 1) would almost never select a class), about one in six a label that
+/// selects no class. Labels are data, so finite differences stay valid.
+fn fill_labels(g: &Graph, name: &str, inputs: &mut [Vec<f64>], salt: u64) {
+    let mut rng = crate::generate::Rng::new(seed_of(name, salt ^ 0x1abe1));
+    for (k, c) in label_inputs(g) {
+        let Some(v) = inputs.get_mut(k) else { continue };
+        for x in v.iter_mut() {
+            *x = if rng.chance(1.0 / 6.0) {
+                no_class(c)[rng.below(6)]
+            } else {
+                rng.below(c) as f64
+            };
+        }
+    }
 }
 
 fn compare(
@@ -84,7 +131,8 @@ fn compare(
 ///    `gradc_autodiff::differentiate` vs the compiled (optimized) pass;
 /// 5. the interpreter on the joint graph optimized with `fast_math` vs off.
 pub fn check(s: &Subject) -> Result<Stats, String> {
-    let inputs = data(s.name, &s.input_sizes, 0x1234);
+    let mut inputs = data(s.name, &s.input_sizes, 0x1234);
+    fill_labels(&s.graph, s.name, &mut inputs, 0x1234);
     let params = data(s.name, &s.param_sizes, 0x5678);
     let (loss, grads, stats) = compiled(s, &inputs, &params)?;
     let (joint, fast_graph) = joint_graphs(&s.graph)?;
@@ -206,7 +254,8 @@ pub fn check_batch(generic: &Graph, at: &[(usize, Subject)]) -> Result<Stats, St
             ));
         }
         let salt = *b as u64;
-        let inputs = data(s.name, &s.input_sizes, 0x1234 ^ salt);
+        let mut inputs = data(s.name, &s.input_sizes, 0x1234 ^ salt);
+        fill_labels(&s.graph, s.name, &mut inputs, 0x1234 ^ salt);
         let params = data(s.name, &s.param_sizes, 0x5678 ^ salt);
         let (loss, grads, st) =
             compiled(s, &inputs, &params).map_err(|e| format!("B = {b}: {e}"))?;
@@ -227,15 +276,18 @@ pub fn check_batch(generic: &Graph, at: &[(usize, Subject)]) -> Result<Stats, St
 /// The generic network at `B` = [`crate::generate::TWIN_BATCH`] (`generic`)
 /// vs the same network written with that literal batch (`twin`), both
 /// `forward_backward` over flat buffers, on the same seeded data: loss and
-/// gradients to 1e-12.
+/// gradients to 1e-12. `graph` (either network's graph) locates the
+/// class-index label inputs.
 pub fn check_twin(
     name: &str,
+    graph: &Graph,
     input_sizes: &[usize],
     param_sizes: &[usize],
     generic: &FusedFn,
     twin: &FusedFn,
 ) -> Result<(), String> {
-    let inputs = data(name, input_sizes, 0x7717);
+    let mut inputs = data(name, input_sizes, 0x7717);
+    fill_labels(graph, name, &mut inputs, 0x7717);
     let params = data(name, param_sizes, 0x7718);
     let (gl, gg) = generic(&inputs, &params);
     let (tl, tg) = twin(&inputs, &params);
@@ -403,6 +455,7 @@ macro_rules! check_network_batch {
         const _: () = assert!($crate::generate::TWIN_BATCH == 3);
         if let Err(e) = $crate::check::check_twin(
             stringify!($net),
+            &t::graph(),
             &input_sizes::<3>(),
             &param_sizes(),
             &fused::<3>,
@@ -411,4 +464,47 @@ macro_rules! check_network_batch {
             panic!("{} vs {}: {e}", stringify!($net), stringify!($twin));
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cross_entropy([2 3] logits, [2] labels)` lowers to `one_hot 3` of input 1.
+    fn clf() -> Graph {
+        let src = "fn f(#[input] x: [[f64; 3]; 2], #[input] lab: [f64; 2], w: [f64; 3]) -> f64 \
+                   { cross_entropy(x * w, lab) }";
+        let item: proc_macro2::TokenStream = src.parse().unwrap();
+        gradc_frontend::parse_network(proc_macro2::TokenStream::new(), item)
+            .unwrap()
+            .graph
+    }
+
+    #[test]
+    fn finds_the_label_input_and_its_class_count() {
+        assert_eq!(label_inputs(&clf()), vec![(1, 3)]);
+    }
+
+    #[test]
+    fn labels_are_mostly_class_indices_and_sometimes_none() {
+        let g = clf();
+        let (mut valid, mut none) = (0, 0);
+        for i in 0..200 {
+            let mut inputs = data("f", &[6, 2], i);
+            let x = inputs[0].clone();
+            fill_labels(&g, "f", &mut inputs, i);
+            assert_eq!(inputs[0], x, "only labels change");
+            for &l in &inputs[1] {
+                if l.fract() == 0.0 && (0.0..3.0).contains(&l) {
+                    valid += 1;
+                } else {
+                    assert!(no_class(3)
+                        .iter()
+                        .any(|&n| n == l || (n.is_nan() && l.is_nan())));
+                    none += 1;
+                }
+            }
+        }
+        assert!(valid > 4 * none && none > 20, "{valid} valid, {none} none");
+    }
 }

@@ -19,6 +19,13 @@
 //! some value must mix an input with a parameter. [`twin`] writes the same
 //! network with the literal batch [`TWIN_BATCH`].
 //!
+//! The class-index variant ([`network_class`], [`network_class_batch`]) adds
+//! an `#[input]` named [`LABEL_INPUT`] (`lab`) holding class indices of shape
+//! `[]`, `[n]` or `[B]`, makes `x` the logits' shape (`[C]`, `[n C]`,
+//! `[B C]`, 2 <= C <= 4), and its loss is `cross_entropy(h, lab)` over a
+//! parameter-dependent value `h` of the logits' shape. It draws from its own
+//! seed, so the literal and batch corpora above are unchanged by it.
+//!
 //! Every generated network is checked by [`gradc_frontend::parse_network`]
 //! before it is accepted, so the corpus only holds networks gradc accepts.
 
@@ -36,6 +43,16 @@ pub const SEED_BATCH: u64 = 0x6772_6164_635f_4221;
 pub const COUNT_BATCH: usize = 30;
 /// The literal batch of each batch-generic network's twin.
 pub const TWIN_BATCH: usize = 3;
+
+/// The seed of the committed class-index corpus (`tests/networks_class.rs`).
+pub const SEED_CLASS: u64 = 0x6772_6164_635f_4349;
+/// The number of networks in the class-index corpus: even indices are
+/// batch-generic (`cls_NNN<const B: usize>` with a twin), odd ones literal.
+pub const COUNT_CLASS: usize = 16;
+/// The name of the class-index label `#[input]` in generated networks. The
+/// check does not rely on it: it finds label inputs in the graph (an input
+/// feeding `one_hot C`), which also gives the class count.
+pub const LABEL_INPUT: &str = "lab";
 
 /// SplitMix64: tiny, seedable, and the same on every platform.
 pub struct Rng(u64);
@@ -142,13 +159,26 @@ pub struct Generated {
 ///
 /// With `batch`, the `#[input]`s have a `B` axis and the network is declared
 /// `<const B: usize>`; parameters never have one.
-fn draw(rng: &mut Rng, name: &str, batch: bool) -> Option<String> {
+fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool) -> Option<String> {
     let mut vars: Vec<Var> = Vec::new();
     let mut args = Vec::new();
     let n_inputs = 1 + rng.below(2);
     let n_params = 1 + rng.below(3);
+    // Class-index mode: the logits' shape and the labels' (it without the class axis).
+    let logits = class.then(|| {
+        let c = 2 + rng.below(3);
+        if batch {
+            Shape::new([BATCH, c])
+        } else if rng.chance(0.3) {
+            Shape::new([c])
+        } else {
+            Shape::new([1 + rng.below(3), c])
+        }
+    });
     for i in 0..n_inputs {
-        let shape = if batch {
+        let shape = if let (0, Some(l)) = (i, &logits) {
+            l.clone()
+        } else if batch {
             random_batch_shape(rng)
         } else {
             random_shape(rng)
@@ -163,6 +193,11 @@ fn draw(rng: &mut Rng, name: &str, batch: bool) -> Option<String> {
             param: false,
             data: true,
         });
+    }
+    if let Some(l) = &logits {
+        // Not in `vars`: labels only ever reach the loss.
+        let labels = Shape::new(l.dims()[..l.rank() - 1].to_vec());
+        args.push(format!("#[input] {LABEL_INPUT}: {}", ty(&labels)));
     }
     let mut params = Vec::new();
     for i in 0..n_params {
@@ -234,7 +269,7 @@ fn draw(rng: &mut Rng, name: &str, batch: bool) -> Option<String> {
     if batch && !mixed {
         return None;
     }
-    let loss = loss_expr(rng, &mut vars)?;
+    let loss = loss_expr(rng, &mut vars, logits.as_ref())?;
     let mut src = String::new();
     src.push_str("#[network]\n");
     let generics = if batch { "<const B: usize>" } else { "" };
@@ -409,7 +444,28 @@ fn statement(
 }
 
 /// The loss: a main term over the newest value plus every unconsumed value.
-fn loss_expr(rng: &mut Rng, vars: &mut [Var]) -> Option<String> {
+/// With `logits`, the main term is `cross_entropy(h, lab)` over a
+/// parameter-dependent `h` of that shape (`None` when there is none).
+fn loss_expr(rng: &mut Rng, vars: &mut [Var], logits: Option<&Shape>) -> Option<String> {
+    if let Some(l) = logits {
+        let fits = |data: bool| -> Vec<usize> {
+            (0..vars.len())
+                .filter(|&i| vars[i].param && vars[i].data >= data && vars[i].shape == *l)
+                .collect()
+        };
+        // Logits that depend on the data too, when there are any.
+        let fits = match fits(true) {
+            f if f.is_empty() => fits(false),
+            f => f,
+        };
+        let h = *fits.get(fits.len().checked_sub(1 + rng.below(2))?)?;
+        let hn = vars[h].name.clone();
+        if vars[h + 1..].iter().any(|v| v.name == hn) {
+            return None;
+        }
+        vars[h].used = true;
+        return Some(finish(vars, format!("cross_entropy({hn}, {LABEL_INPUT})")));
+    }
     let is_input = |v: &Var| v.name == "x" || v.name == "y";
     // Prefer a parameter-dependent value with an input's shape, for a real loss.
     let matching: Vec<usize> = (0..vars.len())
@@ -441,6 +497,11 @@ fn loss_expr(rng: &mut Rng, vars: &mut [Var]) -> Option<String> {
         _ => format!("sum({ln})"),
     };
     vars[last].used = true;
+    Some(finish(vars, main))
+}
+
+/// `main` plus the sum of every value nothing consumed yet.
+fn finish(vars: &mut [Var], main: String) -> String {
     let mut terms = vec![main];
     for v in vars.iter_mut() {
         if !v.used {
@@ -448,19 +509,32 @@ fn loss_expr(rng: &mut Rng, vars: &mut [Var]) -> Option<String> {
             v.used = true;
         }
     }
-    Some(terms.join(" + "))
+    terms.join(" + ")
 }
 
 /// Draws network number `index` for `seed`: re-draws until the frontend
 /// accepts the source (at most 1000 tries).
 pub fn network(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("net_{index:03}"), false)
+    generated(seed, index, format!("net_{index:03}"), false, false)
 }
 
 /// Draws batch-generic network number `index` for `seed` (named `gen_NNN`,
 /// declared `<const B: usize>`), like [`network`].
 pub fn network_batch(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("gen_{index:03}"), true)
+    generated(seed, index, format!("gen_{index:03}"), true, false)
+}
+
+/// Draws literal class-index network number `index` for `seed` (named
+/// `cls_NNN`): its loss is `cross_entropy` against the class-index input
+/// [`LABEL_INPUT`].
+pub fn network_class(seed: u64, index: usize) -> Result<Generated, String> {
+    generated(seed, index, format!("cls_{index:03}"), false, true)
+}
+
+/// Draws batch-generic class-index network number `index` for `seed` (named
+/// `cls_NNN`, declared `<const B: usize>`, labels `[B]`).
+pub fn network_class_batch(seed: u64, index: usize) -> Result<Generated, String> {
+    generated(seed, index, format!("cls_{index:03}"), true, true)
 }
 
 /// The literal-batch twin of a batch-generic network: the same source with
@@ -492,11 +566,17 @@ fn accepts(source: &str) -> Result<(), String> {
         .map_err(|e| format!("{e} in\n{source}"))
 }
 
-fn generated(seed: u64, index: usize, name: String, batch: bool) -> Result<Generated, String> {
+fn generated(
+    seed: u64,
+    index: usize,
+    name: String,
+    batch: bool,
+    class: bool,
+) -> Result<Generated, String> {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut last_err = String::from("no usable draw");
     for _ in 0..1000 {
-        let Some(source) = draw(&mut rng, &name, batch) else {
+        let Some(source) = draw(&mut rng, &name, batch, class) else {
             continue;
         };
         match accepts(&source) {
@@ -551,6 +631,45 @@ pub fn corpus_batch_source(seed: u64, count: usize) -> Result<String, String> {
             "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network_batch!({0}, {1});\n}}\n",
             g.name, t.name
         ));
+    }
+    Ok(out)
+}
+
+/// The whole class-index test file for `count` networks from `seed`: even
+/// indices batch-generic (with their twin, one [`check_network_batch!`]
+/// test), odd ones literal (one [`check_network!`] test).
+///
+/// [`check_network_batch!`]: crate::check_network_batch
+/// [`check_network!`]: crate::check_network
+pub fn corpus_class_source(seed: u64, count: usize) -> Result<String, String> {
+    let mut out = format!(
+        "//! GENERATED by `cargo run -p gradc-corpus --bin regenerate-corpus` from seed\n\
+         //! {seed:#x} ({count} class-index networks: even ones batch-generic with their\n\
+         //! twin at B = {TWIN_BATCH}, odd ones literal). Do not edit: change the generator\n\
+         //! and regenerate. Each loss is `cross_entropy(logits, {LABEL_INPUT})` with class-index\n\
+         //! labels; the check fills `{LABEL_INPUT}` with class indices, some out of range.\n\n\
+         use gradc::network;\n"
+    );
+    for i in 0..count {
+        out.push('\n');
+        if i % 2 == 0 {
+            let g = network_class_batch(seed, i)?;
+            let t = twin(&g)?;
+            out.push_str(&g.source);
+            out.push('\n');
+            out.push_str(&t.source);
+            out.push_str(&format!(
+                "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network_batch!({0}, {1});\n}}\n",
+                g.name, t.name
+            ));
+        } else {
+            let g = network_class(seed, i)?;
+            out.push_str(&g.source);
+            out.push_str(&format!(
+                "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network!({0});\n}}\n",
+                g.name
+            ));
+        }
     }
     Ok(out)
 }

@@ -10,6 +10,11 @@
 //!   [`generate::COUNT_BATCH`]): `fn gen_NNN<const B: usize>` networks, each
 //!   with its twin at a literal batch, checked by [`check_network_batch!`] at
 //!   every size in [`check::BATCHES`], GENERATED.
+//! - `tests/networks_class.rs`: the class-index corpus ([`generate::SEED_CLASS`],
+//!   [`generate::COUNT_CLASS`]): losses `cross_entropy(logits, lab)` against
+//!   class-index labels, half batch-generic (with twins), half literal; the
+//!   check fills label inputs with class indices, some selecting no class
+//!   ([`check::label_inputs`]), GENERATED.
 //! - `tests/fresh.rs`: fails when a committed corpus differs from what the
 //!   generator makes from its seed.
 //!

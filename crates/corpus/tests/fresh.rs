@@ -1,9 +1,10 @@
-//! The committed corpora (`networks.rs`, `networks_batch.rs`) are what the generator makes from the seed, so
+//! The committed corpora (`networks.rs`, `networks_batch.rs`, `networks_class.rs`) are what the generator makes from the seed, so
 //! `regenerate-corpus` reproduces it and a generator change cannot go unnoticed.
 //! Compared as tokens: `cargo fmt` may re-layout the committed file.
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_source, COUNT, COUNT_BATCH, SEED, SEED_BATCH,
+    corpus_batch_source, corpus_class_source, corpus_source, COUNT, COUNT_BATCH, COUNT_CLASS, SEED,
+    SEED_BATCH, SEED_CLASS,
 };
 
 use proc_macro2::{Group, TokenStream, TokenTree};
@@ -50,4 +51,22 @@ fn committed_batch_corpus_matches_the_generator() {
         "tests/networks_batch.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
     );
     assert!(COUNT_BATCH >= 20);
+}
+
+#[test]
+fn committed_class_corpus_matches_the_generator() {
+    let expected = corpus_class_source(SEED_CLASS, COUNT_CLASS)
+        .expect("the generator makes valid class-index networks");
+    let committed = include_str!("networks_class.rs");
+    assert!(
+        tokens(committed) == tokens(&expected),
+        "tests/networks_class.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
+    );
+    assert!(COUNT_CLASS >= 10);
+    // Every network's loss is against class-index labels.
+    let losses = committed
+        .lines()
+        .filter(|l| l.trim_start().starts_with("cross_entropy(") && l.contains(", lab)"))
+        .count();
+    assert_eq!(losses, COUNT_CLASS + COUNT_CLASS.div_ceil(2));
 }

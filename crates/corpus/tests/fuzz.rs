@@ -13,6 +13,8 @@
 //! - `random_token_streams`: token soup from the same vocabulary inside a
 //!   function shell, half of them declared `<const B: usize>` (or another
 //!   generic list).
+//!   Class-index `cross_entropy` networks (hand-written and from the
+//!   class-index corpus) are among them too.
 //! - `random_graphs`: graphs of random ops and shapes built through
 //!   `Graph::add` (and some through the unchecked `Graph::push`), run through
 //!   autodiff, opt, codegen and the interpreter.
@@ -118,6 +120,12 @@ const VOCAB: &[&str] = &[
     "mse",
     "cross_entropy",
     "binary_cross_entropy_with_logits",
+    "lab",
+    "labels",
+    "one_hot",
+    "3.5",
+    "-0.0",
+    "f64::NAN",
     "0",
     "1",
     "2",
@@ -386,6 +394,11 @@ fn seeds() -> Vec<String> {
         "fn mlp<const B: usize>(#[input] x: [[f32; 4]; B], #[input] t: [[f32; 3]; B], w: [[f32; 3]; 4], b: [f32; 3]) -> f32 { let h: [[f32; 3]; B] = x.matmul(w) + b; cross_entropy(h, t) + mean(x.t().matmul(x)) * 0.0 }",
         "fn fwd<const B: usize>(#[input] x: [[f64; 2]; B], #[input] w: [[f64; 2]; 2]) -> [[f64; 2]; B] { softmax(relu(x.matmul(w))) }",
         "fn col<const B: usize>(#[input] x: [[f64; B]; 2], #[input] y: [f64; B], w: [f64; 2]) -> f64 { mse(w.matmul(x), y) + mean(softplus(x)) + sum(x.matmul(y)) }",
+        // Class-index targets: labels of the logits' shape without the class axis.
+        "fn ci(#[input] x: [[f64; 3]; 2], #[input] lab: [f64; 2], w: [[f64; 4]; 3]) -> f64 { cross_entropy(x.matmul(w), lab) }",
+        "fn ci1(#[input] lab: f32, w: [f32; 4], v: f32) -> f32 { cross_entropy(w, lab) + cross_entropy(w * v, 2.0) }",
+        "fn cib<const B: usize>(#[input] x: [[f32; 4]; B], #[input] labels: [f32; B], w: [[f32; 3]; 4], b: [f32; 3]) -> f32 { cross_entropy(relu(x.matmul(w)) + b, labels) }",
+        "fn cip<const B: usize>(#[input] x: [[f64; 2]; B], w: [f64; B], v: [[f64; 5]; 2]) -> f64 { cross_entropy(x.matmul(v), w) + sum(x) }",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -397,6 +410,15 @@ fn seeds() -> Vec<String> {
     }
     for i in 0..6 {
         let g = generate::network_batch(generate::SEED_BATCH, i).expect("batch corpus network");
+        v.push(g.source.lines().skip(1).collect::<Vec<_>>().join("\n"));
+    }
+    for i in 0..4 {
+        let g = if i % 2 == 0 {
+            generate::network_class_batch(generate::SEED_CLASS, i)
+        } else {
+            generate::network_class(generate::SEED_CLASS, i)
+        }
+        .expect("class-index corpus network");
         v.push(g.source.lines().skip(1).collect::<Vec<_>>().join("\n"));
     }
     v
@@ -518,7 +540,7 @@ fn random_op(rng: &mut Rng, batch: bool) -> Op {
         let c = 1 + rng.below(4);
         return Op::Count(if rng.chance(0.7) { c * BATCH } else { c });
     }
-    match rng.below(27) {
+    match rng.below(28) {
         0 => Op::Neg,
         1 => Op::Relu,
         2 => Op::Sigmoid,
@@ -548,6 +570,8 @@ fn random_op(rng: &mut Rng, batch: bool) -> Op {
         23 => Op::Softmax,
         24 => Op::LogSoftmax,
         25 => Op::constant([0.0, 1.0, -1.0, 0.5, 1e300, -1e-300][rng.below(6)]),
+        // Class counts the IR must reject too: 0 and the symbolic batch.
+        26 => Op::OneHot([1, 2, 3, 4, 0, BATCH, 2 * BATCH][rng.below(7)]),
         _ => Op::Param(rng.below(3)),
     }
 }
@@ -681,8 +705,16 @@ fn same_numbers(g: &Graph, joint: &Graph, opt: &Graph, fast_math: bool) -> Resul
         let mut rng = Rng::new(salt);
         ids.iter()
             .map(|i| {
+                // Sometimes class indices 1 and 2, so a `one_hot` selects a class.
+                let labels = rng.chance(0.3);
                 (0..g.shape(*i).numel())
-                    .map(|_| rng.float(0.1, 1.0))
+                    .map(|_| {
+                        if labels {
+                            1.0 + rng.below(2) as f64
+                        } else {
+                            rng.float(0.1, 1.0)
+                        }
+                    })
                     .collect()
             })
             .collect()
@@ -692,10 +724,16 @@ fn same_numbers(g: &Graph, joint: &Graph, opt: &Graph, fast_math: bool) -> Resul
     let ps: Vec<&[f64]> = ps.iter().map(|v| v.as_slice()).collect();
     let a = gradc_ir::interp::evaluate::<f64>(joint, &xs, &ps).map_err(|e| e.to_string())?;
     let b = gradc_ir::interp::evaluate::<f64>(opt, &xs, &ps).map_err(|e| e.to_string())?;
+    // The optimizer folds constants of an f32 graph in f32 (an f32 network
+    // computes them so), while the interpreter here runs in f64.
+    let tol = match g.dtype() {
+        gradc_ir::DType::F32 => 1e-6,
+        _ => 1e-9,
+    };
     if !fast_math {
         for (ra, rb) in a.iter().zip(&b) {
             for (x, y) in ra.iter().zip(rb) {
-                let same = (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs()))
+                let same = (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()))
                     || (x.is_nan() && y.is_nan())
                     || x == y;
                 if !same && x.is_finite() && y.is_finite() {

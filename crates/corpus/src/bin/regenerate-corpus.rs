@@ -1,8 +1,10 @@
-//! Writes `tests/networks.rs` and `tests/networks_batch.rs` from their seeds:
+//! Writes `tests/networks.rs`, `tests/networks_batch.rs` and
+//! `tests/networks_class.rs` from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_source, COUNT, COUNT_BATCH, SEED, SEED_BATCH,
+    corpus_batch_source, corpus_class_source, corpus_source, COUNT, COUNT_BATCH, COUNT_CLASS, SEED,
+    SEED_BATCH, SEED_CLASS,
 };
 
 fn write(file: &str, src: Result<String, String>, what: &str) {
@@ -37,5 +39,10 @@ fn main() {
         "networks_batch.rs",
         corpus_batch_source(SEED_BATCH, COUNT_BATCH),
         &format!("{COUNT_BATCH} batch-generic networks from seed {SEED_BATCH:#x}"),
+    );
+    write(
+        "networks_class.rs",
+        corpus_class_source(SEED_CLASS, COUNT_CLASS),
+        &format!("{COUNT_CLASS} class-index networks from seed {SEED_CLASS:#x}"),
     );
 }
