@@ -61,6 +61,19 @@ pub(crate) fn lit(n: usize) -> TokenStream {
     }
 }
 
+/// For a `c·B` buffer whose stack array of `cap` elements can hold it at
+/// small batch sizes (`c <= cap`): the condition `c * B <= cap` under which it
+/// does (see `Emitter::alloc_batch`). `None` for other buffers.
+fn stack_fits(numel: usize, cap: usize) -> Option<TokenStream> {
+    match Extent::of(numel) {
+        Extent::Batch(c) if c <= cap => {
+            let (n, cap) = (lit(numel), Literal::usize_unsuffixed(cap));
+            Some(quote!(#n <= #cap))
+        }
+        _ => None,
+    }
+}
+
 /// Whether a buffer of `numel` elements has a size that depends on `B`.
 fn is_batch(numel: usize) -> bool {
     matches!(Extent::of(numel), Extent::Batch(_))
@@ -580,8 +593,8 @@ impl<'g> Emitter<'g> {
         } else {
             MAX_STACK_ELEMS
         };
-        if let Extent::Batch(c) = Extent::of(numel) {
-            self.alloc_batch(y, (numel, c), overwrites, owner, stack_max);
+        if is_batch(numel) {
+            self.alloc_batch(y, numel, overwrites, owner, stack_max);
             return false;
         }
         if numel <= stack_max {
@@ -609,7 +622,7 @@ impl<'g> Emitter<'g> {
     fn alloc_batch(
         &mut self,
         y: &Ident,
-        (numel, c): (usize, usize),
+        numel: usize,
         overwrites: bool,
         owner: NodeId,
         cap: usize,
@@ -617,21 +630,21 @@ impl<'g> Emitter<'g> {
         let (n, z, t) = (lit(numel), self.zero().ts, self.elem.clone());
         let field = self.ws_field(y, numel, owner);
         let w = &self.ws;
-        let small = c <= cap;
+        let fits = stack_fits(numel, cap);
         let stack = self.names.take(&format!("{y}_stack"));
         let capl = Literal::usize_unsuffixed(cap);
-        let code = match (field, small) {
-            (Some(field), true) => quote! {
+        let code = match (field, fits) {
+            (Some(field), Some(fits)) => quote! {
                 let mut #stack = [#z; #capl];
-                let #y: &mut [#t] = if #n <= #capl { &mut #stack[..#n] } else { &mut #w.#field[..#n] };
+                let #y: &mut [#t] = if #fits { &mut #stack[..#n] } else { &mut #w.#field[..#n] };
             },
-            (Some(field), false) => quote!(let #y = &mut #w.#field[..#n];),
-            (None, true) => {
+            (Some(field), None) => quote!(let #y = &mut #w.#field[..#n];),
+            (None, Some(fits)) => {
                 let heap = self.names.take(&format!("{y}_heap"));
                 quote! {
                     let mut #stack = [#z; #capl];
                     let mut #heap = ::std::vec::Vec::new();
-                    let #y: &mut [#t] = if #n <= #capl {
+                    let #y: &mut [#t] = if #fits {
                         &mut #stack[..#n]
                     } else {
                         #heap.resize(#n, #z);
@@ -639,7 +652,7 @@ impl<'g> Emitter<'g> {
                     };
                 }
             }
-            (None, false) => quote!(let #y = &mut ::std::vec![#z; #n][..];),
+            (None, None) => quote!(let #y = &mut ::std::vec![#z; #n][..];),
         };
         self.stmts.push(code);
         if !overwrites {
@@ -1526,19 +1539,21 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
                 quote!(::std::boxed::Box<[#elem; #l]>)
             }
         });
-        let inits = fields.iter().map(|(_, l)| match Extent::of(*l) {
-            // Used only when the batch is too large for the stack array (see
-            // `alloc_batch`); empty otherwise.
-            Extent::Batch(c) if c <= MAX_STACK_ELEMS_WS => {
-                let (l, cap) = (lit(*l), Literal::usize_unsuffixed(MAX_STACK_ELEMS_WS));
-                quote!(::std::vec![#z; if #l <= #cap { 0 } else { #l }].into_boxed_slice())
-            }
-            Extent::Batch(_) => {
-                let l = lit(*l);
-                quote!(::std::vec![#z; #l].into_boxed_slice())
-            }
-            Extent::Fixed(_) => {
-                quote!(::gradc::__private::rt::zeroed_box())
+        let inits = fields.iter().map(|(_, l)| {
+            match (Extent::of(*l), stack_fits(*l, MAX_STACK_ELEMS_WS)) {
+                // Used only when the batch is too large for the stack array (see
+                // `alloc_batch`); empty otherwise.
+                (Extent::Batch(_), Some(fits)) => {
+                    let n = lit(*l);
+                    quote!(::std::vec![#z; if #fits { 0 } else { #n }].into_boxed_slice())
+                }
+                (Extent::Batch(_), None) => {
+                    let l = lit(*l);
+                    quote!(::std::vec![#z; #l].into_boxed_slice())
+                }
+                (Extent::Fixed(_), _) => {
+                    quote!(::gradc::__private::rt::zeroed_box())
+                }
             }
         });
         let ws = &em.ws;
@@ -1549,13 +1564,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         // and the thread-local lookup is skipped.
         let small: Option<Vec<TokenStream>> = fields
             .iter()
-            .map(|(_, l)| match Extent::of(*l) {
-                Extent::Batch(c) if c <= MAX_STACK_ELEMS_WS => {
-                    let (l, cap) = (lit(*l), Literal::usize_unsuffixed(MAX_STACK_ELEMS_WS));
-                    Some(quote!(#l <= #cap))
-                }
-                _ => None,
-            })
+            .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
             .collect();
         let fast = small.map(|small| {
             quote! {
