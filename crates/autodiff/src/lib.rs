@@ -9,7 +9,7 @@
 
 mod terms;
 
-use gradc_ir::{verify, Const, Graph, IrError, NodeId, Op, Shape};
+use gradc_ir::{verify, BinaryOp, Build, Const, Graph, IrError, NodeId, Op, Shape};
 use std::collections::BTreeMap;
 
 /// Forward graph (exactly one root, which must be a scalar) → joint graph.
@@ -147,11 +147,8 @@ fn needs_adjoint(f: &Graph, root: NodeId) -> Vec<bool> {
     }
     let mut reach = vec![false; f.len()];
     for id in f.node_ids() {
-        reach[id.index()] = match f.op(id) {
-            Op::Param(_) => true,
-            Op::Gt | Op::OneHot(_) => false,
-            _ => f.args(id).iter().any(|a| reach[a.index()]),
-        };
+        reach[id.index()] = matches!(f.op(id), Op::Param(_))
+            || (f.op(id).has_gradient() && f.args(id).iter().any(|a| reach[a.index()]));
     }
     (0..f.len()).map(|i| live[i] && reach[i]).collect()
 }
@@ -197,7 +194,7 @@ impl Builder {
     fn sum(&mut self, parts: &[NodeId]) -> Result<NodeId, IrError> {
         let mut acc = parts[0];
         for &p in &parts[1..] {
-            acc = self.add(Op::Add, &[acc, p])?;
+            acc = self.add(BinaryOp::Add.into(), &[acc, p])?;
         }
         Ok(acc)
     }
@@ -239,137 +236,25 @@ impl Builder {
         match f.op(id) {
             // Leaves have no arguments.
             Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => {}
-            // A mask, and one-hot rows of labels (data): no gradient.
-            Op::Gt | Op::OneHot(_) => {}
-            // −g
-            Op::Neg => {
-                let d = self.add(Op::Neg, &[g])?;
-                give(0, d);
-            }
-            // g·gt(y, 0), so relu'(0) = 0
-            Op::Relu => {
-                let zero = self.constant(0.0);
-                let mask = self.add(Op::Gt, &[y, zero])?;
-                let d = self.add(Op::Mul, &[g, mask])?;
-                give(0, d);
-            }
-            // g·y·(1 − y)
-            Op::Sigmoid => {
-                let one = self.constant(1.0);
-                let gy = self.add(Op::Mul, &[g, y])?;
-                let om = self.add(Op::Sub, &[one, y])?;
-                let d = self.add(Op::Mul, &[gy, om])?;
-                give(0, d);
-            }
-            // g·(1 − y·y)
-            Op::Tanh => {
-                let one = self.constant(1.0);
-                let yy = self.add(Op::Mul, &[y, y])?;
-                let om = self.add(Op::Sub, &[one, yy])?;
-                let d = self.add(Op::Mul, &[g, om])?;
-                give(0, d);
-            }
-            // g·y
-            Op::Exp => {
-                let d = self.add(Op::Mul, &[g, y])?;
-                give(0, d);
-            }
-            // g / x
-            Op::Ln => {
-                let d = self.add(Op::Div, &[g, args[0]])?;
-                give(0, d);
-            }
-            // g·sigmoid(x)
-            Op::Softplus => {
-                let s = self.add(Op::Sigmoid, &[args[0]])?;
-                let d = self.add(Op::Mul, &[g, s])?;
-                give(0, d);
-            }
-            // (g·0.5) / y
-            Op::Sqrt => {
-                let half = self.constant(0.5);
-                let gh = self.add(Op::Mul, &[g, half])?;
-                let d = self.add(Op::Div, &[gh, y])?;
-                give(0, d);
-            }
-            // g·(n·xⁿ⁻¹); n = 0: none; n = 1: g (x¹ is written x)
-            Op::Powi(n) => match *n {
-                0 => {}
-                1 => give(0, g),
-                n => {
-                    let x = args[0];
-                    let p = if n == 2 {
-                        x
-                    } else {
-                        self.add(Op::Powi(n - 1), &[x])?
-                    };
-                    let c = self.constant(n as f64);
-                    let np = self.add(Op::Mul, &[c, p])?;
-                    let d = self.add(Op::Mul, &[g, np])?;
+            // One-hot rows of labels (data): no gradient.
+            Op::OneHot(_) => {}
+            // The kinds' own tables (`gradc_ir::UnaryOp::vjp`, ...).
+            Op::Unary(u) => {
+                if let Some(d) = u.vjp(self, args[0], y, g)? {
                     give(0, d);
                 }
-            },
-            // ga = sum_to(g), gb = sum_to(g)
-            Op::Add => {
-                for k in [0, 1] {
-                    if want(k) {
-                        let d = self.sum_to(g, f.shape(args[k]).clone())?;
+            }
+            Op::Binary(op) => {
+                let ds = op.vjp(self, [args[0], args[1]], y, g, [want(0), want(1)])?;
+                for (k, d) in ds.into_iter().enumerate() {
+                    if let Some(d) = d {
                         give(k, d);
                     }
                 }
             }
-            // ga = sum_to(g), gb = sum_to(−g)
-            Op::Sub => {
-                if want(0) {
-                    let d = self.sum_to(g, f.shape(args[0]).clone())?;
-                    give(0, d);
-                }
-                if want(1) {
-                    let ng = self.add(Op::Neg, &[g])?;
-                    let d = self.sum_to(ng, f.shape(args[1]).clone())?;
-                    give(1, d);
-                }
-            }
-            // ga = sum_to(g·b), gb = sum_to(g·a)
-            Op::Mul => {
-                for k in [0, 1] {
-                    if want(k) {
-                        let gm = self.add(Op::Mul, &[g, args[1 - k]])?;
-                        let d = self.sum_to(gm, f.shape(args[k]).clone())?;
-                        give(k, d);
-                    }
-                }
-            }
-            // ga = sum_to(g / b), gb = sum_to(−(g·y) / b)
-            Op::Div => {
-                if want(0) {
-                    let q = self.add(Op::Div, &[g, args[1]])?;
-                    let d = self.sum_to(q, f.shape(args[0]).clone())?;
-                    give(0, d);
-                }
-                if want(1) {
-                    let gy = self.add(Op::Mul, &[g, y])?;
-                    let ngy = self.add(Op::Neg, &[gy])?;
-                    let q = self.add(Op::Div, &[ngy, args[1]])?;
-                    let d = self.sum_to(q, f.shape(args[1]).clone())?;
-                    give(1, d);
-                }
-            }
-            // ga = sum_to(g·(1 − gt(b, a))), gb = sum_to(g·gt(b, a)): a tie goes to a
-            Op::Max => {
-                let m = self.add(Op::Gt, &[args[1], args[0]])?;
-                if want(0) {
-                    let one = self.constant(1.0);
-                    let om = self.add(Op::Sub, &[one, m])?;
-                    let gm = self.add(Op::Mul, &[g, om])?;
-                    let d = self.sum_to(gm, f.shape(args[0]).clone())?;
-                    give(0, d);
-                }
-                if want(1) {
-                    let gm = self.add(Op::Mul, &[g, m])?;
-                    let d = self.sum_to(gm, f.shape(args[1]).clone())?;
-                    give(1, d);
-                }
+            Op::Row(r) => {
+                let d = r.vjp(self, args[0], y, g)?;
+                give(0, d);
             }
             // nn: ga = g·bᵀ, gb = aᵀ·g; tn: ga = b·gᵀ, gb = a·g;
             // nt: ga = g·b, gb = gᵀ·a; tt: ga = bᵀ·gᵀ, gb = gᵀ·aᵀ
@@ -420,34 +305,27 @@ impl Builder {
                 let d = self.broadcast_to(g, f.shape(args[0]).clone())?;
                 give(0, d);
             }
-            // broadcast_to(shape x, g)
-            Op::SumLast => {
-                let d = self.broadcast_to(g, f.shape(args[0]).clone())?;
-                give(0, d);
-            }
-            // g·softmax(x)
-            Op::LogSumExp => {
-                let s = self.add(Op::Softmax, &[args[0]])?;
-                let d = self.add(Op::Mul, &[g, s])?;
-                give(0, d);
-            }
-            // y·(g − sum_last(g·y))
-            Op::Softmax => {
-                let gy = self.add(Op::Mul, &[g, y])?;
-                let s = self.add(Op::SumLast, &[gy])?;
-                let gs = self.add(Op::Sub, &[g, s])?;
-                let d = self.add(Op::Mul, &[y, gs])?;
-                give(0, d);
-            }
-            // g − exp(y)·sum_last(g)
-            Op::LogSoftmax => {
-                let e = self.add(Op::Exp, &[y])?;
-                let s = self.add(Op::SumLast, &[g])?;
-                let es = self.add(Op::Mul, &[e, s])?;
-                let d = self.add(Op::Sub, &[g, es])?;
-                give(0, d);
-            }
         }
         Ok(out)
+    }
+}
+
+impl Build for Builder {
+    fn node(&mut self, op: impl Into<Op>, args: &[NodeId]) -> Result<NodeId, IrError> {
+        self.add(op.into(), args)
+    }
+
+    fn constant(&mut self, v: f64) -> NodeId {
+        Builder::constant(self, v)
+    }
+
+    fn sum_to(&mut self, x: NodeId, like: NodeId) -> Result<NodeId, IrError> {
+        let shape = self.g.shape(like).clone();
+        Builder::sum_to(self, x, shape)
+    }
+
+    fn broadcast_to(&mut self, x: NodeId, like: NodeId) -> Result<NodeId, IrError> {
+        let shape = self.g.shape(like).clone();
+        Builder::broadcast_to(self, x, shape)
     }
 }

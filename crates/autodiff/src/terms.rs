@@ -2,7 +2,7 @@
 //! op, mirroring the vector-Jacobian products in `lib.rs`; the text is only
 //! documentation of the generated code and never affects what it computes.
 
-use gradc_ir::{Graph, NodeId, Op};
+use gradc_ir::{Graph, Names, NodeId, Op};
 
 /// How deep an unnamed forward subexpression is spelled out before `…`.
 const DEPTH: usize = 3;
@@ -22,41 +22,30 @@ fn expr(f: &Graph, id: NodeId, depth: usize) -> String {
     }
     let args = f.args(id);
     let a = |k: usize| operand(f, args[k], depth - 1);
+    let names = || Names {
+        x: [0, 1].map(|k| if k < args.len() { a(k) } else { String::new() }),
+        bare: [0, 1].map(|k| {
+            if k < args.len() {
+                expr(f, args[k], depth - 1)
+            } else {
+                String::new()
+            }
+        }),
+        ..Names::default()
+    };
     match f.op(id) {
         Op::Const(c) => number(c.value()),
         Op::Count(n) => gradc_ir::Extent::of(*n).to_string(),
         Op::Input(i) => format!("input{i}"),
         Op::Param(i) => format!("param{i}"),
-        Op::Neg => format!("−{}", a(0)),
-        Op::Add => format!("{} + {}", a(0), a(1)),
-        Op::Sub => format!("{} − {}", a(0), a(1)),
-        Op::Mul => format!("{}·{}", a(0), a(1)),
-        Op::Div => format!("{} / {}", a(0), a(1)),
-        Op::Powi(2) => format!("{}²", a(0)),
-        Op::Powi(n) => format!("{}^{n}", a(0)),
+        Op::Unary(u) => u.describe(&names()),
+        Op::Binary(b) => b.describe(&names()),
         Op::MatMul { ta, tb } => format!("{}{}·{}{}", a(0), t(*ta), a(1), t(*tb)),
         Op::Transpose => format!("{}ᵀ", a(0)),
         // Shape plumbing is invisible to a reader of the source.
         Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => expr(f, args[0], depth),
-        op @ (Op::Relu
-        | Op::Sigmoid
-        | Op::Tanh
-        | Op::Exp
-        | Op::Ln
-        | Op::Softplus
-        | Op::Sqrt
-        | Op::Sum
-        | Op::SumLast
-        | Op::LogSumExp
-        | Op::Softmax
-        | Op::LogSoftmax
-        | Op::Max
-        | Op::Gt
-        | Op::OneHot(_)) => {
-            let inner: Vec<String> = (0..args.len())
-                .map(|k| expr(f, args[k], depth - 1))
-                .collect();
-            format!("{}({})", op.name(), inner.join(", "))
+        op @ (Op::Sum | Op::Row(_) | Op::OneHot(_)) => {
+            format!("{}({})", op.name(), names().bare[0])
         }
     }
 }
@@ -70,7 +59,7 @@ fn operand(f: &Graph, id: NodeId, depth: usize) -> String {
         n = f.args(n)[0];
     }
     let s = expr(f, n, depth);
-    if f.name(n).is_none() && depth > 0 && matches!(f.op(n), Op::Add | Op::Sub | Op::Div) {
+    if f.name(n).is_none() && depth > 0 && matches!(f.op(n), Op::Binary(b) if b.is_loose()) {
         format!("({s})")
     } else {
         s
@@ -118,29 +107,23 @@ pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
             format!("sum_to({s})")
         }
     };
+    let names = Names {
+        g: g.clone(),
+        y: yn,
+        x: [0, 1].map(|i| if i < args.len() { a(i) } else { String::new() }),
+        bare: [0, 1].map(|i| {
+            if i < args.len() {
+                describe(f, args[i])
+            } else {
+                String::new()
+            }
+        }),
+    };
     let rhs = match f.op(y) {
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt | Op::OneHot(_) => {
-            String::from("0")
-        }
-        Op::Neg => format!("−{g}"),
-        Op::Relu => format!("{g} · ({yn} > 0)"),
-        Op::Sigmoid => format!("{g} · {yn}·(1 − {yn})"),
-        Op::Tanh => format!("{g} · (1 − {yn}²)"),
-        Op::Exp => format!("{g} · {yn}"),
-        Op::Ln => format!("{g} / {}", a(0)),
-        Op::Softplus => format!("{g} · sigmoid({})", describe(f, args[0])),
-        Op::Sqrt => format!("{g} · 0.5 / {yn}"),
-        Op::Powi(1) => g.clone(),
-        Op::Powi(2) => format!("{g} · 2·{}", a(0)),
-        Op::Powi(n) => format!("{g} · {n}·{}^{}", a(0), n - 1),
-        Op::Add => reduced(g.clone()),
-        Op::Sub if k == 0 => reduced(g.clone()),
-        Op::Sub => reduced(format!("−{g}")),
-        Op::Mul => reduced(format!("{g} · {}", a(1 - k))),
-        Op::Div if k == 0 => reduced(format!("{g} / {}", a(1))),
-        Op::Div => reduced(format!("−{g} · {yn} / {}", a(1))),
-        Op::Max if k == 0 => reduced(format!("{g} · ({} ≥ {})", a(0), a(1))),
-        Op::Max => reduced(format!("{g} · ({} > {})", a(1), a(0))),
+        op if !op.has_gradient() => String::from("0"),
+        Op::Unary(u) => u.chain_rule(&names),
+        Op::Binary(b) => reduced(b.chain_rule(k, &names)),
+        Op::Row(r) => r.chain_rule(&names),
         Op::MatMul { ta, tb } => {
             let (a0, b0) = (a(0), a(1));
             let gt = format!("({g})ᵀ");
@@ -158,10 +141,10 @@ pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
         Op::Transpose => format!("({g})ᵀ"),
         Op::Reshape(_) => format!("reshape({g})"),
         Op::BroadcastTo(_) => format!("sum_to({g})"),
-        Op::SumTo(_) | Op::Sum | Op::SumLast => format!("broadcast({g})"),
-        Op::LogSumExp => format!("{g} · softmax({})", describe(f, args[0])),
-        Op::Softmax => format!("{yn} · ({g} − sum_last({g} · {yn}))"),
-        Op::LogSoftmax => format!("{g} − exp({yn}) · sum_last({g})"),
+        Op::SumTo(_) | Op::Sum => format!("broadcast({g})"),
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::OneHot(_) => {
+            String::from("0")
+        }
     };
     let shared = f.users(x).len() > 1 || args.iter().filter(|a| **a == x).count() > 1;
     let eq = if shared { "+=" } else { "=" };

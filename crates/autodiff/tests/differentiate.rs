@@ -5,7 +5,7 @@
 use gradc_autodiff::differentiate;
 use gradc_ir::cases::{all_cases, network_cases, Case};
 use gradc_ir::interp::{evaluate, gradients};
-use gradc_ir::{DType, Graph, Op, Shape};
+use gradc_ir::{BinaryOp, DType, Graph, Op, Shape, UnaryOp};
 
 fn sh(d: &[usize]) -> Shape {
     Shape::new(d.to_vec())
@@ -101,11 +101,16 @@ fn slide_53_derivatives_reuse_forward_values() {
     for (name, op, f, df) in [
         (
             "chain53_sigmoid",
-            Op::Sigmoid,
+            Op::Unary(UnaryOp::Sigmoid),
             (|v: f64| 1.0 / (1.0 + (-v).exp())) as fn(f64) -> f64,
             (|y: f64| y * (1.0 - y)) as fn(f64) -> f64,
         ),
-        ("chain53_tanh", Op::Tanh, f64::tanh, |y: f64| 1.0 - y * y),
+        (
+            "chain53_tanh",
+            Op::Unary(UnaryOp::Tanh),
+            f64::tanh,
+            |y: f64| 1.0 - y * y,
+        ),
     ] {
         let c = case(name);
         let j = differentiate(&c.graph).unwrap();
@@ -140,11 +145,15 @@ fn fan_out_adjoints_are_summed() {
         .node_ids()
         .find(|id| j.name(*id) == Some("d_h"))
         .expect("d_h");
-    assert_eq!(*j.op(dh), Op::Add, "d_h sums the contributions of h's uses");
+    assert_eq!(
+        *j.op(dh),
+        Op::Binary(BinaryOp::Add),
+        "d_h sums the contributions of h's uses"
+    );
     let adds_into_dh = j
         .node_ids()
         .filter(|id| {
-            *j.op(*id) == Op::Add
+            *j.op(*id) == Op::Binary(BinaryOp::Add)
                 && j.node(*id)
                     .args
                     .iter()
@@ -183,14 +192,14 @@ fn inputs_only_subgraphs_get_no_adjoints() {
     let mut g = Graph::new(DType::F64);
     let x = g.add_input("x", sh(&[3]));
     let w = g.add_param("w", sh(&[3]));
-    let e = g.add(Op::Exp, &[x]).unwrap();
-    let m = g.add(Op::Mul, &[w, e]).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+    let m = g.add(Op::Binary(BinaryOp::Mul), &[w, e]).unwrap();
     let s = g.add(Op::Sum, &[m]).unwrap();
     g.add_root("out", s);
     let j = differentiate(&g).unwrap();
     assert_eq!(j.len(), g.len() + 3, "{j}");
     let d_w = j.roots()[1].node;
-    assert_eq!(*j.op(d_w), Op::Mul);
+    assert_eq!(*j.op(d_w), Op::Binary(BinaryOp::Mul));
     assert_eq!(j.args(d_w)[1], e, "d_w reuses the forward exp(x)");
     assert_eq!(j.name(d_w), Some("d_w"));
 }
@@ -201,9 +210,9 @@ fn kinks_follow_the_conventions() {
     let mut g = Graph::new(DType::F64);
     let a = g.add_param("a", sh(&[3]));
     let b = g.add_param("b", sh(&[3]));
-    let r = g.add(Op::Relu, &[a]).unwrap();
-    let m = g.add(Op::Max, &[b, a]).unwrap();
-    let t = g.add(Op::Add, &[r, m]).unwrap();
+    let r = g.add(Op::Unary(UnaryOp::Relu), &[a]).unwrap();
+    let m = g.add(Op::Binary(BinaryOp::Max), &[b, a]).unwrap();
+    let t = g.add(Op::Binary(BinaryOp::Add), &[r, m]).unwrap();
     let s = g.add(Op::Sum, &[t]).unwrap();
     g.add_root("out", s);
     let j = differentiate(&g).unwrap();
@@ -233,7 +242,7 @@ fn adjoints_are_named_after_forward_nodes() {
 fn bad_roots_are_errors() {
     let mut g = Graph::new(DType::F64);
     let w = g.add_param("w", sh(&[2]));
-    let e = g.add(Op::Exp, &[w]).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[w]).unwrap();
     let mut two = g.clone();
     let mut none = g.clone();
     g.add_root("out", e);

@@ -19,17 +19,12 @@ pub(crate) fn to_dot(g: &Graph, network: &str) -> String {
     for id in g.node_ids() {
         let n = g.node(id);
         let mut label = format!("{id} {}", n.op.name());
-        match &n.op {
-            gradc_ir::Op::Const(c) => {
-                let _ = write!(label, " {}", c.value());
-            }
-            gradc_ir::Op::Count(c) => {
-                let _ = write!(label, " {}", gradc_ir::Extent::of(*c));
-            }
-            gradc_ir::Op::OneHot(c) => {
-                let _ = write!(label, " {c}");
-            }
-            _ => {}
+        if let gradc_ir::Op::Const(c) = &n.op {
+            let _ = write!(label, " {}", c.value());
+        } else if let gradc_ir::Op::Count(c) = &n.op {
+            let _ = write!(label, " {}", gradc_ir::Extent::of(*c));
+        } else if let gradc_ir::Op::OneHot(c) = &n.op {
+            let _ = write!(label, " {c}");
         }
         let _ = write!(label, " {}", n.shape);
         if let Some(name) = &n.name {

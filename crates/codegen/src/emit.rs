@@ -3,7 +3,9 @@
 use crate::expr::{self, E};
 use crate::names::{self, Locals, Names};
 use crate::rust_type;
-use gradc_ir::{nominal, verify, DType, Extent, Graph, IrError, NodeId, Op, Shape};
+use gradc_ir::{
+    nominal, verify, BinaryOp, DType, Extent, Graph, IrError, NodeId, Op, RowOp, Shape, UnaryOp,
+};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
@@ -97,7 +99,7 @@ fn live_from(g: &Graph, roots: &[NodeId]) -> Vec<bool> {
 
 /// Elementwise ops (those [`Emitter::elementwise`] emits).
 fn is_elementwise(op: &Op) -> bool {
-    op.is_elementwise_unary() || op.is_elementwise_binary()
+    matches!(op, Op::Unary(_) | Op::Binary(_))
 }
 
 /// Which live nodes to fuse into their user's loop: a non-scalar elementwise
@@ -142,7 +144,7 @@ fn fusable(g: &Graph, roots: &[NodeId], live: &[bool]) -> Vec<bool> {
                 // they alias it).
                 Op::Sum => fl,
                 Op::SumTo(t) => fl && t != s,
-                Op::SumLast => fl && s.last().unwrap_or(1) != 1,
+                Op::Row(RowOp::SumLast) => fl && s.last().unwrap_or(1) != 1,
                 op => is_elementwise(op) && g.shape(u) == s,
             });
     }
@@ -343,7 +345,7 @@ impl<'g> Emitter<'g> {
         em.fused = fusable(g, roots, &em.live);
         em.last_use = last_uses(g, roots, &em.live, &em.fused);
         for id in g.node_ids() {
-            if em.live[id.index()] && matches!(g.op(id), Op::Softmax) {
+            if em.live[id.index()] && matches!(g.op(id), Op::Row(RowOp::Softmax)) {
                 let x = g.args(id)[0];
                 em.softmax_of[x.index()].get_or_insert(id);
             }
@@ -477,7 +479,7 @@ impl<'g> Emitter<'g> {
     /// its operands once in a block when some are fused expressions (`inner`),
     /// so chains neither recompute nor grow exponentially.
     fn apply_once(&self, op: &Op, ops: &[E], inner: bool) -> Result<E, IrError> {
-        if inner && matches!(op, Op::Relu | Op::Max) {
+        if inner && matches!(op, Op::Unary(UnaryOp::Relu) | Op::Binary(BinaryOp::Max)) {
             let vars: Vec<Ident> = ["p", "q"]
                 .iter()
                 .take(ops.len())
@@ -729,21 +731,7 @@ impl<'g> Emitter<'g> {
                 };
                 self.vals[id.index()] = Some(Val::Scalar(e));
             }
-            op @ (Op::Neg
-            | Op::Relu
-            | Op::Sigmoid
-            | Op::Tanh
-            | Op::Exp
-            | Op::Ln
-            | Op::Softplus
-            | Op::Sqrt
-            | Op::Powi(_)
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Max
-            | Op::Gt) => {
+            op @ (Op::Unary(_) | Op::Binary(_)) => {
                 if self.fused[id.index()] {
                     self.vals[id.index()] = Some(Val::Fused);
                 } else {
@@ -797,12 +785,11 @@ impl<'g> Emitter<'g> {
                     self.sum_all(id, args[0])?;
                 }
             }
-            Op::SumLast => self.sum_last(id, args[0])?,
+            Op::Row(RowOp::SumLast) => self.sum_last(id, args[0])?,
             // Already computed by the `logsumexp` of its operand.
-            Op::Softmax if self.vals[id.index()].is_some() => {}
-            op @ (Op::LogSumExp | Op::Softmax | Op::LogSoftmax) => {
-                let op = op.clone();
-                self.rowwise(id, args[0], &op)?;
+            Op::Row(RowOp::Softmax) if self.vals[id.index()].is_some() => {}
+            Op::Row(r @ (RowOp::LogSumExp | RowOp::Softmax | RowOp::LogSoftmax)) => {
+                self.rowwise(id, args[0], *r)?;
             }
         }
         Ok(())
@@ -810,8 +797,6 @@ impl<'g> Emitter<'g> {
 
     /// The scalar expression of an elementwise op applied to operand expressions.
     fn apply(&self, op: &Op, v: &[E]) -> Result<E, IrError> {
-        let sigmoid = quote!(::gradc::__private::sigmoid);
-        let softplus = quote!(::gradc::__private::softplus);
         let arg = |i: usize| -> Result<&E, IrError> {
             match v.get(i) {
                 Some(e) => Ok(e),
@@ -819,27 +804,8 @@ impl<'g> Emitter<'g> {
             }
         };
         Ok(match op {
-            Op::Neg => expr::neg(arg(0)?),
-            Op::Relu => {
-                let x = arg(0)?;
-                expr::if_else(&expr::gt(x, &self.zero()), x, &self.zero())
-            }
-            Op::Sigmoid => expr::call(sigmoid, arg(0)?),
-            Op::Softplus => expr::call(softplus, arg(0)?),
-            Op::Tanh => expr::method(arg(0)?, quote!(tanh), quote!()),
-            Op::Exp => expr::method(arg(0)?, quote!(exp), quote!()),
-            Op::Ln => expr::method(arg(0)?, quote!(ln), quote!()),
-            Op::Sqrt => expr::method(arg(0)?, quote!(sqrt), quote!()),
-            Op::Powi(n) => expr::method(arg(0)?, quote!(powi), expr::int(i64::from(*n))),
-            Op::Add => expr::add(arg(0)?, arg(1)?),
-            Op::Sub => expr::sub(arg(0)?, arg(1)?),
-            Op::Mul => expr::mul(arg(0)?, arg(1)?),
-            Op::Div => expr::div(arg(0)?, arg(1)?),
-            Op::Max => {
-                let (a, b) = (arg(0)?, arg(1)?);
-                expr::if_else(&expr::ge(a, b), a, b)
-            }
-            Op::Gt => expr::if_else(&expr::gt(arg(0)?, arg(1)?), &self.one(), &self.zero()),
+            Op::Unary(u) => self.unary(*u, arg(0)?),
+            Op::Binary(b) => self.binary(*b, arg(0)?, arg(1)?),
             Op::Input(_)
             | Op::Param(_)
             | Op::Const(_)
@@ -851,11 +817,37 @@ impl<'g> Emitter<'g> {
             | Op::BroadcastTo(_)
             | Op::SumTo(_)
             | Op::Sum
-            | Op::SumLast
-            | Op::LogSumExp
-            | Op::Softmax
-            | Op::LogSoftmax => return err(format!("`{}` is not elementwise", op.name())),
+            | Op::Row(_) => return err(format!("`{}` is not elementwise", op.name())),
         })
+    }
+
+    /// How generated code spells a unary op's value: the one place codegen
+    /// knows each unary op (`gradc_ir::UnaryOp` holds everything else).
+    fn unary(&self, u: UnaryOp, x: &E) -> E {
+        let rt = |f: TokenStream| quote!(::gradc::__private::#f);
+        match u {
+            UnaryOp::Neg => expr::neg(x),
+            UnaryOp::Relu => expr::if_else(&expr::gt(x, &self.zero()), x, &self.zero()),
+            UnaryOp::Sigmoid => expr::call(rt(quote!(sigmoid)), x),
+            UnaryOp::Softplus => expr::call(rt(quote!(softplus)), x),
+            UnaryOp::Tanh => expr::method(x, quote!(tanh), quote!()),
+            UnaryOp::Exp => expr::method(x, quote!(exp), quote!()),
+            UnaryOp::Ln => expr::method(x, quote!(ln), quote!()),
+            UnaryOp::Sqrt => expr::method(x, quote!(sqrt), quote!()),
+            UnaryOp::Powi(n) => expr::method(x, quote!(powi), expr::int(i64::from(n))),
+        }
+    }
+
+    /// How generated code spells a binary op's value.
+    fn binary(&self, op: BinaryOp, a: &E, b: &E) -> E {
+        match op {
+            BinaryOp::Add => expr::add(a, b),
+            BinaryOp::Sub => expr::sub(a, b),
+            BinaryOp::Mul => expr::mul(a, b),
+            BinaryOp::Div => expr::div(a, b),
+            BinaryOp::Max => expr::if_else(&expr::ge(a, b), a, b),
+            BinaryOp::Gt => expr::if_else(&expr::gt(a, b), &self.one(), &self.zero()),
+        }
     }
 
     /// An elementwise node: `f` maps the operands' expressions at one output
@@ -1170,7 +1162,7 @@ impl<'g> Emitter<'g> {
 
     /// logsumexp / softmax / log_softmax: a loop over rows, each subtracting the
     /// row maximum before `exp` so nothing overflows.
-    fn rowwise(&mut self, id: NodeId, x: NodeId, op: &Op) -> Result<(), IrError> {
+    fn rowwise(&mut self, id: NodeId, x: NodeId, op: RowOp) -> Result<(), IrError> {
         let (r, c) = self.rows_cols(x);
         let xn = self.tensor(x)?;
         let vars = loop_vars(&[r, c]);
@@ -1201,11 +1193,11 @@ impl<'g> Emitter<'g> {
         // softmax's buffer, summed and normalised in the same row (the same
         // values, in the same order, as two separate passes).
         let with_softmax = match (op, self.softmax_of[x.index()]) {
-            (Op::LogSumExp, Some(s)) if s > id && self.direct[s.index()].is_none() => Some(s),
+            (RowOp::LogSumExp, Some(s)) if s > id && self.direct[s.index()].is_none() => Some(s),
             _ => None,
         };
         let body = match op {
-            Op::LogSumExp if with_softmax.is_some() => {
+            RowOp::LogSumExp if with_softmax.is_some() => {
                 let s = with_softmax.unwrap_or(id);
                 // Named after the logsumexp and not recorded as the softmax's
                 // local, so the comments keep this block in the forward pass.
@@ -1228,7 +1220,7 @@ impl<'g> Emitter<'g> {
                     #scale
                 }
             }
-            Op::LogSumExp => {
+            RowOp::LogSumExp => {
                 let acc = cols(quote!(se += #e_ij;));
                 let yi = index(&[(&vi, 1)]);
                 quote! {
@@ -1238,7 +1230,7 @@ impl<'g> Emitter<'g> {
                     #y[#yi] = mx + se.ln();
                 }
             }
-            Op::Softmax => {
+            RowOp::Softmax => {
                 // Exponentials in a loop of their own (it vectorises), then the sum.
                 let exps = cols(quote!(#y[#xij] = #e_ij;));
                 let sum = cols(quote!(se += #y[#xij];));
@@ -1251,7 +1243,7 @@ impl<'g> Emitter<'g> {
                     #scale
                 }
             }
-            Op::LogSoftmax => {
+            RowOp::LogSoftmax => {
                 let acc = cols(quote!(se += #e_ij;));
                 let shift = cols(quote!(#y[#xij] = #xn[#xij] - lse;));
                 quote! {
@@ -1262,33 +1254,7 @@ impl<'g> Emitter<'g> {
                     #shift
                 }
             }
-            Op::Input(_)
-            | Op::Param(_)
-            | Op::Const(_)
-            | Op::Count(_)
-            | Op::Neg
-            | Op::Relu
-            | Op::Sigmoid
-            | Op::Tanh
-            | Op::Exp
-            | Op::Ln
-            | Op::Softplus
-            | Op::Sqrt
-            | Op::Powi(_)
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Max
-            | Op::Gt
-            | Op::OneHot(_)
-            | Op::MatMul { .. }
-            | Op::Transpose
-            | Op::Reshape(_)
-            | Op::BroadcastTo(_)
-            | Op::SumTo(_)
-            | Op::Sum
-            | Op::SumLast => return err(format!("`{}` is not a row op", op.name())),
+            RowOp::SumLast => return err(format!("`{}` is not a row op", op.name())),
         };
         self.stmts.push(match &vi {
             Some(i) => {

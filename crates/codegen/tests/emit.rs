@@ -5,7 +5,7 @@ mod common;
 
 use common::{kitchen_sink, xor_graph, xor_joint};
 use gradc_codegen::{emit_forward, emit_forward_backward, pretty, rust_type};
-use gradc_ir::{DType, Graph, Op, Shape};
+use gradc_ir::{DType, Graph, Op, Shape, UnaryOp};
 
 /// The first fn of the generated items (`forward_backward` also comes with its
 /// `Workspace` API).
@@ -74,8 +74,8 @@ fn same_graph_same_tokens() {
 fn large_buffers_go_on_the_heap() {
     let mut g = Graph::new(DType::F32);
     let x = g.add_input("x", Shape::new([64, 80]));
-    let s = g.add(Op::Sigmoid, &[x]).unwrap();
-    let t = g.add(Op::Tanh, &[x]).unwrap();
+    let s = g.add(Op::Unary(UnaryOp::Sigmoid), &[x]).unwrap();
+    let t = g.add(Op::Unary(UnaryOp::Tanh), &[x]).unwrap();
     g.add_root("out", t);
     let _ = s;
     let src = pretty(&emit_forward(&g).unwrap()).unwrap();

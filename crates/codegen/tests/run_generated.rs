@@ -15,7 +15,7 @@
 mod common;
 
 use gradc_codegen::{emit_forward, emit_forward_backward, pretty, rust_type};
-use gradc_ir::{cases, interp, DType, Graph, NodeId, Op, Shape};
+use gradc_ir::{cases, interp, BinaryOp, DType, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -72,8 +72,8 @@ fn pseudo_joint(base: &Graph, loss: NodeId, dtype: DType) -> Graph {
         let d = match k % 3 {
             0 => {
                 let c = g.constant(1.5);
-                let m = g.add(Op::Mul, &[p, c]).unwrap();
-                g.add(Op::Add, &[m, loss]).unwrap()
+                let m = g.add(Op::Binary(BinaryOp::Mul), &[p, c]).unwrap();
+                g.add(Op::Binary(BinaryOp::Add), &[m, loss]).unwrap()
             }
             1 => p,
             _ => {
@@ -189,12 +189,12 @@ fn modules() -> Vec<Module> {
             &[x, w],
         )
         .unwrap();
-    let sm = g.add(Op::Softmax, &[z]).unwrap();
-    let sp = g.add(Op::Sigmoid, &[p]).unwrap();
-    let xp = g.add(Op::Mul, &[sp, x]).unwrap();
+    let sm = g.add(Op::Row(RowOp::Softmax), &[z]).unwrap();
+    let sp = g.add(Op::Unary(UnaryOp::Sigmoid), &[p]).unwrap();
+    let xp = g.add(Op::Binary(BinaryOp::Mul), &[sp, x]).unwrap();
     let s1 = g.add(Op::Sum, &[sm]).unwrap();
     let s2 = g.add(Op::Sum, &[xp]).unwrap();
-    let loss = g.add(Op::Add, &[s1, s2]).unwrap();
+    let loss = g.add(Op::Binary(BinaryOp::Add), &[s1, s2]).unwrap();
     let mut fwd = common::copy_nodes(&g, DType::F32).unwrap();
     fwd.add_root("out", xp);
     let joint = pseudo_joint(&g, loss, DType::F32);
@@ -208,8 +208,8 @@ fn modules() -> Vec<Module> {
     // No parameters, a constant forward output.
     let mut g = Graph::new(DType::F64);
     let x = g.add_input("x", Shape::new([3]));
-    let n = g.add(Op::Neg, &[x]).unwrap();
-    let e = g.add(Op::Exp, &[n]).unwrap();
+    let n = g.add(Op::Unary(UnaryOp::Neg), &[x]).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[n]).unwrap();
     let s = g.add(Op::Sum, &[e]).unwrap();
     let mut fwd = common::copy_nodes(&g, DType::F64).unwrap();
     let c = fwd.constant(-2.5);

@@ -27,7 +27,7 @@
 //! `PROPTEST_CASES`) for a long run. Failures print the seed and the input.
 
 use gradc_corpus::generate::{self, Rng};
-use gradc_ir::{Graph, Op, Shape, BATCH};
+use gradc_ir::{BinaryOp, Graph, Op, RowOp, Shape, UnaryOp, BATCH};
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -541,21 +541,23 @@ fn random_op(rng: &mut Rng, batch: bool) -> Op {
         return Op::Count(if rng.chance(0.7) { c * BATCH } else { c });
     }
     match rng.below(28) {
-        0 => Op::Neg,
-        1 => Op::Relu,
-        2 => Op::Sigmoid,
-        3 => Op::Tanh,
-        4 => Op::Exp,
-        5 => Op::Ln,
-        6 => Op::Softplus,
-        7 => Op::Sqrt,
-        8 => Op::Powi([-3, -1, 0, 1, 2, 3, i32::MAX, i32::MIN][rng.below(8)]),
-        9 => Op::Add,
-        10 => Op::Sub,
-        11 => Op::Mul,
-        12 => Op::Div,
-        13 => Op::Max,
-        14 => Op::Gt,
+        0 => Op::Unary(UnaryOp::Neg),
+        1 => Op::Unary(UnaryOp::Relu),
+        2 => Op::Unary(UnaryOp::Sigmoid),
+        3 => Op::Unary(UnaryOp::Tanh),
+        4 => Op::Unary(UnaryOp::Exp),
+        5 => Op::Unary(UnaryOp::Ln),
+        6 => Op::Unary(UnaryOp::Softplus),
+        7 => Op::Unary(UnaryOp::Sqrt),
+        8 => Op::Unary(UnaryOp::Powi(
+            [-3, -1, 0, 1, 2, 3, i32::MAX, i32::MIN][rng.below(8)],
+        )),
+        9 => Op::Binary(BinaryOp::Add),
+        10 => Op::Binary(BinaryOp::Sub),
+        11 => Op::Binary(BinaryOp::Mul),
+        12 => Op::Binary(BinaryOp::Div),
+        13 => Op::Binary(BinaryOp::Max),
+        14 => Op::Binary(BinaryOp::Gt),
         15 => Op::MatMul {
             ta: rng.chance(0.5),
             tb: rng.chance(0.5),
@@ -565,10 +567,10 @@ fn random_op(rng: &mut Rng, batch: bool) -> Op {
         18 => Op::BroadcastTo(s),
         19 => Op::SumTo(s),
         20 => Op::Sum,
-        21 => Op::SumLast,
-        22 => Op::LogSumExp,
-        23 => Op::Softmax,
-        24 => Op::LogSoftmax,
+        21 => Op::Row(RowOp::SumLast),
+        22 => Op::Row(RowOp::LogSumExp),
+        23 => Op::Row(RowOp::Softmax),
+        24 => Op::Row(RowOp::LogSoftmax),
         25 => Op::constant([0.0, 1.0, -1.0, 0.5, 1e300, -1e-300][rng.below(6)]),
         // Class counts the IR must reject too: 0 and the symbolic batch.
         26 => Op::OneHot([1, 2, 3, 4, 0, BATCH, 2 * BATCH][rng.below(7)]),
@@ -794,8 +796,8 @@ fn regression_powi_i32_min_is_an_error() {
     assert!(out.to_string().contains("compile_error"));
     let mut g = Graph::new(gradc_ir::DType::F64);
     let p = g.add_param("w", Shape::scalar());
-    assert!(g.add(Op::Powi(i32::MIN), &[p]).is_err());
-    assert!(g.add(Op::Powi(i32::MIN + 1), &[p]).is_ok());
+    assert!(g.add(Op::Unary(UnaryOp::Powi(i32::MIN)), &[p]).is_err());
+    assert!(g.add(Op::Unary(UnaryOp::Powi(i32::MIN + 1)), &[p]).is_ok());
 }
 
 /// Found by `random_graphs`: in an f32 graph the literal 2147483647 (from

@@ -4,7 +4,7 @@
 
 use crate::signature::{type_shape, Role, TypeCx};
 use crate::Errors;
-use gradc_ir::{broadcast_shapes, Extent, Graph, NodeId, Op, Shape};
+use gradc_ir::{broadcast_shapes, BinaryOp, Extent, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
 use quote::ToTokens;
 use std::collections::BTreeMap;
 use syn::punctuated::Punctuated;
@@ -45,16 +45,11 @@ enum Func {
     Transpose,
     Sum,
     Mean,
-    Relu,
-    Sigmoid,
-    Tanh,
-    Exp,
-    Ln,
-    Softplus,
-    Softmax,
-    LogSoftmax,
+    /// An elementwise op called by its name ([`UnaryOp::is_function`]).
+    Unary(UnaryOp),
+    /// `softmax`, `log_softmax`.
+    Row(RowOp),
     Powi,
-    Sqrt,
     Max,
     Mse,
     CrossEntropy,
@@ -63,11 +58,12 @@ enum Func {
 
 const T: Kind = Kind::Tensor;
 
-/// The supported functions: name, meaning, and parameter names with kinds.
-/// The method form `x.f(..)` passes the receiver as the first parameter.
 /// A parameter of a surface function: its name (for messages) and kind.
 type Param = (&'static str, Kind);
 
+/// The supported functions besides the elementwise ones the op table names:
+/// name, meaning, and parameter names with kinds. The method form `x.f(..)`
+/// passes the receiver as the first parameter.
 const FUNCS: &[(&str, Func, &[Param])] = &[
     ("matmul", Func::MatMul, &[("a", T), ("b", T)]),
     ("dot", Func::MatMul, &[("a", T), ("b", T)]),
@@ -75,16 +71,17 @@ const FUNCS: &[(&str, Func, &[Param])] = &[
     ("transpose", Func::Transpose, &[("x", T)]),
     ("sum", Func::Sum, &[("x", T)]),
     ("mean", Func::Mean, &[("x", T)]),
-    ("relu", Func::Relu, &[("x", T)]),
-    ("sigmoid", Func::Sigmoid, &[("x", T)]),
-    ("tanh", Func::Tanh, &[("x", T)]),
-    ("exp", Func::Exp, &[("x", T)]),
-    ("ln", Func::Ln, &[("x", T)]),
-    ("softplus", Func::Softplus, &[("x", T)]),
-    ("softmax", Func::Softmax, &[("x", T)]),
-    ("log_softmax", Func::LogSoftmax, &[("x", T)]),
+    (
+        RowOp::Softmax.name(),
+        Func::Row(RowOp::Softmax),
+        &[("x", T)],
+    ),
+    (
+        RowOp::LogSoftmax.name(),
+        Func::Row(RowOp::LogSoftmax),
+        &[("x", T)],
+    ),
     ("powi", Func::Powi, &[("x", T), ("n", Kind::IntLit)]),
-    ("sqrt", Func::Sqrt, &[("x", T)]),
     ("max", Func::Max, &[("a", T), ("b", T)]),
     ("mse", Func::Mse, &[("pred", T), ("target", T)]),
     (
@@ -99,8 +96,30 @@ const FUNCS: &[(&str, Func, &[Param])] = &[
     ),
 ];
 
+/// The elementwise functions: every unary op called by name.
+fn elementwise_functions() -> impl Iterator<Item = UnaryOp> {
+    UnaryOp::PLAIN.into_iter().filter(|u| u.is_function())
+}
+
+/// The function called `name`, with its parameters.
+fn lookup(name: &str) -> Option<(Func, &'static [Param])> {
+    if let Some(u) = elementwise_functions().find(|u| u.name() == name) {
+        return Some((Func::Unary(u), &[("x", T)]));
+    }
+    FUNCS
+        .iter()
+        .find(|f| f.0 == name)
+        .map(|&(_, func, params)| (func, params))
+}
+
 fn supported_functions() -> String {
-    FUNCS.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+    let named: Vec<&str> = FUNCS.iter().map(|f| f.0).collect();
+    let elementwise: Vec<&str> = elementwise_functions().map(UnaryOp::name).collect();
+    format!(
+        "{}, and elementwise {}",
+        named.join(", "),
+        elementwise.join(", ")
+    )
 }
 
 /// Lowers the body into `g`. Returns the result node and the expression that
@@ -290,7 +309,7 @@ impl Lowerer<'_> {
                         return Some(self.g.constant(-v));
                     }
                     let x = self.expr(&u.expr)?;
-                    self.add(Op::Neg, &[x], u)
+                    self.add(Op::Unary(UnaryOp::Neg), &[x], u)
                 }
                 op => {
                     self.expr(&u.expr);
@@ -304,10 +323,10 @@ impl Lowerer<'_> {
             Expr::Binary(b) => {
                 use syn::BinOp as B;
                 let (op, sym) = match b.op {
-                    B::Add(_) => (Op::Add, "`+`"),
-                    B::Sub(_) => (Op::Sub, "`-`"),
-                    B::Mul(_) => (Op::Mul, "`*`"),
-                    B::Div(_) => (Op::Div, "`/`"),
+                    B::Add(_) => (Op::Binary(BinaryOp::Add), "`+`"),
+                    B::Sub(_) => (Op::Binary(BinaryOp::Sub), "`-`"),
+                    B::Mul(_) => (Op::Binary(BinaryOp::Mul), "`*`"),
+                    B::Div(_) => (Op::Binary(BinaryOp::Div), "`/`"),
                     B::AddAssign(_)
                     | B::SubAssign(_)
                     | B::MulAssign(_)
@@ -511,7 +530,7 @@ impl Lowerer<'_> {
     ) -> Option<NodeId> {
         let all: Vec<&Expr> = recv.into_iter().chain(args.iter()).collect();
         let fname = name.to_string();
-        let Some(&(_, func, params)) = FUNCS.iter().find(|f| f.0 == fname) else {
+        let Some((func, params)) = lookup(&fname) else {
             // Still look inside, so independent mistakes show up too.
             for a in &all {
                 self.expr(a);
@@ -591,25 +610,8 @@ impl Lowerer<'_> {
                 let n = self.g.shape(x).numel();
                 self.mean_of(x, n, at)
             }
-            Func::Relu
-            | Func::Sigmoid
-            | Func::Tanh
-            | Func::Exp
-            | Func::Ln
-            | Func::Softplus
-            | Func::Sqrt => {
-                let op = match func {
-                    Func::Relu => Op::Relu,
-                    Func::Sigmoid => Op::Sigmoid,
-                    Func::Tanh => Op::Tanh,
-                    Func::Exp => Op::Exp,
-                    Func::Ln => Op::Ln,
-                    Func::Softplus => Op::Softplus,
-                    _ => Op::Sqrt,
-                };
-                self.add(op, &[x], at)
-            }
-            Func::Softmax | Func::LogSoftmax => {
+            Func::Unary(u) => self.add(Op::Unary(u), &[x], at),
+            Func::Row(r) => {
                 if self.g.shape(x).is_scalar() {
                     self.errors.spanned(
                         at,
@@ -617,20 +619,15 @@ impl Lowerer<'_> {
                     );
                     return None;
                 }
-                let op = if func == Func::Softmax {
-                    Op::Softmax
-                } else {
-                    Op::LogSoftmax
-                };
-                self.add(op, &[x], at)
+                self.add(Op::Row(r), &[x], at)
             }
-            Func::Powi => self.add(Op::Powi(ints[0]), &[x], at),
-            Func::Max => self.binary(Op::Max, "`max`", x, tensors[1], at),
+            Func::Powi => self.add(Op::Unary(UnaryOp::Powi(ints[0])), &[x], at),
+            Func::Max => self.binary(Op::Binary(BinaryOp::Max), "`max`", x, tensors[1], at),
             Func::Mse => {
                 let (pred, target) = (x, tensors[1]);
                 self.check_target("mse", "prediction", pred, target, at)?;
-                let d = self.add(Op::Sub, &[pred, target], at)?;
-                let sq = self.add(Op::Powi(2), &[d], at)?;
+                let d = self.add(Op::Binary(BinaryOp::Sub), &[pred, target], at)?;
+                let sq = self.add(Op::Unary(UnaryOp::Powi(2)), &[d], at)?;
                 let n = self.g.shape(pred).numel();
                 self.mean_of(sq, n, at)
             }
@@ -668,20 +665,20 @@ impl Lowerer<'_> {
                     );
                     return None;
                 };
-                let lse = self.add(Op::LogSumExp, &[z], at)?;
+                let lse = self.add(Op::Row(RowOp::LogSumExp), &[z], at)?;
                 let s_lse = self.add(Op::Sum, &[lse], at)?;
-                let tz = self.add(Op::Mul, &[t, z], at)?;
+                let tz = self.add(Op::Binary(BinaryOp::Mul), &[t, z], at)?;
                 let s_tz = self.add(Op::Sum, &[tz], at)?;
-                let diff = self.add(Op::Sub, &[s_lse, s_tz], at)?;
+                let diff = self.add(Op::Binary(BinaryOp::Sub), &[s_lse, s_tz], at)?;
                 let b = self.count(batch);
-                self.add(Op::Div, &[diff, b], at)
+                self.add(Op::Binary(BinaryOp::Div), &[diff, b], at)
             }
             Func::Bce => {
                 let (z, y) = (x, tensors[1]);
                 self.check_target("binary_cross_entropy_with_logits", "logits", z, y, at)?;
-                let sp = self.add(Op::Softplus, &[z], at)?;
-                let yz = self.add(Op::Mul, &[y, z], at)?;
-                let d = self.add(Op::Sub, &[sp, yz], at)?;
+                let sp = self.add(Op::Unary(UnaryOp::Softplus), &[z], at)?;
+                let yz = self.add(Op::Binary(BinaryOp::Mul), &[y, z], at)?;
+                let d = self.add(Op::Binary(BinaryOp::Sub), &[sp, yz], at)?;
                 let n = self.g.shape(z).numel();
                 self.mean_of(d, n, at)
             }
@@ -692,7 +689,7 @@ impl Lowerer<'_> {
     fn mean_of(&mut self, x: NodeId, n: usize, at: &dyn ToTokens) -> Option<NodeId> {
         let s = self.add(Op::Sum, &[x], at)?;
         let c = self.count(n);
-        self.add(Op::Div, &[s, c], at)
+        self.add(Op::Binary(BinaryOp::Div), &[s, c], at)
     }
 
     /// The scalar `n`, an element or row count: a constant when it is a

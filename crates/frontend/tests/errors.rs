@@ -218,7 +218,7 @@ fn result_shape_differs_from_return_type() {
 fn unknown_function_lists_supported_ones() {
     one(
         &body("foo(x)"),
-        "unknown function `foo`; supported: matmul, dot, t, transpose, sum, mean, relu, sigmoid, tanh, exp, ln, softplus, softmax, log_softmax, powi, sqrt, max, mse, cross_entropy, binary_cross_entropy_with_logits",
+        "unknown function `foo`; supported: matmul, dot, t, transpose, sum, mean, softmax, log_softmax, powi, max, mse, cross_entropy, binary_cross_entropy_with_logits, and elementwise relu, sigmoid, tanh, exp, ln, softplus, sqrt",
         "foo",
     );
 }

@@ -10,7 +10,7 @@
 //! and their data avoid kinks (relu at 0, max ties) so finite differences apply.
 //! No randomness: the data come from a fixed linear congruential sequence.
 
-use crate::{DType, Graph, IrError, NodeId, Op, Shape};
+use crate::{BinaryOp, DType, Graph, IrError, NodeId, Op, RowOp, Shape, UnaryOp};
 
 /// A forward graph with one set of inputs and parameters (flat, row-major).
 #[derive(Clone, Debug)]
@@ -131,7 +131,7 @@ fn op_case(
         let out = build(&mut g, &ids)?;
         let shape = g.shape(out).clone();
         let w = g.add_input("wts", shape.clone());
-        let m = g.add(Op::Mul, &[out, w])?;
+        let m = g.add(Op::Binary(BinaryOp::Mul), &[out, w])?;
         let l = g.add(Op::Sum, &[m])?;
         g.set_name(l, "out");
         g.add_root("out", l);
@@ -162,114 +162,142 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
     let mm = |ta, tb| Op::MatMul { ta, tb };
     let sh = |d: &[usize]| Shape::new(d.to_vec());
     let mut v = vec![
-        op_case("neg", vec![u("a", &p32, 1, -1.0, 1.0)], un(Op::Neg))?,
-        op_case("relu", vec![s("a", &p32, 2, 0.2, 1.5)], un(Op::Relu))?,
-        op_case("sigmoid", vec![u("a", &p32, 3, -2.0, 2.0)], un(Op::Sigmoid))?,
-        op_case("tanh", vec![u("a", &p32, 4, -2.0, 2.0)], un(Op::Tanh))?,
-        op_case("exp", vec![u("a", &p32, 5, -2.0, 2.0)], un(Op::Exp))?,
-        op_case("ln", vec![u("a", &p32, 6, 0.5, 2.0)], un(Op::Ln))?,
+        op_case(
+            "neg",
+            vec![u("a", &p32, 1, -1.0, 1.0)],
+            un(Op::Unary(UnaryOp::Neg)),
+        )?,
+        op_case(
+            "relu",
+            vec![s("a", &p32, 2, 0.2, 1.5)],
+            un(Op::Unary(UnaryOp::Relu)),
+        )?,
+        op_case(
+            "sigmoid",
+            vec![u("a", &p32, 3, -2.0, 2.0)],
+            un(Op::Unary(UnaryOp::Sigmoid)),
+        )?,
+        op_case(
+            "tanh",
+            vec![u("a", &p32, 4, -2.0, 2.0)],
+            un(Op::Unary(UnaryOp::Tanh)),
+        )?,
+        op_case(
+            "exp",
+            vec![u("a", &p32, 5, -2.0, 2.0)],
+            un(Op::Unary(UnaryOp::Exp)),
+        )?,
+        op_case(
+            "ln",
+            vec![u("a", &p32, 6, 0.5, 2.0)],
+            un(Op::Unary(UnaryOp::Ln)),
+        )?,
         op_case(
             "softplus",
             vec![u("a", &p32, 7, -3.0, 3.0)],
-            un(Op::Softplus),
+            un(Op::Unary(UnaryOp::Softplus)),
         )?,
-        op_case("sqrt", vec![u("a", &p32, 8, 0.5, 2.0)], un(Op::Sqrt))?,
+        op_case(
+            "sqrt",
+            vec![u("a", &p32, 8, 0.5, 2.0)],
+            un(Op::Unary(UnaryOp::Sqrt)),
+        )?,
     ];
     for n in [0, 1, 2, 3, -1] {
         v.push(op_case(
             &format!("powi{n}"),
             vec![s("a", &p32, 9, 0.5, 1.5)],
-            un(Op::Powi(n)),
+            un(Op::Unary(UnaryOp::Powi(n))),
         )?);
     }
     let binaries: Vec<(&str, Op, Leaf, Leaf)> = vec![
         (
             "add_same",
-            Op::Add,
+            Op::Binary(BinaryOp::Add),
             u("a", &p32, 10, -1.0, 1.0),
             u("b", &p32, 11, -1.0, 1.0),
         ),
         (
             "add_row",
-            Op::Add,
+            Op::Binary(BinaryOp::Add),
             u("a", &[4, 2], 12, -1.0, 1.0),
             u("b", &[2], 13, -1.0, 1.0),
         ),
         (
             "add_scalar_tensor",
-            Op::Add,
+            Op::Binary(BinaryOp::Add),
             u("a", &[], 14, -1.0, 1.0),
             u("b", &[3], 15, -1.0, 1.0),
         ),
         (
             "add_3d",
-            Op::Add,
+            Op::Binary(BinaryOp::Add),
             u("a", &[2, 1, 3], 16, -1.0, 1.0),
             u("b", &[4, 1], 17, -1.0, 1.0),
         ),
         (
             "sub_outer",
-            Op::Sub,
+            Op::Binary(BinaryOp::Sub),
             u("a", &[4, 1], 18, -1.0, 1.0),
             u("b", &[1, 3], 19, -1.0, 1.0),
         ),
         (
             "sub_tensor_scalar",
-            Op::Sub,
+            Op::Binary(BinaryOp::Sub),
             u("a", &[2, 3], 20, -1.0, 1.0),
             u("b", &[], 21, -1.0, 1.0),
         ),
         (
             "mul_same",
-            Op::Mul,
+            Op::Binary(BinaryOp::Mul),
             u("a", &p32, 22, -1.0, 1.0),
             u("b", &p32, 23, -1.0, 1.0),
         ),
         (
             "mul_outer",
-            Op::Mul,
+            Op::Binary(BinaryOp::Mul),
             u("a", &[4, 1], 24, -1.0, 1.0),
             u("b", &[1, 3], 25, -1.0, 1.0),
         ),
         (
             "mul_row",
-            Op::Mul,
+            Op::Binary(BinaryOp::Mul),
             u("a", &[4, 2], 26, -1.0, 1.0),
             u("b", &[2], 27, -1.0, 1.0),
         ),
         (
             "div_row",
-            Op::Div,
+            Op::Binary(BinaryOp::Div),
             u("a", &[4, 2], 28, -1.0, 1.0),
             s("b", &[2], 29, 0.5, 2.0),
         ),
         (
             "div_scalar_tensor",
-            Op::Div,
+            Op::Binary(BinaryOp::Div),
             u("a", &[], 30, -1.0, 1.0),
             s("b", &[3], 31, 0.5, 2.0),
         ),
         (
             "div_same",
-            Op::Div,
+            Op::Binary(BinaryOp::Div),
             u("a", &p32, 32, -1.0, 1.0),
             s("b", &p32, 33, 0.5, 2.0),
         ),
         (
             "max_same",
-            Op::Max,
+            Op::Binary(BinaryOp::Max),
             u("a", &p32, 34, -1.0, 1.0),
             u("b", &p32, 35, -1.0, 1.0),
         ),
         (
             "max_row",
-            Op::Max,
+            Op::Binary(BinaryOp::Max),
             u("a", &[3, 2], 36, -1.0, 1.0),
             u("b", &[2], 37, -1.0, 1.0),
         ),
         (
             "max_row_swapped",
-            Op::Max,
+            Op::Binary(BinaryOp::Max),
             u("a", &[2], 37, -1.0, 1.0),
             u("b", &[3, 2], 36, -1.0, 1.0),
         ),
@@ -306,8 +334,8 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
         "gt_mask",
         vec![u("a", &p32, 50, -1.0, 1.0), u("b", &p32, 51, -1.0, 1.0)],
         |g, p| {
-            let m = g.add(Op::Gt, &[p[0], p[1]])?;
-            g.add(Op::Mul, &[m, p[0]])
+            let m = g.add(Op::Binary(BinaryOp::Gt), &[p[0], p[1]])?;
+            g.add(Op::Binary(BinaryOp::Mul), &[m, p[0]])
         },
     )?);
     // One-hot rows of labels pass no gradient either: labels 2 and 0 select a
@@ -366,20 +394,44 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
             u("a", &[2, 3, 4], 69, -1.0, 1.0),
         ),
         ("sum", Op::Sum, u("a", &p32, 70, -1.0, 1.0)),
-        ("sum_last", Op::SumLast, u("a", &[3, 4], 71, -1.0, 1.0)),
-        ("sum_last_1d", Op::SumLast, u("a", &[4], 72, -1.0, 1.0)),
-        ("logsumexp", Op::LogSumExp, u("a", &[3, 4], 73, -2.0, 2.0)),
-        ("logsumexp_1d", Op::LogSumExp, u("a", &[4], 74, -2.0, 2.0)),
-        ("softmax", Op::Softmax, u("a", &[3, 4], 75, -2.0, 2.0)),
-        ("softmax_1d", Op::Softmax, u("a", &[4], 76, -2.0, 2.0)),
+        (
+            "sum_last",
+            Op::Row(RowOp::SumLast),
+            u("a", &[3, 4], 71, -1.0, 1.0),
+        ),
+        (
+            "sum_last_1d",
+            Op::Row(RowOp::SumLast),
+            u("a", &[4], 72, -1.0, 1.0),
+        ),
+        (
+            "logsumexp",
+            Op::Row(RowOp::LogSumExp),
+            u("a", &[3, 4], 73, -2.0, 2.0),
+        ),
+        (
+            "logsumexp_1d",
+            Op::Row(RowOp::LogSumExp),
+            u("a", &[4], 74, -2.0, 2.0),
+        ),
+        (
+            "softmax",
+            Op::Row(RowOp::Softmax),
+            u("a", &[3, 4], 75, -2.0, 2.0),
+        ),
+        (
+            "softmax_1d",
+            Op::Row(RowOp::Softmax),
+            u("a", &[4], 76, -2.0, 2.0),
+        ),
         (
             "log_softmax",
-            Op::LogSoftmax,
+            Op::Row(RowOp::LogSoftmax),
             u("a", &[3, 4], 77, -2.0, 2.0),
         ),
         (
             "log_softmax_1d",
-            Op::LogSoftmax,
+            Op::Row(RowOp::LogSoftmax),
             u("a", &[4], 78, -2.0, 2.0),
         ),
     ];
@@ -432,11 +484,11 @@ const MM: Op = Op::MatMul {
 /// `div (sum (powi 2 (sub a b))) n`, the frontend's `mse`.
 fn mse(g: &mut Graph, a: NodeId, b: NodeId) -> Result<NodeId, IrError> {
     let n = g.shape(a).numel() as f64;
-    let d = g.add(Op::Sub, &[a, b])?;
-    let sq = g.add(Op::Powi(2), &[d])?;
+    let d = g.add(Op::Binary(BinaryOp::Sub), &[a, b])?;
+    let sq = g.add(Op::Unary(UnaryOp::Powi(2)), &[d])?;
     let s = g.add(Op::Sum, &[sq])?;
     let c = g.constant(n);
-    g.add(Op::Div, &[s, c])
+    g.add(Op::Binary(BinaryOp::Div), &[s, c])
 }
 
 /// Small networks from the lecture, plus fan-out and unused-parameter cases.
@@ -460,12 +512,12 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
         ],
         |g, x, p| {
             let xw = g.add(MM, &[x[0], p[0]])?;
-            let pre = g.add(Op::Add, &[xw, p[1]])?;
-            let h = named(g, "h", Op::Relu, &[pre])?;
+            let pre = g.add(Op::Binary(BinaryOp::Add), &[xw, p[1]])?;
+            let h = named(g, "h", Op::Unary(UnaryOp::Relu), &[pre])?;
             let w2c = g.add(Op::Reshape(sh(&[2, 1])), &[p[2]])?;
             let hw = g.add(MM, &[h, w2c])?;
             let hw = g.add(Op::Reshape(sh(&[4])), &[hw])?;
-            let yhat = named(g, "yhat", Op::Add, &[hw, p[3]])?;
+            let yhat = named(g, "yhat", Op::Binary(BinaryOp::Add), &[hw, p[3]])?;
             mse(g, yhat, x[1])
         },
     )?);
@@ -484,14 +536,14 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
         ],
         |g, x, p| {
             let xw = g.add(MM, &[x[0], p[0]])?;
-            let z = named(g, "z", Op::Add, &[xw, p[1]])?;
-            let lse = g.add(Op::LogSumExp, &[z])?;
+            let z = named(g, "z", Op::Binary(BinaryOp::Add), &[xw, p[1]])?;
+            let lse = g.add(Op::Row(RowOp::LogSumExp), &[z])?;
             let a = g.add(Op::Sum, &[lse])?;
-            let tz = g.add(Op::Mul, &[x[1], z])?;
+            let tz = g.add(Op::Binary(BinaryOp::Mul), &[x[1], z])?;
             let b = g.add(Op::Sum, &[tz])?;
-            let d = g.add(Op::Sub, &[a, b])?;
+            let d = g.add(Op::Binary(BinaryOp::Sub), &[a, b])?;
             let n = g.constant(5.0);
-            g.add(Op::Div, &[d, n])
+            g.add(Op::Binary(BinaryOp::Div), &[d, n])
         },
     )?);
 
@@ -510,15 +562,15 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
         ],
         |g, x, p| {
             let xw = g.add(MM, &[x[0], p[0]])?;
-            let z = named(g, "z", Op::Add, &[xw, p[1]])?;
-            let lse = g.add(Op::LogSumExp, &[z])?;
+            let z = named(g, "z", Op::Binary(BinaryOp::Add), &[xw, p[1]])?;
+            let lse = g.add(Op::Row(RowOp::LogSumExp), &[z])?;
             let a = g.add(Op::Sum, &[lse])?;
             let t = g.add(Op::OneHot(4), &[x[1]])?;
-            let tz = g.add(Op::Mul, &[t, z])?;
+            let tz = g.add(Op::Binary(BinaryOp::Mul), &[t, z])?;
             let b = g.add(Op::Sum, &[tz])?;
-            let d = g.add(Op::Sub, &[a, b])?;
+            let d = g.add(Op::Binary(BinaryOp::Sub), &[a, b])?;
             let n = g.constant(5.0);
-            g.add(Op::Div, &[d, n])
+            g.add(Op::Binary(BinaryOp::Div), &[d, n])
         },
     )?);
 
@@ -542,21 +594,24 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
                 tb: true,
             };
             let a1 = g.add(nt.clone(), &[x[0], p[0]])?;
-            let a1 = g.add(Op::Add, &[a1, p[1]])?;
-            let h = named(g, "h", Op::Sigmoid, &[a1])?;
+            let a1 = g.add(Op::Binary(BinaryOp::Add), &[a1, p[1]])?;
+            let h = named(g, "h", Op::Unary(UnaryOp::Sigmoid), &[a1])?;
             let a2 = g.add(nt, &[h, p[2]])?;
-            let a2 = g.add(Op::Add, &[a2, p[3]])?;
-            let yhat = named(g, "yhat", Op::Sigmoid, &[a2])?;
-            let d = g.add(Op::Sub, &[yhat, x[1]])?;
-            let sq = g.add(Op::Powi(2), &[d])?;
+            let a2 = g.add(Op::Binary(BinaryOp::Add), &[a2, p[3]])?;
+            let yhat = named(g, "yhat", Op::Unary(UnaryOp::Sigmoid), &[a2])?;
+            let d = g.add(Op::Binary(BinaryOp::Sub), &[yhat, x[1]])?;
+            let sq = g.add(Op::Unary(UnaryOp::Powi(2)), &[d])?;
             let s = g.add(Op::Sum, &[sq])?;
             let half = g.constant(0.5);
-            g.add(Op::Mul, &[half, s])
+            g.add(Op::Binary(BinaryOp::Mul), &[half, s])
         },
     )?);
 
     // Slide 53: x = f(w), y = f(x), z = f(y).
-    for (name, f) in [("chain53_sigmoid", Op::Sigmoid), ("chain53_tanh", Op::Tanh)] {
+    for (name, f) in [
+        ("chain53_sigmoid", Op::Unary(UnaryOp::Sigmoid)),
+        ("chain53_tanh", Op::Unary(UnaryOp::Tanh)),
+    ] {
         v.push(net_case(
             name,
             vec![],
@@ -581,13 +636,13 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
             let wc = g.add(Op::Reshape(sh(&[3, 1])), &[p[0]])?;
             let xw = g.add(MM, &[x[0], wc])?;
             let xw = g.add(Op::Reshape(sh(&[4])), &[xw])?;
-            let z = named(g, "z", Op::Add, &[xw, p[1]])?;
-            let sp = g.add(Op::Softplus, &[z])?;
-            let yz = g.add(Op::Mul, &[x[1], z])?;
-            let d = g.add(Op::Sub, &[sp, yz])?;
+            let z = named(g, "z", Op::Binary(BinaryOp::Add), &[xw, p[1]])?;
+            let sp = g.add(Op::Unary(UnaryOp::Softplus), &[z])?;
+            let yz = g.add(Op::Binary(BinaryOp::Mul), &[x[1], z])?;
+            let d = g.add(Op::Binary(BinaryOp::Sub), &[sp, yz])?;
             let s = g.add(Op::Sum, &[d])?;
             let n = g.constant(4.0);
-            g.add(Op::Div, &[s, n])
+            g.add(Op::Binary(BinaryOp::Div), &[s, n])
         },
     )?);
 
@@ -597,12 +652,12 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
         vec![u("x", &[3], 130, -1.0, 1.0)],
         vec![u("w", &[3], 131, -1.0, 1.0)],
         |g, x, p| {
-            let h = named(g, "h", Op::Mul, &[p[0], x[0]])?;
-            let hh = g.add(Op::Mul, &[h, h])?;
+            let h = named(g, "h", Op::Binary(BinaryOp::Mul), &[p[0], x[0]])?;
+            let hh = g.add(Op::Binary(BinaryOp::Mul), &[h, h])?;
             let a = g.add(Op::Sum, &[hh])?;
-            let t = g.add(Op::Tanh, &[h])?;
+            let t = g.add(Op::Unary(UnaryOp::Tanh), &[h])?;
             let b = g.add(Op::Sum, &[t])?;
-            g.add(Op::Add, &[a, b])
+            g.add(Op::Binary(BinaryOp::Add), &[a, b])
         },
     )?);
 
@@ -616,7 +671,7 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
             u("s", &[], 142, -1.0, 1.0),
         ],
         |g, _, p| {
-            let e = g.add(Op::Exp, &[p[0]])?;
+            let e = g.add(Op::Unary(UnaryOp::Exp), &[p[0]])?;
             g.add(Op::Sum, &[e])
         },
     )?);
@@ -637,38 +692,38 @@ pub fn network_cases() -> Result<Vec<Case>, IrError> {
         ],
         |g, x, p| {
             // Inputs only: no adjoint may be built for these.
-            let xe = g.add(Op::Exp, &[x[0]])?;
-            let xs = g.add(Op::Mul, &[xe, x[0]])?;
+            let xe = g.add(Op::Unary(UnaryOp::Exp), &[x[0]])?;
+            let xs = g.add(Op::Binary(BinaryOp::Mul), &[xe, x[0]])?;
             let tn = Op::MatMul {
                 ta: true,
                 tb: false,
             };
             let a = g.add(tn, &[xs, p[0]])?; // [3, 2]
             let k = g.constant(0.1);
-            let ka = g.add(Op::Mul, &[k, a])?;
-            let h = named(g, "h", Op::Max, &[a, ka])?;
+            let ka = g.add(Op::Binary(BinaryOp::Mul), &[k, a])?;
+            let h = named(g, "h", Op::Binary(BinaryOp::Max), &[a, ka])?;
             let z = g.add(MM, &[h, p[1]])?; // [3, 3]
-            let sq = g.add(Op::Powi(2), &[p[2]])?;
+            let sq = g.add(Op::Unary(UnaryOp::Powi(2)), &[p[2]])?;
             let one = g.constant(1.0);
-            let sq1 = g.add(Op::Add, &[sq, one])?;
-            let r = g.add(Op::Sqrt, &[sq1])?;
-            let lr = g.add(Op::Ln, &[r])?;
-            let z = named(g, "z", Op::Div, &[z, lr])?;
-            let ls = g.add(Op::LogSoftmax, &[z])?;
-            let tl = g.add(Op::Mul, &[x[1], ls])?;
+            let sq1 = g.add(Op::Binary(BinaryOp::Add), &[sq, one])?;
+            let r = g.add(Op::Unary(UnaryOp::Sqrt), &[sq1])?;
+            let lr = g.add(Op::Unary(UnaryOp::Ln), &[r])?;
+            let z = named(g, "z", Op::Binary(BinaryOp::Div), &[z, lr])?;
+            let ls = g.add(Op::Row(RowOp::LogSoftmax), &[z])?;
+            let tl = g.add(Op::Binary(BinaryOp::Mul), &[x[1], ls])?;
             let s = g.add(Op::Sum, &[tl])?;
-            let nll = g.add(Op::Neg, &[s])?;
+            let nll = g.add(Op::Unary(UnaryOp::Neg), &[s])?;
             let three = g.constant(3.0);
-            let m = g.add(Op::Div, &[nll, three])?;
-            let sm = g.add(Op::Softmax, &[z])?;
-            let sm2 = g.add(Op::Mul, &[sm, sm])?;
-            let ent = g.add(Op::SumLast, &[sm2])?;
+            let m = g.add(Op::Binary(BinaryOp::Div), &[nll, three])?;
+            let sm = g.add(Op::Row(RowOp::Softmax), &[z])?;
+            let sm2 = g.add(Op::Binary(BinaryOp::Mul), &[sm, sm])?;
+            let ent = g.add(Op::Row(RowOp::SumLast), &[sm2])?;
             let tz = g.add(Op::Transpose, &[z])?;
-            let tt = g.add(Op::Tanh, &[tz])?;
+            let tt = g.add(Op::Unary(UnaryOp::Tanh), &[tz])?;
             let st = g.add(Op::Sum, &[tt])?;
             let e = g.add(Op::Sum, &[ent])?;
-            let me = g.add(Op::Add, &[m, e])?;
-            g.add(Op::Add, &[me, st])
+            let me = g.add(Op::Binary(BinaryOp::Add), &[m, e])?;
+            g.add(Op::Binary(BinaryOp::Add), &[me, st])
         },
     )?);
     Ok(v)

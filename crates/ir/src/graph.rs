@@ -259,7 +259,17 @@ impl Graph {
             match &mut n.op {
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => *s = s.instantiate(b),
                 Op::Count(c) => *c = at(*c),
-                _ => {}
+                // No extent in the op itself.
+                Op::Input(_)
+                | Op::Param(_)
+                | Op::Const(_)
+                | Op::Unary(_)
+                | Op::Binary(_)
+                | Op::OneHot(_)
+                | Op::MatMul { .. }
+                | Op::Transpose
+                | Op::Sum
+                | Op::Row(_) => {}
             }
         }
         Ok(out)

@@ -8,7 +8,10 @@
 //! run time, following the VJP table in ARCHITECTURE.md. It does not use the
 //! symbolic autodiff, so the two can check each other.
 
-use crate::{sigmoid, softplus, verify, Float, Graph, IrError, Node, Op, Shape};
+use crate::{
+    verify, BinaryKernel, BinaryVjpKernel, Float, Graph, IrError, Node, Op, RowOp, Shape,
+    UnaryKernel, UnaryVjpKernel,
+};
 
 /// Precomputed layout facts for one node, so that a call never allocates.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +47,7 @@ impl Plan {
         let arg = |k: usize| g.shape(n.args[k]);
         let mut p = Plan::default();
         match &n.op {
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Max | Op::Gt => {
+            Op::Binary(_) => {
                 p.dims = out.0.clone();
                 p.s0 = arg(0).broadcast_strides(out);
                 p.s1 = arg(1).broadcast_strides(out);
@@ -63,7 +66,7 @@ impl Plan {
                 p.s1 = p.s0.clone();
                 p.same0 = arg(0) == out;
             }
-            Op::SumLast | Op::LogSumExp | Op::Softmax | Op::LogSoftmax => {
+            Op::Row(_) => {
                 let d = arg(0).dims();
                 p.last = d.last().copied().unwrap_or(1);
                 p.rows = d[..d.len().saturating_sub(1)].iter().product();
@@ -74,7 +77,15 @@ impl Plan {
                 p.dout = dims2(out);
             }
             Op::Transpose => p.da = dims2(arg(0)),
-            _ => {}
+            // Elementwise over whole buffers, or leaves: nothing to precompute.
+            Op::Input(_)
+            | Op::Param(_)
+            | Op::Const(_)
+            | Op::Count(_)
+            | Op::Unary(_)
+            | Op::OneHot(_)
+            | Op::Reshape(_)
+            | Op::Sum => {}
         }
         p
     }
@@ -174,6 +185,73 @@ fn unary<T: Float>(x: &[T], out: &mut [T], f: impl Fn(T) -> T) {
 fn unary_vjp<T: Float>(g: &[T], x: &[T], y: &[T], adj: &mut [T], f: impl Fn(T, T, T) -> T) {
     for (((d, &gi), &xi), &yi) in adj.iter_mut().zip(g).zip(x).zip(y) {
         *d += f(gi, xi, yi);
+    }
+}
+
+/// `out = f(x)`: a unary op's value over a buffer (see `UnaryOp::with_fn`).
+struct Map1<'a, T> {
+    x: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Float> UnaryKernel<T> for Map1<'_, T> {
+    type Out = ();
+    #[inline]
+    fn call(self, f: impl Fn(T) -> T + Copy) {
+        unary(self.x, self.out, f);
+    }
+}
+
+/// `out = f(a, b)` with broadcasting.
+struct Map2<'a, T> {
+    p: &'a Plan,
+    a: &'a [T],
+    b: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Float> BinaryKernel<T> for Map2<'_, T> {
+    type Out = ();
+    #[inline]
+    fn call(self, f: impl Fn(T, T) -> T + Copy) {
+        binary(self.p, self.a, self.b, self.out, f);
+    }
+}
+
+/// `adj += f(g, x, y)`.
+struct UnaryVjp<'a, T> {
+    g: &'a [T],
+    x: &'a [T],
+    y: &'a [T],
+    adj: &'a mut [T],
+}
+
+impl<T: Float> UnaryVjpKernel<T> for UnaryVjp<'_, T> {
+    type Out = ();
+    #[inline]
+    fn call(self, f: impl Fn(T, T, T) -> T + Copy) {
+        unary_vjp(self.g, self.x, self.y, self.adj, f);
+    }
+}
+
+/// `adj += sum_to(f(g, a, b, y))` for one operand of a broadcasting op.
+struct BinaryVjp<'a, T> {
+    p: &'a Plan,
+    side: usize,
+    g: &'a [T],
+    a: &'a [T],
+    b: &'a [T],
+    y: &'a [T],
+    adj: &'a mut [T],
+}
+
+impl<T: Float> BinaryVjpKernel<T> for BinaryVjp<'_, T> {
+    type Out = ();
+    #[inline]
+    fn call(self, f: impl Fn(T, T, T, T) -> T + Copy) {
+        binary_vjp(
+            self.p, self.side, self.g, self.a, self.b, self.y, self.adj, f,
+        );
     }
 }
 
@@ -312,30 +390,13 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
     match &n.op {
         // Leaves are filled by the caller (inputs, params) or at construction (constants).
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => {}
-        Op::Neg => unary(x(0), out, |v| -v),
-        Op::Relu => unary(x(0), out, |v| if v > T::ZERO { v } else { T::ZERO }),
-        Op::Sigmoid => unary(x(0), out, sigmoid),
-        Op::Tanh => unary(x(0), out, T::tanh),
-        Op::Exp => unary(x(0), out, T::exp),
-        Op::Ln => unary(x(0), out, T::ln),
-        Op::Softplus => unary(x(0), out, softplus),
-        Op::Sqrt => unary(x(0), out, T::sqrt),
-        Op::Powi(k) => {
-            let k = *k;
-            unary(x(0), out, |v| v.powi(k))
-        }
-        Op::Add => binary(p, x(0), x(1), out, |a, b| a + b),
-        Op::Sub => binary(p, x(0), x(1), out, |a, b| a - b),
-        Op::Mul => binary(p, x(0), x(1), out, |a, b| a * b),
-        Op::Div => binary(p, x(0), x(1), out, |a, b| a / b),
-        Op::Max => binary(p, x(0), x(1), out, |a, b| if a >= b { a } else { b }),
-        Op::Gt => binary(
+        Op::Unary(u) => u.with_fn(Map1 { x: x(0), out }),
+        Op::Binary(op) => op.with_fn(Map2 {
             p,
-            x(0),
-            x(1),
+            a: x(0),
+            b: x(1),
             out,
-            |a, b| if a > b { T::ONE } else { T::ZERO },
-        ),
+        }),
         // Exact equality: a label that is no class index gives a zero row.
         Op::OneHot(c) => {
             for (orow, &v) in out.chunks_exact_mut(*c).zip(x(0)) {
@@ -386,7 +447,7 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
             }
             out[0] = s;
         }
-        Op::SumLast => {
+        Op::Row(RowOp::SumLast) => {
             for (o, row) in out.iter_mut().zip(x(0).chunks_exact(p.last.max(1))) {
                 let mut s = T::ZERO;
                 for &v in row {
@@ -395,12 +456,12 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
                 *o = s;
             }
         }
-        Op::LogSumExp => {
+        Op::Row(RowOp::LogSumExp) => {
             for (o, row) in out.iter_mut().zip(x(0).chunks_exact(p.last.max(1))) {
                 *o = row_logsumexp(row);
             }
         }
-        Op::Softmax => {
+        Op::Row(RowOp::Softmax) => {
             let last = p.last.max(1);
             for (orow, row) in out.chunks_exact_mut(last).zip(x(0).chunks_exact(last)) {
                 let m = row_max(row);
@@ -414,7 +475,7 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
                 }
             }
         }
-        Op::LogSoftmax => {
+        Op::Row(RowOp::LogSoftmax) => {
             let last = p.last.max(1);
             for (orow, row) in out.chunks_exact_mut(last).zip(x(0).chunks_exact(last)) {
                 // (x − m) − ln Σ e^(x−m): the shifted logits are exact, so no
@@ -452,91 +513,31 @@ fn vjp_node<T: Float>(
     let want = |k: usize| needs[arg(k)];
     let two = || 0..n.args.len();
     match &n.op {
-        // Leaves, masks and one-hot rows pass nothing on.
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Gt | Op::OneHot(_) => {}
-        // -g
-        Op::Neg => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, _| -g),
-        // g·gt(y, 0): relu'(0) = 0
-        Op::Relu => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, y| {
-            if y > T::ZERO {
-                g
-            } else {
-                T::ZERO
-            }
-        }),
-        // g·y·(1 − y)
-        Op::Sigmoid => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, y| g * y * (T::ONE - y)),
-        // g·(1 − y·y)
-        Op::Tanh => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, y| g * (T::ONE - y * y)),
-        // g·y
-        Op::Exp => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, y| g * y),
-        // g / x
-        Op::Ln => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, x, _| g / x),
-        // g·sigmoid(x)
-        Op::Softplus => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, x, _| g * sigmoid(x)),
-        // (g·0.5) / y
-        Op::Sqrt => unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, y| {
-            g * T::from_f64(0.5) / y
-        }),
-        // g·(n·xⁿ⁻¹); n = 0: none; n = 1: g
-        Op::Powi(k) => {
-            let k = *k;
-            if k == 1 {
-                unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, _, _| g);
-            } else if k != 0 {
-                let kf = T::from_f64(k as f64);
-                unary_vjp(g, x(0), y, &mut lo[arg(0)], |g, x, _| {
-                    g * (kf * x.powi(k - 1))
-                });
-            }
+        // Leaves and one-hot rows pass nothing on.
+        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::OneHot(_) => {}
+        // The op's derivative from its table; none for a mask or `powi 0`.
+        Op::Unary(u) => {
+            u.with_vjp(UnaryVjp {
+                g,
+                x: x(0),
+                y,
+                adj: &mut lo[arg(0)],
+            });
         }
-        // ga = sum_to(g), gb = sum_to(g)
-        Op::Add => {
+        Op::Binary(op) => {
             for s in two().filter(|&s| want(s)) {
-                binary_vjp(p, s, g, x(0), x(1), y, &mut lo[arg(s)], |g, _, _, _| g);
-            }
-        }
-        // ga = sum_to(g), gb = sum_to(−g)
-        Op::Sub => {
-            if want(0) {
-                binary_vjp(p, 0, g, x(0), x(1), y, &mut lo[arg(0)], |g, _, _, _| g);
-            }
-            if want(1) {
-                binary_vjp(p, 1, g, x(0), x(1), y, &mut lo[arg(1)], |g, _, _, _| -g);
-            }
-        }
-        // ga = sum_to(g·b), gb = sum_to(g·a)
-        Op::Mul => {
-            if want(0) {
-                binary_vjp(p, 0, g, x(0), x(1), y, &mut lo[arg(0)], |g, _, b, _| g * b);
-            }
-            if want(1) {
-                binary_vjp(p, 1, g, x(0), x(1), y, &mut lo[arg(1)], |g, a, _, _| g * a);
-            }
-        }
-        // ga = sum_to(g / b), gb = sum_to(−(g·y) / b)
-        Op::Div => {
-            if want(0) {
-                binary_vjp(p, 0, g, x(0), x(1), y, &mut lo[arg(0)], |g, _, b, _| g / b);
-            }
-            if want(1) {
-                binary_vjp(p, 1, g, x(0), x(1), y, &mut lo[arg(1)], |g, _, b, y| {
-                    -(g * y) / b
-                });
-            }
-        }
-        // ga = sum_to(g·(1 − gt(b, a))), gb = sum_to(g·gt(b, a)): a tie goes to a
-        Op::Max => {
-            let gt = |a: T, b: T| if b > a { T::ONE } else { T::ZERO };
-            if want(0) {
-                binary_vjp(p, 0, g, x(0), x(1), y, &mut lo[arg(0)], |g, a, b, _| {
-                    g * (T::ONE - gt(a, b))
-                });
-            }
-            if want(1) {
-                binary_vjp(p, 1, g, x(0), x(1), y, &mut lo[arg(1)], |g, a, b, _| {
-                    g * gt(a, b)
-                });
+                op.with_vjp(
+                    s,
+                    BinaryVjp {
+                        p,
+                        side: s,
+                        g,
+                        a: x(0),
+                        b: x(1),
+                        y,
+                        adj: &mut lo[arg(s)],
+                    },
+                );
             }
         }
         // nn: ga = g·bᵀ, gb = aᵀ·g; tn: ga = b·gᵀ, gb = a·g;
@@ -597,7 +598,7 @@ fn vjp_node<T: Float>(
             }
         }
         // broadcast_to(shape x, g)
-        Op::SumLast => {
+        Op::Row(RowOp::SumLast) => {
             let last = p.last.max(1);
             for (drow, &gr) in lo[arg(0)].chunks_exact_mut(last).zip(g) {
                 for d in drow {
@@ -607,7 +608,7 @@ fn vjp_node<T: Float>(
         }
         // g·softmax(x); softmax is recomputed with the row max subtracted (not as
         // exp(x − y), which loses the precision of y's magnitude in f32)
-        Op::LogSumExp => {
+        Op::Row(RowOp::LogSumExp) => {
             let last = p.last.max(1);
             let rows = lo[arg(0)]
                 .chunks_exact_mut(last)
@@ -624,7 +625,7 @@ fn vjp_node<T: Float>(
             }
         }
         // y·(g − sum_last(g·y))
-        Op::Softmax => {
+        Op::Row(RowOp::Softmax) => {
             let last = p.last.max(1);
             let d = &mut lo[arg(0)];
             for ((drow, grow), yrow) in d
@@ -642,7 +643,7 @@ fn vjp_node<T: Float>(
             }
         }
         // g − exp(y)·sum_last(g)
-        Op::LogSoftmax => {
+        Op::Row(RowOp::LogSoftmax) => {
             let last = p.last.max(1);
             let d = &mut lo[arg(0)];
             for ((drow, grow), yrow) in d
@@ -710,11 +711,8 @@ impl<T: Float> Interpreter<T> {
         let mut reach = vec![false; len];
         for id in g.node_ids() {
             let n = g.node(id);
-            reach[id.index()] = match n.op {
-                Op::Param(_) => true,
-                Op::Gt | Op::OneHot(_) => false,
-                _ => n.args.iter().any(|a| reach[a.index()]),
-            };
+            reach[id.index()] = matches!(n.op, Op::Param(_))
+                || (n.op.has_gradient() && n.args.iter().any(|a| reach[a.index()]));
         }
         let needs: Vec<bool> = (0..len).map(|i| reach[i] && live_loss[i]).collect();
         let mut plans = Vec::with_capacity(len);
@@ -730,10 +728,12 @@ impl<T: Float> Interpreter<T> {
             } else {
                 Vec::new()
             };
-            match (&n.op, live_all[i]) {
-                (Op::Const(c), true) => buf.fill(T::from_f64(c.value())),
-                (Op::Count(c), true) => buf.fill(T::from_f64(*c as f64)),
-                _ => {}
+            if live_all[i] {
+                if let Op::Const(c) = n.op {
+                    buf.fill(T::from_f64(c.value()));
+                } else if let Op::Count(c) = n.op {
+                    buf.fill(T::from_f64(c as f64));
+                }
             }
             vals.push(buf);
             adj.push(if needs[i] {

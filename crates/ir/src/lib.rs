@@ -22,7 +22,10 @@ mod verify;
 
 pub use float::{sigmoid, softplus, Float};
 pub use graph::{Graph, Node, NodeId, Root};
-pub use op::{Const, DType, Op};
+pub use op::{
+    BinaryKernel, BinaryOp, BinaryVjpKernel, Build, Const, DType, Names, Op, RowOp, UnaryKernel,
+    UnaryOp, UnaryVjpKernel,
+};
 pub use origin::Origin;
 pub use report::Report;
 pub use shape::{broadcast_shapes, nominal, parse_extent, Extent, Shape, BATCH, NOMINAL_BATCH};

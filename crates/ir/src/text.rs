@@ -12,7 +12,7 @@
 //! `_` marks an unnamed node. Shape-carrying ops put the shape first. The form
 //! round-trips: `text.parse::<Graph>()?.to_string() == text`.
 
-use crate::{Const, DType, Graph, NodeId, Op, Shape};
+use crate::{Const, DType, Graph, NodeId, Op, Shape, UnaryOp};
 use std::fmt;
 use std::str::FromStr;
 
@@ -32,10 +32,16 @@ impl fmt::Display for Graph {
                 Op::Input(i) | Op::Param(i) => write!(f, " {i}")?,
                 Op::Const(c) => write!(f, " {c:?}")?,
                 Op::Count(n) => write!(f, " {}", crate::Extent::of(*n))?,
-                Op::Powi(k) => write!(f, " {k}")?,
+                Op::Unary(UnaryOp::Powi(k)) => write!(f, " {k}")?,
                 Op::OneHot(c) => write!(f, " {c}")?,
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
-                _ => {}
+                // The name says it all.
+                Op::Unary(_)
+                | Op::Binary(_)
+                | Op::MatMul { .. }
+                | Op::Transpose
+                | Op::Sum
+                | Op::Row(_) => {}
             }
             for a in &n.args {
                 write!(f, " {a}")?;
@@ -252,7 +258,7 @@ impl FromStr for Graph {
                             _ => return err("count takes one extent"),
                         },
                         "powi" => match rest {
-                            [k, a @ ..] => (Op::Powi(number(k)?), a),
+                            [k, a @ ..] => (Op::Unary(UnaryOp::Powi(number(k)?)), a),
                             _ => return err("powi takes an exponent"),
                         },
                         "one_hot" => match rest {
@@ -317,6 +323,7 @@ impl FromStr for Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BinaryOp;
 
     #[test]
     fn batch_generic_text_round_trips_and_instantiates() {
@@ -348,7 +355,7 @@ mod tests {
         assert!(g2.add(Op::Count(crate::BATCH * crate::BATCH), &[]).is_err());
         let y = g2.add_input("y", Shape::new([crate::BATCH, 1]));
         let z = g2.add_input("z", Shape::new([1, crate::BATCH]));
-        assert!(g2.add(Op::Add, &[y, z]).is_err());
+        assert!(g2.add(Op::Binary(BinaryOp::Add), &[y, z]).is_err());
         // The interpreter refuses the symbolic graph and runs the instance.
         assert!(crate::interp::Interpreter::<f64>::new(&g).is_err());
         let mut it = crate::interp::Interpreter::<f64>::new(&g5).unwrap();
@@ -381,10 +388,10 @@ mod tests {
             )
             .unwrap();
         g.set_name(y, "yhat");
-        let h = g.add(Op::Powi(2), &[y]).unwrap();
+        let h = g.add(Op::Unary(UnaryOp::Powi(2)), &[y]).unwrap();
         let c = g.constant(0.25);
         let s = g.add(Op::Sum, &[h]).unwrap();
-        let l = g.add(Op::Mul, &[s, c]).unwrap();
+        let l = g.add(Op::Binary(BinaryOp::Mul), &[s, c]).unwrap();
         g.add_root("loss", l);
         let text = g.to_string();
         let back: Graph = text.parse().unwrap();

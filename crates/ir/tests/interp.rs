@@ -3,7 +3,7 @@
 
 use gradc_ir::cases::{all_cases, network_cases, op_cases, Case};
 use gradc_ir::interp::{evaluate, gradients, Interpreter};
-use gradc_ir::{DType, Graph, NodeId, Op, Shape};
+use gradc_ir::{BinaryOp, DType, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
 
 fn sh(d: &[usize]) -> Shape {
     Shape::new(d.to_vec())
@@ -184,24 +184,36 @@ fn matmul_values_all_flag_combinations() {
 #[test]
 fn broadcasting_values() {
     let a: Vec<f64> = (0..8).map(|v| v as f64).collect();
-    let got = eval1(&single(Op::Add, &[&[4, 2], &[2]]), &[&a, &[10.0, 20.0]]);
+    let got = eval1(
+        &single(Op::Binary(BinaryOp::Add), &[&[4, 2], &[2]]),
+        &[&a, &[10.0, 20.0]],
+    );
     assert_eq!(got, vec![10.0, 21.0, 12.0, 23.0, 14.0, 25.0, 16.0, 27.0]);
     let got = eval1(
-        &single(Op::Mul, &[&[4, 1], &[1, 3]]),
+        &single(Op::Binary(BinaryOp::Mul), &[&[4, 1], &[1, 3]]),
         &[&[1.0, 2.0, 3.0, 4.0], &[1.0, 10.0, 100.0]],
     );
     assert_eq!(
         got,
         vec![1.0, 10.0, 100.0, 2.0, 20.0, 200.0, 3.0, 30.0, 300.0, 4.0, 40.0, 400.0]
     );
-    let got = eval1(&single(Op::Sub, &[&[], &[3]]), &[&[1.0], &[1.0, 2.0, 3.0]]);
+    let got = eval1(
+        &single(Op::Binary(BinaryOp::Sub), &[&[], &[3]]),
+        &[&[1.0], &[1.0, 2.0, 3.0]],
+    );
     assert_eq!(got, vec![0.0, -1.0, -2.0]);
-    let got = eval1(&single(Op::Div, &[&[3], &[]]), &[&[1.0, 2.0, 3.0], &[2.0]]);
+    let got = eval1(
+        &single(Op::Binary(BinaryOp::Div), &[&[3], &[]]),
+        &[&[1.0, 2.0, 3.0], &[2.0]],
+    );
     assert_eq!(got, vec![0.5, 1.0, 1.5]);
     // [2 1 3] + [4 1] -> [2 4 3]: out[i, j, l] = a[i, 0, l] + b[j, 0].
     let a: Vec<f64> = (0..6).map(|v| v as f64).collect();
     let b = [100.0, 200.0, 300.0, 400.0];
-    let got = eval1(&single(Op::Add, &[&[2, 1, 3], &[4, 1]]), &[&a, &b]);
+    let got = eval1(
+        &single(Op::Binary(BinaryOp::Add), &[&[2, 1, 3], &[4, 1]]),
+        &[&a, &b],
+    );
     for i in 0..2 {
         for j in 0..4 {
             for l in 0..3 {
@@ -251,17 +263,17 @@ fn shape_op_values() {
     );
     assert_eq!(eval1(&single(Op::Sum, &[&[2, 3]]), &[&a]), vec![21.0]);
     assert_eq!(
-        eval1(&single(Op::SumLast, &[&[2, 3]]), &[&a]),
+        eval1(&single(Op::Row(RowOp::SumLast), &[&[2, 3]]), &[&a]),
         vec![6.0, 15.0]
     );
     let x = [1.0, -2.0, 0.5];
     let y = [0.5, -2.0, 3.0];
     assert_eq!(
-        eval1(&single(Op::Max, &[&[3], &[3]]), &[&x, &y]),
+        eval1(&single(Op::Binary(BinaryOp::Max), &[&[3], &[3]]), &[&x, &y]),
         vec![1.0, -2.0, 3.0]
     );
     assert_eq!(
-        eval1(&single(Op::Gt, &[&[3], &[3]]), &[&x, &y]),
+        eval1(&single(Op::Binary(BinaryOp::Gt), &[&[3], &[3]]), &[&x, &y]),
         vec![1.0, 0.0, 0.0]
     );
 }
@@ -270,10 +282,10 @@ fn shape_op_values() {
 fn row_op_values() {
     let x = [1.0, 2.0, 3.0, -1.0, 0.0, 1.0];
     let lse = |r: &[f64]| r.iter().map(|v| v.exp()).sum::<f64>().ln();
-    let got = eval1(&single(Op::LogSumExp, &[&[2, 3]]), &[&x]);
+    let got = eval1(&single(Op::Row(RowOp::LogSumExp), &[&[2, 3]]), &[&x]);
     assert!((got[0] - lse(&x[..3])).abs() < 1e-14 && (got[1] - lse(&x[3..])).abs() < 1e-14);
-    let sm = eval1(&single(Op::Softmax, &[&[2, 3]]), &[&x]);
-    let ls = eval1(&single(Op::LogSoftmax, &[&[2, 3]]), &[&x]);
+    let sm = eval1(&single(Op::Row(RowOp::Softmax), &[&[2, 3]]), &[&x]);
+    let ls = eval1(&single(Op::Row(RowOp::LogSoftmax), &[&[2, 3]]), &[&x]);
     for r in 0..2 {
         let den: f64 = x[r * 3..r * 3 + 3].iter().map(|v| v.exp()).sum();
         for c in 0..3 {
@@ -289,16 +301,16 @@ fn elementwise_values() {
     let x = [0.5, 2.0];
     type Case1 = (Op, fn(f64) -> f64);
     let cases: Vec<Case1> = vec![
-        (Op::Neg, |v| -v),
-        (Op::Sigmoid, |v| 1.0 / (1.0 + (-v).exp())),
-        (Op::Tanh, f64::tanh),
-        (Op::Exp, f64::exp),
-        (Op::Ln, f64::ln),
-        (Op::Softplus, |v| (1.0 + v.exp()).ln()),
-        (Op::Sqrt, f64::sqrt),
-        (Op::Powi(3), |v| v * v * v),
-        (Op::Powi(-1), |v| 1.0 / v),
-        (Op::Powi(0), |_| 1.0),
+        (Op::Unary(UnaryOp::Neg), |v| -v),
+        (Op::Unary(UnaryOp::Sigmoid), |v| 1.0 / (1.0 + (-v).exp())),
+        (Op::Unary(UnaryOp::Tanh), f64::tanh),
+        (Op::Unary(UnaryOp::Exp), f64::exp),
+        (Op::Unary(UnaryOp::Ln), f64::ln),
+        (Op::Unary(UnaryOp::Softplus), |v| (1.0 + v.exp()).ln()),
+        (Op::Unary(UnaryOp::Sqrt), f64::sqrt),
+        (Op::Unary(UnaryOp::Powi(3)), |v| v * v * v),
+        (Op::Unary(UnaryOp::Powi(-1)), |v| 1.0 / v),
+        (Op::Unary(UnaryOp::Powi(0)), |_| 1.0),
     ];
     for (op, f) in cases {
         let got = eval1(&single(op.clone(), &[&[2]]), &[&x]);
@@ -306,7 +318,10 @@ fn elementwise_values() {
             assert!((g - f(v)).abs() < 1e-14, "{op:?}({v}) = {g}");
         }
     }
-    let got = eval1(&single(Op::Relu, &[&[3]]), &[&[-1.0, 0.0, 2.0]]);
+    let got = eval1(
+        &single(Op::Unary(UnaryOp::Relu), &[&[3]]),
+        &[&[-1.0, 0.0, 2.0]],
+    );
     assert_eq!(got, vec![0.0, 0.0, 2.0]);
 }
 
@@ -314,7 +329,7 @@ fn elementwise_values() {
 fn relu_derivative_at_zero_is_zero() {
     let mut g = Graph::new(DType::F64);
     let a = g.add_param("a", sh(&[3]));
-    let r = g.add(Op::Relu, &[a]).unwrap();
+    let r = g.add(Op::Unary(UnaryOp::Relu), &[a]).unwrap();
     let s = g.add(Op::Sum, &[r]).unwrap();
     g.add_root("out", s);
     let (_, grads) = gradients::<f64>(&g, &[], &[&[0.0, 1.0, -1.0]]).unwrap();
@@ -328,7 +343,7 @@ fn max_tie_goes_to_first_argument() {
         let a = g.add_param("a", sh(&[2]));
         let b = g.add_param("b", sh(&[2]));
         let args = if swap { [b, a] } else { [a, b] };
-        let m = g.add(Op::Max, &args).unwrap();
+        let m = g.add(Op::Binary(BinaryOp::Max), &args).unwrap();
         let s = g.add(Op::Sum, &[m]).unwrap();
         g.add_root("out", s);
         // Element 0 ties; element 1 has a > b.
@@ -354,7 +369,7 @@ fn unary_graph(op: Op, n: usize) -> Graph {
     let w = g.add_input("w", sh(&[n]));
     let r = g.add(op, &[a]).unwrap();
     g.add_root("y", r);
-    let m = g.add(Op::Mul, &[r, w]).unwrap();
+    let m = g.add(Op::Binary(BinaryOp::Mul), &[r, w]).unwrap();
     let s = g.add(Op::Sum, &[m]).unwrap();
     g.add_root("out", s);
     g
@@ -366,7 +381,7 @@ fn loss_graph(op: Op, n: usize) -> Graph {
     let a = g.add_param("a", sh(&[n]));
     let w = g.add_input("w", sh(&[n]));
     let r = g.add(op, &[a]).unwrap();
-    let m = g.add(Op::Mul, &[r, w]).unwrap();
+    let m = g.add(Op::Binary(BinaryOp::Mul), &[r, w]).unwrap();
     let s = g.add(Op::Sum, &[m]).unwrap();
     g.add_root("out", s);
     g.add_root("y", r);
@@ -377,14 +392,14 @@ fn extremes<T: gradc_ir::Float>() {
     let t = |v: f64| T::from_f64(v);
     let x = [t(1e3), t(-1e3)];
     let w = [t(1.0), t(1.0)];
-    for op in [Op::Sigmoid, Op::Softplus] {
+    for op in [Op::Unary(UnaryOp::Sigmoid), Op::Unary(UnaryOp::Softplus)] {
         let g = loss_graph(op.clone(), 2);
         let mut it = Interpreter::<T>::new(&g).unwrap();
         let y: Vec<f64> = it.forward(&[&w], &[&x]).unwrap()[1]
             .iter()
             .map(|v| v.to_f64())
             .collect();
-        let want = if op == Op::Sigmoid {
+        let want = if op == Op::Unary(UnaryOp::Sigmoid) {
             [1.0, 0.0]
         } else {
             [1e3, 0.0]
@@ -399,7 +414,7 @@ fn extremes<T: gradc_ir::Float>() {
         let loss = it.forward_backward(&[&w], &[&x], &mut [&mut gr]).unwrap();
         assert!(loss.is_finite());
         // sigmoid' is 0 at both ends; softplus' = sigmoid is 1 and 0.
-        let want = if op == Op::Sigmoid {
+        let want = if op == Op::Unary(UnaryOp::Sigmoid) {
             [0.0, 0.0]
         } else {
             [1.0, 0.0]
@@ -419,7 +434,7 @@ fn extremes<T: gradc_ir::Float>() {
     // logsumexp's output is [1], so its loss is a plain sum.
     let mut g1 = Graph::new(DType::F64);
     let a = g1.add_param("a", sh(&[3]));
-    let r = g1.add(Op::LogSumExp, &[a]).unwrap();
+    let r = g1.add(Op::Row(RowOp::LogSumExp), &[a]).unwrap();
     let s = g1.add(Op::Sum, &[r]).unwrap();
     g1.add_root("out", s);
     let mut it = Interpreter::<T>::new(&g1).unwrap();
@@ -437,7 +452,7 @@ fn extremes<T: gradc_ir::Float>() {
     for (a, b) in gr.iter().zip(sm) {
         assert!((a.to_f64() - b).abs() < 1e-6, "d logsumexp: {a:?} vs {b}");
     }
-    let g = loss_graph(Op::LogSoftmax, 3);
+    let g = loss_graph(Op::Row(RowOp::LogSoftmax), 3);
     let mut it = Interpreter::<T>::new(&g).unwrap();
     let y: Vec<f64> = it.forward(&[&w3], &[&zt]).unwrap()[1]
         .iter()
@@ -462,7 +477,7 @@ fn extremes<T: gradc_ir::Float>() {
             gr[i]
         );
     }
-    let g = loss_graph(Op::Softmax, 3);
+    let g = loss_graph(Op::Row(RowOp::Softmax), 3);
     let mut it = Interpreter::<T>::new(&g).unwrap();
     let y: Vec<f64> = it.forward(&[&w3], &[&zt]).unwrap()[1]
         .iter()
@@ -537,7 +552,7 @@ fn buffers_are_reused_across_calls() {
 
 #[test]
 fn forward_returns_every_root_in_order() {
-    let g = unary_graph(Op::Exp, 2);
+    let g = unary_graph(Op::Unary(UnaryOp::Exp), 2);
     let r = evaluate::<f64>(&g, &[&[1.0, 2.0]], &[&[0.0, 1.0]]).unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(r[0], vec![1.0, 1.0f64.exp()]);
@@ -546,7 +561,7 @@ fn forward_returns_every_root_in_order() {
 
 #[test]
 fn wrong_arguments_are_errors() {
-    let g = loss_graph(Op::Exp, 2);
+    let g = loss_graph(Op::Unary(UnaryOp::Exp), 2);
     let mut it = Interpreter::<f64>::new(&g).unwrap();
     assert!(
         it.forward(&[&[1.0, 2.0]], &[&[1.0]]).is_err(),
@@ -577,7 +592,7 @@ fn wrong_arguments_are_errors() {
         .forward_backward(&[&[1.0, 2.0]], &[&[1.0, 2.0]], &mut [&mut ok])
         .is_ok());
     // Root 0 not a scalar.
-    let g = unary_graph(Op::Exp, 2);
+    let g = unary_graph(Op::Unary(UnaryOp::Exp), 2);
     let mut it = Interpreter::<f64>::new(&g).unwrap();
     let e = it
         .forward_backward(&[&[1.0, 2.0]], &[&[1.0, 2.0]], &mut [&mut ok])
@@ -600,9 +615,9 @@ fn only_live_nodes_are_computed() {
     let mut g = Graph::new(DType::F64);
     let a = g.add_param("a", sh(&[2]));
     let b = g.add_param("b", sh(&[2]));
-    let dead = g.add(Op::Ln, &[b]).unwrap();
-    let _dead2 = g.add(Op::Mul, &[dead, a]).unwrap();
-    let e = g.add(Op::Exp, &[a]).unwrap();
+    let dead = g.add(Op::Unary(UnaryOp::Ln), &[b]).unwrap();
+    let _dead2 = g.add(Op::Binary(BinaryOp::Mul), &[dead, a]).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[a]).unwrap();
     let s = g.add(Op::Sum, &[e]).unwrap();
     g.add_root("out", s);
     let (loss, grads) = gradients::<f64>(&g, &[], &[&[0.0, 1.0], &[-1.0, -2.0]]).unwrap();
@@ -616,9 +631,9 @@ fn forward_backward_runs_only_the_loss_cone() {
     // Root 1 is NaN for this parameter; root 0 does not depend on it.
     let mut g = Graph::new(DType::F64);
     let a = g.add_param("a", sh(&[]));
-    let sq = g.add(Op::Powi(2), &[a]).unwrap();
+    let sq = g.add(Op::Unary(UnaryOp::Powi(2)), &[a]).unwrap();
     g.add_root("loss", sq);
-    let l = g.add(Op::Ln, &[a]).unwrap();
+    let l = g.add(Op::Unary(UnaryOp::Ln), &[a]).unwrap();
     g.add_root("other", l);
     let (loss, grads) = gradients::<f64>(&g, &[], &[&[-3.0]]).unwrap();
     assert_eq!(loss, 9.0);

@@ -49,31 +49,20 @@ fn fold(dtype: DType, op: &Op, args: &[f64]) -> Option<f64> {
     if args.iter().any(|a| !a.is_finite()) {
         return None;
     }
-    macro_rules! eval {
-        ($t:ty) => {{
-            let a: Vec<$t> = args.iter().map(|v| *v as $t).collect();
-            let r: $t = match (op, a.as_slice()) {
-                (Op::Neg, [x]) => -*x,
-                (Op::Sqrt, [x]) => x.sqrt(),
-                (Op::Add, [x, y]) => x + y,
-                (Op::Sub, [x, y]) => x - y,
-                (Op::Mul, [x, y]) => x * y,
-                (Op::Div, [x, y]) => x / y,
-                (Op::Gt, [x, y]) => {
-                    if x > y {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-                _ => return None,
-            };
-            r as f64
-        }};
+    fn eval<T: gradc_ir::Float>(op: &Op, args: &[f64]) -> Option<f64> {
+        let r = if let (Op::Unary(u), &[x]) = (op, args) {
+            u.is_exactly_rounded().then(|| u.eval(T::from_f64(x)))
+        } else if let (Op::Binary(b), &[x, y]) = (op, args) {
+            b.is_exactly_rounded()
+                .then(|| b.eval(T::from_f64(x), T::from_f64(y)))
+        } else {
+            None
+        };
+        r.map(T::to_f64)
     }
     let r = match dtype {
-        DType::F32 => eval!(f32),
-        DType::F64 => eval!(f64),
+        DType::F32 => eval::<f32>(op, args)?,
+        DType::F64 => eval::<f64>(op, args)?,
     };
     if !r.is_finite() || (r == 0.0 && r.is_sign_negative()) {
         return None;
@@ -81,7 +70,6 @@ fn fold(dtype: DType, op: &Op, args: &[f64]) -> Option<f64> {
     Some(r)
 }
 
-/// Equal up to rounding: within a relative 1e-9.
 /// Whether two folded constants differ only by rounding: within a few ulps
 /// of the element type (f32 constants are stored rounded to f32).
 fn close(dtype: Option<DType>, a: f64, b: f64) -> bool {
@@ -118,25 +106,24 @@ impl Analysis<ENode> for ShapeAnalysis {
             };
         };
         let dtype = egraph.analysis.dtype.unwrap_or(DType::F64);
-        let constant = match &enode.op {
+        let constant = if let Op::Const(c) = &enode.op {
             // As the element type sees it: an f32 literal like 16777217 is
             // 16777216, the same value a fold computes, so the two must agree.
-            Op::Const(c) => {
-                let v = match dtype {
-                    DType::F32 => c.value() as f32 as f64,
-                    DType::F64 => c.value(),
-                };
-                (v.is_finite() && !(v == 0.0 && v.is_sign_negative())).then(|| Const::new(v))
-            }
-            op if shape.is_scalar() && !enode.children.is_empty() => {
-                let vals: Option<Vec<f64>> = enode
-                    .children
-                    .iter()
-                    .map(|c| egraph[*c].data.constant.map(Const::value))
-                    .collect();
-                vals.and_then(|v| fold(dtype, op, &v)).map(Const::new)
-            }
-            _ => None,
+            let v = match dtype {
+                DType::F32 => c.value() as f32 as f64,
+                DType::F64 => c.value(),
+            };
+            (v.is_finite() && !(v == 0.0 && v.is_sign_negative())).then(|| Const::new(v))
+        } else if shape.is_scalar() && !enode.children.is_empty() {
+            let vals: Option<Vec<f64>> = enode
+                .children
+                .iter()
+                .map(|c| egraph[*c].data.constant.map(Const::value))
+                .collect();
+            vals.and_then(|v| fold(dtype, &enode.op, &v))
+                .map(Const::new)
+        } else {
+            None
         };
         ClassData { shape, constant }
     }
@@ -184,17 +171,27 @@ impl Analysis<ENode> for ShapeAnalysis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gradc_ir::{BinaryOp, UnaryOp};
 
     #[test]
     fn folding_is_exact_in_the_element_type() {
         // 0.1 + 0.2 differs between f32 and f64.
-        let f32_sum = fold(DType::F32, &Op::Add, &[0.1, 0.2]).unwrap();
+        let f32_sum = fold(DType::F32, &Op::Binary(BinaryOp::Add), &[0.1, 0.2]).unwrap();
         assert_eq!(f32_sum, (0.1f32 + 0.2f32) as f64);
-        assert_eq!(fold(DType::F64, &Op::Add, &[0.1, 0.2]), Some(0.1 + 0.2));
-        assert_eq!(fold(DType::F64, &Op::Div, &[1.0, 0.0]), None);
-        assert_eq!(fold(DType::F64, &Op::Neg, &[0.0]), None);
-        assert_eq!(fold(DType::F64, &Op::Exp, &[0.0]), None);
-        assert_eq!(fold(DType::F64, &Op::Gt, &[2.0, 1.0]), Some(1.0));
+        assert_eq!(
+            fold(DType::F64, &Op::Binary(BinaryOp::Add), &[0.1, 0.2]),
+            Some(0.1 + 0.2)
+        );
+        assert_eq!(
+            fold(DType::F64, &Op::Binary(BinaryOp::Div), &[1.0, 0.0]),
+            None
+        );
+        assert_eq!(fold(DType::F64, &Op::Unary(UnaryOp::Neg), &[0.0]), None);
+        assert_eq!(fold(DType::F64, &Op::Unary(UnaryOp::Exp), &[0.0]), None);
+        assert_eq!(
+            fold(DType::F64, &Op::Binary(BinaryOp::Gt), &[2.0, 1.0]),
+            Some(1.0)
+        );
     }
 
     #[test]

@@ -8,7 +8,15 @@ use gradc_ir::{DType, Graph, Op, Shape};
 pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
     match op {
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Reshape(_) => 0,
-        _ => (out.nominal_numel() * dtype.size()) as u64,
+        Op::Unary(_)
+        | Op::Binary(_)
+        | Op::OneHot(_)
+        | Op::MatMul { .. }
+        | Op::Transpose
+        | Op::BroadcastTo(_)
+        | Op::SumTo(_)
+        | Op::Sum
+        | Op::Row(_) => (out.nominal_numel() * dtype.size()) as u64,
     }
 }
 
@@ -39,18 +47,9 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
     let input = args.first().map_or(0, |s| s.nominal_numel() as u64);
     match op {
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
-        Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) => 0,
-        Op::Relu | Op::Max | Op::Gt | Op::OneHot(_) => 0,
-        Op::Neg | Op::Exp | Op::Ln | Op::Sqrt | Op::Tanh => n,
-        Op::Add | Op::Sub | Op::Mul | Op::Div => n,
-        Op::Sigmoid => 3 * n,
-        // max(x, 0) + ln_1p(exp(−|x|)): exp, ln_1p, add (max and abs are selects).
-        Op::Softplus => 3 * n,
-        // Repeated multiplication; a negative exponent adds a reciprocal.
-        Op::Powi(k) => {
-            let mults = u64::from(k.unsigned_abs().max(2) - 1);
-            n * (mults + u64::from(*k < 0))
-        }
+        Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::OneHot(_) => 0,
+        Op::Unary(u) => n * u.flops(),
+        Op::Binary(b) => n * b.flops(),
         Op::MatMul { ta, .. } => {
             let inner = args.first().and_then(|a| {
                 if *ta {
@@ -61,16 +60,13 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
             });
             2 * n * gradc_ir::nominal(inner.copied().unwrap_or(0)) as u64
         }
-        Op::SumTo(_) | Op::SumLast => input.saturating_sub(n),
+        Op::SumTo(_) => input.saturating_sub(n),
         Op::Sum => input.saturating_sub(1),
-        // Per element: subtract the max, exp, add; per row: ln and add back the max.
-        Op::LogSumExp => 3 * input + 2 * n,
-        // Per element: subtract the max, exp, add, divide.
-        Op::Softmax => 4 * input,
-        // Per element: subtract the max, exp, add, final subtract; per row: ln.
-        Op::LogSoftmax => {
-            4 * input + input / gradc_ir::nominal(out.last().unwrap_or(1)).max(1) as u64
-        }
+        Op::Row(r) => r.flops(
+            input,
+            gradc_ir::nominal(args.first().and_then(|a| a.last()).unwrap_or(1)) as u64,
+            n,
+        ),
     }
 }
 
@@ -89,6 +85,7 @@ pub fn flops(g: &Graph) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gradc_ir::{BinaryOp, RowOp, UnaryOp};
 
     #[test]
     fn flops_by_hand() {
@@ -109,22 +106,38 @@ mod tests {
             op_flops(&mm_tn, &[&s(&[3, 4]), &s(&[3, 2])], &s(&[4, 2])),
             2 * 4 * 2 * 3
         );
-        assert_eq!(op_flops(&Op::Add, &[&s(&[4, 2]), &s(&[])], &s(&[4, 2])), 8);
+        assert_eq!(
+            op_flops(
+                &Op::Binary(BinaryOp::Add),
+                &[&s(&[4, 2]), &s(&[])],
+                &s(&[4, 2])
+            ),
+            8
+        );
         assert_eq!(op_flops(&Op::Sum, &[&s(&[4, 2])], &s(&[])), 7);
         assert_eq!(op_flops(&Op::SumTo(s(&[2])), &[&s(&[4, 2])], &s(&[2])), 6);
-        assert_eq!(op_flops(&Op::Powi(2), &[&s(&[3])], &s(&[3])), 3);
+        assert_eq!(
+            op_flops(&Op::Unary(UnaryOp::Powi(2)), &[&s(&[3])], &s(&[3])),
+            3
+        );
         assert_eq!(op_flops(&Op::Transpose, &[&s(&[3, 2])], &s(&[2, 3])), 0);
 
         let mut g = Graph::new(gradc_ir::DType::F64);
         let x = g.add_input("x", s(&[4, 2]));
-        let dead = g.add(Op::Exp, &[x]).unwrap();
-        let y = g.add(Op::Sigmoid, &[x]).unwrap();
+        let dead = g.add(Op::Unary(UnaryOp::Exp), &[x]).unwrap();
+        let y = g.add(Op::Unary(UnaryOp::Sigmoid), &[x]).unwrap();
         let l = g.add(Op::Sum, &[y]).unwrap();
         g.add_root("loss", l);
         let _ = dead;
         assert_eq!(flops(&g), 3 * 8 + 7);
-        assert_eq!(op_flops(&Op::Relu, &[&s(&[3])], &s(&[3])), 0);
+        assert_eq!(
+            op_flops(&Op::Unary(UnaryOp::Relu), &[&s(&[3])], &s(&[3])),
+            0
+        );
         assert_eq!(op_flops(&Op::OneHot(5), &[&s(&[3])], &s(&[3, 5])), 0);
-        assert_eq!(op_flops(&Op::Softmax, &[&s(&[2, 5])], &s(&[2, 5])), 40);
+        assert_eq!(
+            op_flops(&Op::Row(RowOp::Softmax), &[&s(&[2, 5])], &s(&[2, 5])),
+            40
+        );
     }
 }

@@ -252,12 +252,23 @@ impl<'a> Names<'a> {
     fn atom(&self, n: &ENode) -> String {
         let g = self.g;
         let leaf = |ids: &[NodeId], i: usize| ids.get(i).and_then(|id| g.name(*id));
-        match &n.op {
-            Op::Input(i) => leaf(g.inputs(), *i).map_or_else(|| n.to_string(), str::to_string),
-            Op::Param(i) => leaf(g.params(), *i).map_or_else(|| n.to_string(), str::to_string),
-            Op::Const(c) => format!("{}", c.value()),
-            _ => n.to_string(),
-        }
+        let name = match &n.op {
+            Op::Input(i) => leaf(g.inputs(), *i),
+            Op::Param(i) => leaf(g.params(), *i),
+            Op::Const(c) => return format!("{}", c.value()),
+            Op::Count(_)
+            | Op::Unary(_)
+            | Op::Binary(_)
+            | Op::OneHot(_)
+            | Op::MatMul { .. }
+            | Op::Transpose
+            | Op::Reshape(_)
+            | Op::BroadcastTo(_)
+            | Op::SumTo(_)
+            | Op::Sum
+            | Op::Row(_) => None,
+        };
+        name.map_or_else(|| n.to_string(), str::to_string)
     }
 
     fn rec_expr(&self, e: &RecExpr<ENode>) -> String {
@@ -455,6 +466,7 @@ fn rule_name(justification: &str) -> String {
 mod tests {
     use super::*;
     use crate::optimize;
+    use gradc_ir::{BinaryOp, UnaryOp};
     use gradc_ir::{DType, Shape};
 
     /// sum(1/(1 + e^(−(x·w)))) with x an input, w a parameter.
@@ -472,12 +484,12 @@ mod tests {
             )
             .unwrap();
         g.set_name(z, "z");
-        let nz = g.add(Op::Neg, &[z]).unwrap();
-        let e = g.add(Op::Exp, &[nz]).unwrap();
+        let nz = g.add(Op::Unary(UnaryOp::Neg), &[z]).unwrap();
+        let e = g.add(Op::Unary(UnaryOp::Exp), &[nz]).unwrap();
         let one = g.constant(1.0);
-        let d = g.add(Op::Add, &[one, e]).unwrap();
+        let d = g.add(Op::Binary(BinaryOp::Add), &[one, e]).unwrap();
         let one = g.constant(1.0);
-        let s = g.add(Op::Div, &[one, d]).unwrap();
+        let s = g.add(Op::Binary(BinaryOp::Div), &[one, d]).unwrap();
         let l = g.add(Op::Sum, &[s]).unwrap();
         g.add_root("loss", l);
         g
@@ -524,7 +536,7 @@ mod tests {
         // complement `1 − sigmoid(z)` is created by sigmoid-grad.
         let sub = opt
             .node_ids()
-            .find(|n| opt.op(*n) == &Op::Sub)
+            .find(|n| opt.op(*n) == &Op::Binary(BinaryOp::Sub))
             .expect("1 − σ in the optimized graph");
         let e = explain_node(&joint, &opt, &config, sub).unwrap();
         assert_ne!(e.explained, sub, "{e}");

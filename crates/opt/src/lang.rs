@@ -14,7 +14,7 @@
 //! | everything else | its text-form name: `add`, `matmul.nt`, `log_softmax` |
 
 use egg::{FromOp, Id, Language};
-use gradc_ir::{Const, Op, Shape};
+use gradc_ir::{Const, Op, Shape, UnaryOp};
 use std::fmt;
 
 /// An e-node: an IR op with the e-classes of its arguments.
@@ -84,13 +84,18 @@ impl fmt::Display for ENode {
         match &self.op {
             Op::Const(c) => write!(f, "{c:?}"),
             Op::Input(i) | Op::Param(i) => write!(f, "{}:{i}", self.op.name()),
-            Op::Powi(n) => write!(f, "powi:{n}"),
-            Op::OneHot(c) => write!(f, "one_hot:{c}"),
+            Op::Unary(UnaryOp::Powi(n)) => write!(f, "{}:{n}", self.op.name()),
+            Op::OneHot(c) => write!(f, "{}:{c}", self.op.name()),
             Op::Count(n) => write!(f, "count:{}", gradc_ir::Extent::of(*n)),
             Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
                 write!(f, "{}:{}", self.op.name(), shape_text(s))
             }
-            op => f.write_str(op.name()),
+            op @ (Op::Unary(_)
+            | Op::Binary(_)
+            | Op::MatMul { .. }
+            | Op::Transpose
+            | Op::Sum
+            | Op::Row(_)) => f.write_str(op.name()),
         }
     }
 }
@@ -107,7 +112,7 @@ fn op_from_atom(atom: &str) -> Option<Op> {
         return match head {
             "input" => data.parse().ok().map(Op::Input),
             "param" => data.parse().ok().map(Op::Param),
-            "powi" => data.parse().ok().map(Op::Powi),
+            "powi" => data.parse().ok().map(|n| Op::Unary(UnaryOp::Powi(n))),
             "one_hot" => data.parse().ok().map(Op::OneHot),
             "count" => gradc_ir::parse_extent(data).map(Op::Count),
             "reshape" => parse_shape(data).map(Op::Reshape),
@@ -116,43 +121,7 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             _ => None,
         };
     }
-    let op = match atom {
-        "neg" => Op::Neg,
-        "relu" => Op::Relu,
-        "sigmoid" => Op::Sigmoid,
-        "tanh" => Op::Tanh,
-        "exp" => Op::Exp,
-        "ln" => Op::Ln,
-        "softplus" => Op::Softplus,
-        "sqrt" => Op::Sqrt,
-        "add" => Op::Add,
-        "sub" => Op::Sub,
-        "mul" => Op::Mul,
-        "div" => Op::Div,
-        "max" => Op::Max,
-        "gt" => Op::Gt,
-        "matmul" => Op::MatMul {
-            ta: false,
-            tb: false,
-        },
-        "matmul.tn" => Op::MatMul {
-            ta: true,
-            tb: false,
-        },
-        "matmul.nt" => Op::MatMul {
-            ta: false,
-            tb: true,
-        },
-        "matmul.tt" => Op::MatMul { ta: true, tb: true },
-        "transpose" => Op::Transpose,
-        "sum" => Op::Sum,
-        "sum_last" => Op::SumLast,
-        "logsumexp" => Op::LogSumExp,
-        "softmax" => Op::Softmax,
-        "log_softmax" => Op::LogSoftmax,
-        _ => return None,
-    };
-    Some(op)
+    Op::from_plain_name(atom)
 }
 
 impl FromOp for ENode {
@@ -174,6 +143,7 @@ impl FromOp for ENode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gradc_ir::RowOp;
 
     #[test]
     fn atoms_round_trip() {
@@ -182,7 +152,7 @@ mod tests {
             Op::constant(-0.5),
             Op::Input(0),
             Op::Param(3),
-            Op::Powi(-2),
+            Op::Unary(UnaryOp::Powi(-2)),
             Op::OneHot(10),
             Op::Count(3 * gradc_ir::BATCH),
             Op::Count(1),
@@ -194,7 +164,7 @@ mod tests {
                 ta: false,
                 tb: true,
             },
-            Op::LogSoftmax,
+            Op::Row(RowOp::LogSoftmax),
         ];
         for op in ops {
             let text = ENode::leaf(op.clone()).to_string();

@@ -18,7 +18,7 @@ use egg::{
     Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, SearchMatches, Searcher, Subst, Symbol,
     Var,
 };
-use gradc_ir::{Const, DType, Op, Shape};
+use gradc_ir::{BinaryOp, Const, DType, Op, Shape};
 
 /// How much a rule may change results. See the crate documentation for the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -463,20 +463,20 @@ fn div_pow2(eg: &mut EG, _: Id, subst: &Subst) -> Option<Id> {
         return None;
     }
     let c = add_const(eg, inv);
-    add_checked(eg, Op::Mul, vec![subst[var("?x")], c])
+    add_checked(eg, Op::Binary(BinaryOp::Mul), vec![subst[var("?x")], c])
 }
 
 fn neg_scale(eg: &mut EG, _: Id, subst: &Subst) -> Option<Id> {
     let k = constant(eg, subst, "?k")?;
     let c = add_const(eg, -k);
-    add_checked(eg, Op::Mul, vec![c, subst[var("?x")]])
+    add_checked(eg, Op::Binary(BinaryOp::Mul), vec![c, subst[var("?x")]])
 }
 
 fn scale_fold(eg: &mut EG, _: Id, subst: &Subst) -> Option<Id> {
     let (a, b) = (constant(eg, subst, "?a")?, constant(eg, subst, "?b")?);
     let ab = exact_product(dtype(eg), a, b)?;
     let c = add_const(eg, ab);
-    add_checked(eg, Op::Mul, vec![c, subst[var("?x")]])
+    add_checked(eg, Op::Binary(BinaryOp::Mul), vec![c, subst[var("?x")]])
 }
 
 fn factor_scale_add(eg: &mut EG, _: Id, subst: &Subst) -> Option<Id> {
@@ -496,19 +496,28 @@ fn factor_scale(eg: &mut EG, subst: &Subst, is_add: bool) -> Option<Id> {
     let (a, b) = (subst[var("?a")], subst[var("?b")]);
     // k·a ± m·b with m = ±k.
     let (scale, op, x, y) = if m == k {
-        (k, if is_add { Op::Add } else { Op::Sub }, a, b)
+        (
+            k,
+            if is_add {
+                Op::Binary(BinaryOp::Add)
+            } else {
+                Op::Binary(BinaryOp::Sub)
+            },
+            a,
+            b,
+        )
     } else if m == -k && !is_add {
-        (k, Op::Add, a, b)
+        (k, Op::Binary(BinaryOp::Add), a, b)
     } else if m == -k && k > 0.0 {
-        (k, Op::Sub, a, b)
+        (k, Op::Binary(BinaryOp::Sub), a, b)
     } else if m == -k {
-        (m, Op::Sub, b, a)
+        (m, Op::Binary(BinaryOp::Sub), b, a)
     } else {
         return None;
     };
     let inner = add_checked(eg, op, vec![x, y])?;
     let c = add_const(eg, scale);
-    add_checked(eg, Op::Mul, vec![c, inner])
+    add_checked(eg, Op::Binary(BinaryOp::Mul), vec![c, inner])
 }
 
 // ---------- appliers ----------
@@ -634,7 +643,7 @@ fn shape_candidates(rule: ShapeRule, egraph: &EG, class: Id) -> Vec<New> {
                     }
                 }
             }
-            (ShapeRule::BroadcastOperand, op) if op.is_elementwise_binary() => {
+            (ShapeRule::BroadcastOperand, op) if matches!(op, Op::Binary(_)) => {
                 for side in 0..2 {
                     for inner in &egraph[n.children[side]].nodes {
                         if let Op::BroadcastTo(_) = inner.op {
@@ -650,7 +659,7 @@ fn shape_candidates(rule: ShapeRule, egraph: &EG, class: Id) -> Vec<New> {
             }
             (ShapeRule::OuterProductSum, Op::SumTo(s)) if s.rank() == 2 => {
                 for prod in &egraph[n.children[0]].nodes {
-                    if prod.op != Op::Mul {
+                    if prod.op != Op::Binary(BinaryOp::Mul) {
                         continue;
                     }
                     let column = |id: Id| -> Vec<Id> {
@@ -760,7 +769,7 @@ impl Applier<ENode, ShapeAnalysis> for ShapeApply {
                         }
                         gradc_ir::Extent::Batch(_) => egraph.add(ENode::leaf(Op::Count(n))),
                     };
-                    add_checked(egraph, Op::Mul, vec![x, k])
+                    add_checked(egraph, Op::Binary(BinaryOp::Mul), vec![x, k])
                 }
             };
             if let Some(id) = id {

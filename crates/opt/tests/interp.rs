@@ -5,7 +5,7 @@ mod common;
 
 use common::args_for;
 use gradc_ir::interp::evaluate;
-use gradc_ir::{DType, Graph, Op, Shape};
+use gradc_ir::{BinaryOp, DType, Graph, Op, RowOp, Shape, UnaryOp};
 use gradc_opt::{optimize, OptConfig};
 
 /// Classifier head with a naive backward: recomputed softmax and logsumexp,
@@ -21,28 +21,28 @@ fn classifier() -> Graph {
         tb: false,
     };
     let xw = g.add(mm.clone(), &[x, w]).unwrap();
-    let z = g.add(Op::Add, &[xw, c]).unwrap();
+    let z = g.add(Op::Binary(BinaryOp::Add), &[xw, c]).unwrap();
     g.set_name(z, "z");
-    let th = g.add(Op::Tanh, &[z]).unwrap();
-    let sp = g.add(Op::Softplus, &[th]).unwrap();
-    let mx = g.add(Op::Max, &[sp, th]).unwrap();
-    let lse = g.add(Op::LogSumExp, &[mx]).unwrap();
+    let th = g.add(Op::Unary(UnaryOp::Tanh), &[z]).unwrap();
+    let sp = g.add(Op::Unary(UnaryOp::Softplus), &[th]).unwrap();
+    let mx = g.add(Op::Binary(BinaryOp::Max), &[sp, th]).unwrap();
+    let lse = g.add(Op::Row(RowOp::LogSumExp), &[mx]).unwrap();
     let s1 = g.add(Op::Sum, &[lse]).unwrap();
-    let tz = g.add(Op::Mul, &[t, mx]).unwrap();
+    let tz = g.add(Op::Binary(BinaryOp::Mul), &[t, mx]).unwrap();
     let s2 = g.add(Op::Sum, &[tz]).unwrap();
-    let d = g.add(Op::Sub, &[s1, s2]).unwrap();
+    let d = g.add(Op::Binary(BinaryOp::Sub), &[s1, s2]).unwrap();
     let n = g.constant(4.0);
-    let loss = g.add(Op::Div, &[d, n]).unwrap();
+    let loss = g.add(Op::Binary(BinaryOp::Div), &[d, n]).unwrap();
     // Stand-ins for adjoints: recomputed softmax / log_softmax of the same value.
     let xw2 = g.add(mm, &[x, w]).unwrap();
-    let z2 = g.add(Op::Add, &[xw2, c]).unwrap();
-    let sm = g.add(Op::Softmax, &[z2]).unwrap();
+    let z2 = g.add(Op::Binary(BinaryOp::Add), &[xw2, c]).unwrap();
+    let sm = g.add(Op::Row(RowOp::Softmax), &[z2]).unwrap();
     let one = g.constant(1.0);
-    let sm1 = g.add(Op::Mul, &[one, sm]).unwrap();
-    let ls = g.add(Op::LogSoftmax, &[z2]).unwrap();
-    let nn = g.add(Op::Neg, &[ls]).unwrap();
-    let nnn = g.add(Op::Neg, &[nn]).unwrap();
-    let e = g.add(Op::Sub, &[sm1, nnn]).unwrap();
+    let sm1 = g.add(Op::Binary(BinaryOp::Mul), &[one, sm]).unwrap();
+    let ls = g.add(Op::Row(RowOp::LogSoftmax), &[z2]).unwrap();
+    let nn = g.add(Op::Unary(UnaryOp::Neg), &[ls]).unwrap();
+    let nnn = g.add(Op::Unary(UnaryOp::Neg), &[nn]).unwrap();
+    let e = g.add(Op::Binary(BinaryOp::Sub), &[sm1, nnn]).unwrap();
     let xt = g.add(Op::Transpose, &[x]).unwrap();
     let d_w = g
         .add(

@@ -1,11 +1,11 @@
 mod common;
 
 use common::{args_for, count_op, eval};
-use gradc_ir::{verify, DType, Graph, NodeId, Op, Shape};
+use gradc_ir::{verify, BinaryOp, DType, Graph, NodeId, Op, Shape, UnaryOp};
 use gradc_opt::{flops, optimize, OptConfig};
 
 fn mul(g: &mut Graph, a: NodeId, b: NodeId) -> NodeId {
-    g.add(Op::Mul, &[a, b]).unwrap()
+    g.add(Op::Binary(BinaryOp::Mul), &[a, b]).unwrap()
 }
 
 /// Slide 53: x = f(w), y = f(x), z = f(y), loss = z, with the adjoints a naive
@@ -14,18 +14,18 @@ fn mul(g: &mut Graph, a: NodeId, b: NodeId) -> NodeId {
 fn slide53(w_shape: Shape) -> Graph {
     let mut g = Graph::new(DType::F64);
     let w = g.add_param("w", w_shape);
-    let x = g.add(Op::Sigmoid, &[w]).unwrap();
+    let x = g.add(Op::Unary(UnaryOp::Sigmoid), &[w]).unwrap();
     g.set_name(x, "x");
-    let y = g.add(Op::Sigmoid, &[x]).unwrap();
+    let y = g.add(Op::Unary(UnaryOp::Sigmoid), &[x]).unwrap();
     g.set_name(y, "y");
-    let z = g.add(Op::Sigmoid, &[y]).unwrap();
+    let z = g.add(Op::Unary(UnaryOp::Sigmoid), &[y]).unwrap();
     g.set_name(z, "z");
     let one = g.constant(1.0);
     let mut adj = one;
     for (arg, name) in [(y, "d_y"), (x, "d_x"), (w, "d_w")] {
-        let s = g.add(Op::Sigmoid, &[arg]).unwrap();
+        let s = g.add(Op::Unary(UnaryOp::Sigmoid), &[arg]).unwrap();
         let one = g.constant(1.0);
-        let c = g.add(Op::Sub, &[one, s]).unwrap();
+        let c = g.add(Op::Binary(BinaryOp::Sub), &[one, s]).unwrap();
         let t = mul(&mut g, adj, s);
         adj = mul(&mut g, t, c);
         g.set_name(adj, name);
@@ -51,29 +51,29 @@ fn mlp() -> Graph {
         tb: false,
     };
     let xw = g.add(mm.clone(), &[xs, w1]).unwrap();
-    let pre = g.add(Op::Add, &[xw, b]).unwrap();
+    let pre = g.add(Op::Binary(BinaryOp::Add), &[xw, b]).unwrap();
     g.set_name(pre, "pre");
-    let h = g.add(Op::Relu, &[pre]).unwrap();
+    let h = g.add(Op::Unary(UnaryOp::Relu), &[pre]).unwrap();
     g.set_name(h, "h");
     let yhat = g.add(mm.clone(), &[h, w2]).unwrap();
     g.set_name(yhat, "yhat");
-    let diff = g.add(Op::Sub, &[yhat, ys]).unwrap();
-    let sq = g.add(Op::Powi(2), &[diff]).unwrap();
+    let diff = g.add(Op::Binary(BinaryOp::Sub), &[yhat, ys]).unwrap();
+    let sq = g.add(Op::Unary(UnaryOp::Powi(2)), &[diff]).unwrap();
     let s = g.add(Op::Sum, &[sq]).unwrap();
     let four = g.constant(4.0);
-    let loss = g.add(Op::Div, &[s, four]).unwrap();
+    let loss = g.add(Op::Binary(BinaryOp::Div), &[s, four]).unwrap();
 
     // Backward, naively.
     let one = g.constant(1.0);
     let four2 = g.constant(4.0);
-    let g_s = g.add(Op::Div, &[one, four2]).unwrap();
+    let g_s = g.add(Op::Binary(BinaryOp::Div), &[one, four2]).unwrap();
     let g_sq = g.add(Op::BroadcastTo(Shape::new([4, 1])), &[g_s]).unwrap();
     let xw2 = g.add(mm.clone(), &[xs, w1]).unwrap();
-    let pre2 = g.add(Op::Add, &[xw2, b]).unwrap();
-    let h2 = g.add(Op::Relu, &[pre2]).unwrap();
+    let pre2 = g.add(Op::Binary(BinaryOp::Add), &[xw2, b]).unwrap();
+    let h2 = g.add(Op::Unary(UnaryOp::Relu), &[pre2]).unwrap();
     let yhat2 = g.add(mm.clone(), &[h2, w2]).unwrap();
-    let diff2 = g.add(Op::Sub, &[yhat2, ys]).unwrap();
-    let p1 = g.add(Op::Powi(1), &[diff2]).unwrap();
+    let diff2 = g.add(Op::Binary(BinaryOp::Sub), &[yhat2, ys]).unwrap();
+    let p1 = g.add(Op::Unary(UnaryOp::Powi(1)), &[diff2]).unwrap();
     let two = g.constant(2.0);
     let dd = mul(&mut g, two, p1);
     let g_diff = mul(&mut g, g_sq, dd);
@@ -83,7 +83,7 @@ fn mlp() -> Graph {
     let w2t = g.add(Op::Transpose, &[w2]).unwrap();
     let g_h = g.add(mm.clone(), &[g_yhat, w2t]).unwrap();
     let zero = g.constant(0.0);
-    let mask = g.add(Op::Gt, &[h2, zero]).unwrap();
+    let mask = g.add(Op::Binary(BinaryOp::Gt), &[h2, zero]).unwrap();
     let g_pre = mul(&mut g, g_h, mask);
     let d_b = g.add(Op::SumTo(Shape::new([3])), &[g_pre]).unwrap();
     let xt = g.add(Op::Transpose, &[xs]).unwrap();
@@ -138,14 +138,14 @@ fn assert_same_interface(a: &Graph, b: &Graph) {
 fn repeated_sigmoid_is_computed_once() {
     let mut g = Graph::new(DType::F32);
     let x = g.add_input("x", Shape::new([3]));
-    let s1 = g.add(Op::Sigmoid, &[x]).unwrap();
-    let s2 = g.add(Op::Sigmoid, &[x]).unwrap();
-    let p = g.add(Op::Mul, &[s1, s2]).unwrap();
+    let s1 = g.add(Op::Unary(UnaryOp::Sigmoid), &[x]).unwrap();
+    let s2 = g.add(Op::Unary(UnaryOp::Sigmoid), &[x]).unwrap();
+    let p = g.add(Op::Binary(BinaryOp::Mul), &[s1, s2]).unwrap();
     let l = g.add(Op::Sum, &[p]).unwrap();
     g.add_root("loss", l);
-    assert_eq!(count_op(&g, &Op::Sigmoid), 2);
+    assert_eq!(count_op(&g, &Op::Unary(UnaryOp::Sigmoid)), 2);
     let (opt, report) = optimize(&g, &OptConfig::default()).unwrap();
-    assert_eq!(count_op(&opt, &Op::Sigmoid), 1, "{opt}");
+    assert_eq!(count_op(&opt, &Op::Unary(UnaryOp::Sigmoid)), 1, "{opt}");
     assert_eq!(opt.op_count(), 3);
     assert_eq!(report.ops_naive, 4);
     assert_eq!(report.ops_optimized, 3);
@@ -156,9 +156,9 @@ fn repeated_sigmoid_is_computed_once() {
 fn slide53_evaluates_each_sigmoid_once() {
     for shape in [Shape::scalar(), Shape::new([3])] {
         let g = slide53(shape);
-        assert_eq!(count_op(&g, &Op::Sigmoid), 6);
+        assert_eq!(count_op(&g, &Op::Unary(UnaryOp::Sigmoid)), 6);
         let (opt, report) = optimize(&g, &OptConfig::default()).unwrap();
-        assert_eq!(count_op(&opt, &Op::Sigmoid), 3, "{opt}");
+        assert_eq!(count_op(&opt, &Op::Unary(UnaryOp::Sigmoid)), 3, "{opt}");
         // 3 sigmoids; z(1 − z): 2; d_y·y·(1 − y) and d_x·x·(1 − x): 3 each. The `1·` is gone.
         assert_eq!(opt.op_count(), 11, "{opt}");
         assert_eq!(report.ops_naive, 15);
@@ -169,7 +169,7 @@ fn slide53_evaluates_each_sigmoid_once() {
         // The forward names survive on the shared sigmoids.
         for name in ["x", "y", "z"] {
             let id = opt.node_ids().find(|i| opt.name(*i) == Some(name)).unwrap();
-            assert_eq!(*opt.op(id), Op::Sigmoid, "{name} in {opt}");
+            assert_eq!(*opt.op(id), Op::Unary(UnaryOp::Sigmoid), "{name} in {opt}");
         }
         assert_same_interface(&g, &opt);
         assert_same_values(&g, &opt);
@@ -203,9 +203,9 @@ fn mlp_joint_graph_is_simplified_and_equivalent() {
     assert_same_interface(&g, &opt);
     assert_same_values(&g, &opt);
     // The recomputed forward pass is shared: two matmuls forward, two for d_w*, one for d_h.
-    assert_eq!(count_op(&opt, &Op::Relu), 1, "{opt}");
+    assert_eq!(count_op(&opt, &Op::Unary(UnaryOp::Relu)), 1, "{opt}");
     assert_eq!(count_op(&opt, &Op::Transpose), 0, "{opt}");
-    assert_eq!(count_op(&opt, &Op::Powi(1)), 0, "{opt}");
+    assert_eq!(count_op(&opt, &Op::Unary(UnaryOp::Powi(1))), 0, "{opt}");
     let matmuls = opt
         .node_ids()
         .filter(|i| matches!(opt.op(*i), Op::MatMul { .. }))
@@ -277,8 +277,8 @@ fn add_zero_only_under_fast_math() {
     let mut g = Graph::new(DType::F32);
     let x = g.add_input("x", Shape::new([3]));
     let zero = g.constant(0.0);
-    let a = g.add(Op::Add, &[x, zero]).unwrap();
-    let e = g.add(Op::Exp, &[a]).unwrap();
+    let a = g.add(Op::Binary(BinaryOp::Add), &[x, zero]).unwrap();
+    let e = g.add(Op::Unary(UnaryOp::Exp), &[a]).unwrap();
     g.add_root("out", e);
     let (exact, _) = optimize(&g, &OptConfig::default()).unwrap();
     assert_eq!(exact.op_count(), 2);
@@ -347,8 +347,8 @@ fn constants_fold_in_the_element_type() {
     let x = g.add_input("x", Shape::new([2]));
     let a = g.constant(0.1);
     let b = g.constant(0.2);
-    let c = g.add(Op::Add, &[a, b]).unwrap();
-    let y = g.add(Op::Mul, &[x, c]).unwrap();
+    let c = g.add(Op::Binary(BinaryOp::Add), &[a, b]).unwrap();
+    let y = g.add(Op::Binary(BinaryOp::Mul), &[x, c]).unwrap();
     g.add_root("out", y);
     let (opt, report) = optimize(&g, &OptConfig::default()).unwrap();
     assert_eq!(opt.op_count(), 1, "{opt}");
@@ -368,7 +368,7 @@ fn invalid_graph_is_an_error() {
     let mut g = Graph::new(DType::F32);
     let x = g.add_input("x", Shape::new([3]));
     // A node whose declared shape is wrong: optimize must refuse, not panic.
-    let bad = g.push(Op::Neg, vec![x], Shape::new([4]), None);
+    let bad = g.push(Op::Unary(UnaryOp::Neg), vec![x], Shape::new([4]), None);
     g.add_root("out", bad);
     assert!(optimize(&g, &OptConfig::default()).is_err());
 }
@@ -395,7 +395,15 @@ fn random_dag(nodes: usize, seed: u64) -> Graph {
             ids[ids.len() - 1 - next(ids.len().min(8))],
             ids[next(ids.len())],
         );
-        let op = [Op::Add, Op::Mul, Op::Sub, Op::Neg, Op::Sigmoid, Op::Mul][next(6)].clone();
+        let op = [
+            Op::Binary(BinaryOp::Add),
+            Op::Binary(BinaryOp::Mul),
+            Op::Binary(BinaryOp::Sub),
+            Op::Unary(UnaryOp::Neg),
+            Op::Unary(UnaryOp::Sigmoid),
+            Op::Binary(BinaryOp::Mul),
+        ][next(6)]
+        .clone();
         let args = if op.arity() == 1 { vec![a] } else { vec![a, b] };
         ids.push(g.add(op, &args).unwrap());
     }

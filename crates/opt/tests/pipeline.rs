@@ -2,7 +2,7 @@
 //! differentiation cases (its `tests/math.rs`) re-expressed as our graphs and
 //! used as an oracle for the rules, and the N4 flop target.
 
-use gradc_ir::{DType, Graph, NodeId, Op, Shape};
+use gradc_ir::{BinaryOp, DType, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
 use gradc_opt::{optimize, OptConfig};
 
 /// The joint graph of `loss(x)` for a scalar parameter `x` (and a scalar input
@@ -42,8 +42,8 @@ fn egg_diff_same() {
 fn egg_diff_simple1() {
     let (g, d) = derivative(|g, x, _| {
         let (one, two) = (g.constant(1.0), g.constant(2.0));
-        let t = bin(g, Op::Mul, two, x);
-        bin(g, Op::Add, one, t)
+        let t = bin(g, Op::Binary(BinaryOp::Mul), two, x);
+        bin(g, Op::Binary(BinaryOp::Add), one, t)
     });
     assert_eq!(constant_value(&g, d), Some(2.0), "{g}");
 }
@@ -53,8 +53,8 @@ fn egg_diff_simple1() {
 fn egg_diff_simple2() {
     let (g, d) = derivative(|g, x, y| {
         let one = g.constant(1.0);
-        let t = bin(g, Op::Mul, y, x);
-        bin(g, Op::Add, one, t)
+        let t = bin(g, Op::Binary(BinaryOp::Mul), y, x);
+        bin(g, Op::Binary(BinaryOp::Add), one, t)
     });
     assert_eq!(g.op(d), &Op::Input(0), "{g}");
 }
@@ -62,8 +62,8 @@ fn egg_diff_simple2() {
 /// egg `math_diff_ln`: d/dx ln x = 1/x.
 #[test]
 fn egg_diff_ln() {
-    let (g, d) = derivative(|g, x, _| g.add(Op::Ln, &[x]).unwrap());
-    assert_eq!(g.op(d), &Op::Div, "{g}");
+    let (g, d) = derivative(|g, x, _| g.add(Op::Unary(UnaryOp::Ln), &[x]).unwrap());
+    assert_eq!(g.op(d), &Op::Binary(BinaryOp::Div), "{g}");
     let args = g.args(d);
     assert_eq!(constant_value(&g, args[0]), Some(1.0), "{g}");
     assert_eq!(g.op(args[1]), &Op::Param(0), "{g}");
@@ -72,11 +72,11 @@ fn egg_diff_ln() {
 /// egg `diff_power_simple`: d/dx x³ = 3x², two operations.
 #[test]
 fn egg_diff_power_simple() {
-    let (g, d) = derivative(|g, x, _| g.add(Op::Powi(3), &[x]).unwrap());
-    assert_eq!(g.op(d), &Op::Mul, "{g}");
+    let (g, d) = derivative(|g, x, _| g.add(Op::Unary(UnaryOp::Powi(3)), &[x]).unwrap());
+    assert_eq!(g.op(d), &Op::Binary(BinaryOp::Mul), "{g}");
     let args = g.args(d);
     assert_eq!(constant_value(&g, args[0]), Some(3.0), "{g}");
-    assert_eq!(g.op(args[1]), &Op::Powi(2), "{g}");
+    assert_eq!(g.op(args[1]), &Op::Unary(UnaryOp::Powi(2)), "{g}");
     // The forward x³ and the backward 3·x².
     assert_eq!(g.op_count(), 3, "{g}");
 }
@@ -87,15 +87,15 @@ fn egg_diff_power_simple() {
 #[test]
 fn egg_diff_power_harder() {
     let (g, d) = derivative(|g, x, _| {
-        let cube = g.add(Op::Powi(3), &[x]).unwrap();
-        let sq = g.add(Op::Powi(2), &[x]).unwrap();
+        let cube = g.add(Op::Unary(UnaryOp::Powi(3)), &[x]).unwrap();
+        let sq = g.add(Op::Unary(UnaryOp::Powi(2)), &[x]).unwrap();
         let seven = g.constant(7.0);
-        let t = bin(g, Op::Mul, seven, sq);
-        bin(g, Op::Sub, cube, t)
+        let t = bin(g, Op::Binary(BinaryOp::Mul), seven, sq);
+        bin(g, Op::Binary(BinaryOp::Sub), cube, t)
     });
     let text = g.to_string();
     assert!(text.contains("(const -14.0)"), "{g}");
-    assert_eq!(g.op(d), &Op::Add, "{g}");
+    assert_eq!(g.op(d), &Op::Binary(BinaryOp::Add), "{g}");
     // Forward: x³, x², 7·x², difference (4); backward: x², 3·x², 14·x, difference (3),
     // with x² shared with the forward pass.
     assert!(g.op_count() <= 7, "{g}");
@@ -122,20 +122,20 @@ fn n4_flops_within_two_percent_of_hand_matmuls() {
     let mut h = x;
     for (i, (w, bias)) in ws.iter().enumerate() {
         let p = bin(&mut g, mm.clone(), h, *w);
-        let a = bin(&mut g, Op::Add, p, *bias);
+        let a = bin(&mut g, Op::Binary(BinaryOp::Add), p, *bias);
         h = if i + 1 < ws.len() {
-            g.add(Op::Relu, &[a]).unwrap()
+            g.add(Op::Unary(UnaryOp::Relu), &[a]).unwrap()
         } else {
             a
         };
     }
-    let lse = g.add(Op::LogSumExp, &[h]).unwrap();
+    let lse = g.add(Op::Row(RowOp::LogSumExp), &[h]).unwrap();
     let s1 = g.add(Op::Sum, &[lse]).unwrap();
-    let tz = bin(&mut g, Op::Mul, t, h);
+    let tz = bin(&mut g, Op::Binary(BinaryOp::Mul), t, h);
     let s2 = g.add(Op::Sum, &[tz]).unwrap();
-    let diff = bin(&mut g, Op::Sub, s1, s2);
+    let diff = bin(&mut g, Op::Binary(BinaryOp::Sub), s1, s2);
     let batch = g.constant(b as f64);
-    let loss = bin(&mut g, Op::Div, diff, batch);
+    let loss = bin(&mut g, Op::Binary(BinaryOp::Div), diff, batch);
     g.add_root("out", loss);
 
     let joint = gradc_autodiff::differentiate(&g).unwrap();
@@ -159,7 +159,7 @@ fn n4_flops_within_two_percent_of_hand_matmuls() {
     assert_eq!(products, 8, "{opt}");
     assert_eq!(
         opt.node_ids()
-            .filter(|n| opt.op(*n) == &Op::Softmax)
+            .filter(|n| opt.op(*n) == &Op::Row(RowOp::Softmax))
             .count(),
         1,
         "{opt}"

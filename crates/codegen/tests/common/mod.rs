@@ -1,7 +1,7 @@
 //! Graphs shared by the codegen tests.
 #![allow(dead_code)]
 
-use gradc_ir::{DType, Graph, IrError, NodeId, Op, Shape};
+use gradc_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, Shape, UnaryOp};
 
 fn named(g: &mut Graph, name: &str, op: Op, args: &[NodeId]) -> NodeId {
     let id = g.add(op, args).expect("valid op");
@@ -25,16 +25,16 @@ pub fn xor_forward(dtype: DType) -> (Graph, NodeId, NodeId, NodeId) {
     let w2 = g.add_param("w2", Shape::new([2, 1]));
     let b = g.add_param("b", Shape::scalar());
     let z = g.add(mm.clone(), &[x, w1]).unwrap();
-    let a = g.add(Op::Add, &[z, c]).unwrap();
-    let h = named(&mut g, "h", Op::Relu, &[a]);
+    let a = g.add(Op::Binary(BinaryOp::Add), &[z, c]).unwrap();
+    let h = named(&mut g, "h", Op::Unary(UnaryOp::Relu), &[a]);
     let o = g.add(mm, &[h, w2]).unwrap();
     let o1 = g.add(Op::Reshape(Shape::new([4])), &[o]).unwrap();
-    let yhat = named(&mut g, "yhat", Op::Add, &[o1, b]);
-    let e = g.add(Op::Sub, &[yhat, y]).unwrap();
-    let e2 = g.add(Op::Powi(2), &[e]).unwrap();
+    let yhat = named(&mut g, "yhat", Op::Binary(BinaryOp::Add), &[o1, b]);
+    let e = g.add(Op::Binary(BinaryOp::Sub), &[yhat, y]).unwrap();
+    let e2 = g.add(Op::Unary(UnaryOp::Powi(2)), &[e]).unwrap();
     let s = g.add(Op::Sum, &[e2]).unwrap();
     let n = g.constant(4.0);
-    let loss = named(&mut g, "out", Op::Div, &[s, n]);
+    let loss = named(&mut g, "out", Op::Binary(BinaryOp::Div), &[s, n]);
     (g, h, e, loss)
 }
 
@@ -53,8 +53,8 @@ pub fn xor_joint(dtype: DType) -> Graph {
     let quarter = g.constant(0.25);
     let d_e2 = g.add(Op::BroadcastTo(Shape::new([4])), &[quarter]).unwrap();
     let two = g.constant(2.0);
-    let two_e = g.add(Op::Mul, &[two, e]).unwrap();
-    let d_yhat = named(&mut g, "d_yhat", Op::Mul, &[d_e2, two_e]);
+    let two_e = g.add(Op::Binary(BinaryOp::Mul), &[two, e]).unwrap();
+    let d_yhat = named(&mut g, "d_yhat", Op::Binary(BinaryOp::Mul), &[d_e2, two_e]);
     let d_b = named(&mut g, "d_b", Op::Sum, &[d_yhat]);
     let d_o = g.add(Op::Reshape(Shape::new([4, 1])), &[d_yhat]).unwrap();
     let d_w2 = named(
@@ -76,8 +76,8 @@ pub fn xor_joint(dtype: DType) -> Graph {
         &[d_o, w2],
     );
     let zero = g.constant(0.0);
-    let mask = g.add(Op::Gt, &[h, zero]).unwrap();
-    let d_a = named(&mut g, "d_a", Op::Mul, &[d_h, mask]);
+    let mask = g.add(Op::Binary(BinaryOp::Gt), &[h, zero]).unwrap();
+    let d_a = named(&mut g, "d_a", Op::Binary(BinaryOp::Mul), &[d_h, mask]);
     let d_c = named(&mut g, "d_c", Op::SumTo(Shape::new([2])), &[d_a]);
     let d_w1 = named(
         &mut g,

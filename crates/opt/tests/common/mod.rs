@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use gradc_ir::{broadcast_shapes, Graph, NodeId, Op, Shape};
+use gradc_ir::{broadcast_shapes, BinaryOp, Graph, NodeId, Op, Shape, UnaryOp};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct T {
@@ -77,20 +77,20 @@ pub fn eval(g: &Graph, inputs: &[T], params: &[T]) -> Vec<T> {
             Op::Input(i) => inputs[*i].data.clone(),
             Op::Param(i) => params[*i].data.clone(),
             Op::Const(c) => vec![c.value()],
-            Op::Neg => un(&|x| -x),
-            Op::Relu => un(&|x| if x > 0.0 { x } else { 0.0 }),
-            Op::Sigmoid => un(&sigmoid),
-            Op::Tanh => un(&f64::tanh),
-            Op::Exp => un(&f64::exp),
-            Op::Ln => un(&f64::ln),
-            Op::Sqrt => un(&f64::sqrt),
-            Op::Powi(n) => un(&|x| x.powi(*n)),
-            Op::Add => bin(&|x, y| x + y),
-            Op::Sub => bin(&|x, y| x - y),
-            Op::Mul => bin(&|x, y| x * y),
-            Op::Div => bin(&|x, y| x / y),
-            Op::Max => bin(&|x, y| if x >= y { x } else { y }),
-            Op::Gt => bin(&|x, y| if x > y { 1.0 } else { 0.0 }),
+            Op::Unary(UnaryOp::Neg) => un(&|x| -x),
+            Op::Unary(UnaryOp::Relu) => un(&|x| if x > 0.0 { x } else { 0.0 }),
+            Op::Unary(UnaryOp::Sigmoid) => un(&sigmoid),
+            Op::Unary(UnaryOp::Tanh) => un(&f64::tanh),
+            Op::Unary(UnaryOp::Exp) => un(&f64::exp),
+            Op::Unary(UnaryOp::Ln) => un(&f64::ln),
+            Op::Unary(UnaryOp::Sqrt) => un(&f64::sqrt),
+            Op::Unary(UnaryOp::Powi(n)) => un(&|x| x.powi(*n)),
+            Op::Binary(BinaryOp::Add) => bin(&|x, y| x + y),
+            Op::Binary(BinaryOp::Sub) => bin(&|x, y| x - y),
+            Op::Binary(BinaryOp::Mul) => bin(&|x, y| x * y),
+            Op::Binary(BinaryOp::Div) => bin(&|x, y| x / y),
+            Op::Binary(BinaryOp::Max) => bin(&|x, y| if x >= y { x } else { y }),
+            Op::Binary(BinaryOp::Gt) => bin(&|x, y| if x > y { 1.0 } else { 0.0 }),
             Op::MatMul { ta, tb } => {
                 let (m, n) = (shape.dims()[0], shape.dims()[1]);
                 let k = if *ta {

@@ -1,5 +1,25 @@
-use crate::{broadcast_shapes, IrError, Shape};
+//! The op set: [`Op`] and its kinds, each kind described once in its own file.
+
+mod binary;
+mod row;
+mod unary;
+
+pub use binary::{BinaryKernel, BinaryOp, BinaryVjpKernel};
+pub use row::RowOp;
+pub use unary::{UnaryKernel, UnaryOp, UnaryVjpKernel};
+
+use crate::{broadcast_shapes, IrError, NodeId, Shape};
 use std::fmt;
+
+/// `matmul` with its transpose flags: `matmul`, `matmul.tn`, `matmul.nt`, `matmul.tt`.
+fn matmul_name(ta: bool, tb: bool) -> &'static str {
+    match (ta, tb) {
+        (false, false) => "matmul",
+        (true, false) => "matmul.tn",
+        (false, true) => "matmul.nt",
+        (true, true) => "matmul.tt",
+    }
+}
 
 /// Element type of every tensor in a graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,9 +70,14 @@ impl fmt::Debug for Const {
     }
 }
 
-/// The closed set of primitive operations. Everything the surface language offers
-/// (`mse`, `cross_entropy`, `mean`, 1-D `matmul`, ...) is desugared into these by
-/// the frontend. Elementwise binary ops broadcast by NumPy's rules.
+/// The closed set of primitive operations, grouped by kind. Everything the
+/// surface language offers (`mse`, `cross_entropy`, `mean`, 1-D `matmul`, ...)
+/// is desugared into these by the frontend. Each kind with more than one member
+/// (unary, binary, row) is described once, in its own file; the one-of-a-kind
+/// ops below are described by one arm each.
+///
+/// The variant order is the order of [`Ord`], which the optimizer's e-graph
+/// uses to break ties; reordering changes generated code.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Op {
     /// The `i`-th `#[input]` argument (data, no gradient).
@@ -66,35 +91,18 @@ pub enum Op {
     /// `c·B` ([`crate::Extent`]), so nothing folds it into other constants.
     Count(usize),
 
-    Neg,
-    Relu,
-    Sigmoid,
-    Tanh,
-    Exp,
-    Ln,
-    Softplus,
-    Sqrt,
-    Powi(i32),
-
-    Add,
-    Sub,
-    Mul,
-    Div,
-    /// Elementwise maximum; on a tie the gradient goes to the first argument.
-    Max,
-    /// Elementwise `a > b` as 1.0 or 0.0 (a mask; it has no gradient).
-    Gt,
+    /// Elementwise, one operand ([`UnaryOp`]).
+    Unary(UnaryOp),
+    /// Elementwise with broadcasting, two operands ([`BinaryOp`]).
+    Binary(BinaryOp),
     /// One-hot rows of `C` classes: input shape `S`, output `S + [C]`, element
     /// `[.., j]` is 1.0 where the input equals `j` exactly, else 0.0 (so a
     /// fractional, negative, too large or NaN label selects no class). `C` is a
-    /// literal. Like `Gt` it has no gradient: labels are data.
+    /// literal. Like `gt` it has no gradient: labels are data.
     OneHot(usize),
 
     /// 2-D matrix product `op(a) · op(b)`, where `op` transposes when the flag is set.
-    MatMul {
-        ta: bool,
-        tb: bool,
-    },
+    MatMul { ta: bool, tb: bool },
     /// 2-D transpose.
     Transpose,
     /// Same elements, new shape.
@@ -107,14 +115,32 @@ pub enum Op {
 
     /// Sum of all elements, a scalar.
     Sum,
-    /// Sum over the last axis, keeping it with size 1.
-    SumLast,
-    /// `ln Σ exp` over the last axis, computed stably, keeping it with size 1.
-    LogSumExp,
-    /// Softmax over the last axis.
-    Softmax,
-    /// `z - logsumexp(z)` over the last axis.
-    LogSoftmax,
+    /// A function of each row along the last axis ([`RowOp`]).
+    Row(RowOp),
+}
+
+/// What a symbolic derivative (the `vjp` of [`UnaryOp`], [`BinaryOp`],
+/// [`RowOp`]) needs from the graph it is written into: autodiff's builder.
+pub trait Build {
+    /// A new node `op(args)`.
+    fn node(&mut self, op: impl Into<Op>, args: &[NodeId]) -> Result<NodeId, IrError>;
+    /// The scalar constant `v` (one node per value).
+    fn constant(&mut self, v: f64) -> NodeId;
+    /// `x` summed down to the shape of node `like` (`x` itself if it has it).
+    fn sum_to(&mut self, x: NodeId, like: NodeId) -> Result<NodeId, IrError>;
+    /// `x` broadcast to the shape of node `like` (`x` itself if it has it).
+    fn broadcast_to(&mut self, x: NodeId, like: NodeId) -> Result<NodeId, IrError>;
+}
+
+/// How provenance text names the parts of one node: its adjoint `g`, the node
+/// itself `y`, and its operands, as operands (parenthesised where needed) and
+/// bare. Missing operands are empty.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
+    pub g: String,
+    pub y: String,
+    pub x: [String; 2],
+    pub bare: [String; 2],
 }
 
 impl Op {
@@ -124,14 +150,11 @@ impl Op {
 
     /// Number of arguments the op takes.
     pub fn arity(&self) -> usize {
-        use Op::*;
         match self {
-            Input(_) | Param(_) | Const(_) | Count(_) => 0,
-            Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => 1,
-            OneHot(_) => 1,
-            Transpose | Reshape(_) | BroadcastTo(_) | SumTo(_) => 1,
-            Sum | SumLast | LogSumExp | Softmax | LogSoftmax => 1,
-            Add | Sub | Mul | Div | Max | Gt | MatMul { .. } => 2,
+            Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
+            Op::Unary(_) | Op::OneHot(_) | Op::Row(_) | Op::Sum => 1,
+            Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => 1,
+            Op::Binary(_) | Op::MatMul { .. } => 2,
         }
     }
 
@@ -139,67 +162,41 @@ impl Op {
         self.arity() == 0
     }
 
-    /// Unary ops applied to each element independently.
-    pub fn is_elementwise_unary(&self) -> bool {
-        use Op::*;
-        matches!(
-            self,
-            Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_)
-        )
-    }
-
-    /// Binary ops applied elementwise with broadcasting.
-    pub fn is_elementwise_binary(&self) -> bool {
-        use Op::*;
-        matches!(self, Add | Sub | Mul | Div | Max | Gt)
+    /// Whether the op passes a gradient to its arguments: the one place that
+    /// decides it (autodiff and the interpreter both ask). Leaves have none to
+    /// pass; masks and one-hot rows of labels pass none.
+    pub fn has_gradient(&self) -> bool {
+        match self {
+            Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::OneHot(_) => false,
+            Op::Unary(u) => u.has_gradient(),
+            Op::Binary(b) => b.has_gradient(),
+            Op::MatMul { .. }
+            | Op::Transpose
+            | Op::Reshape(_)
+            | Op::BroadcastTo(_)
+            | Op::SumTo(_)
+            | Op::Sum
+            | Op::Row(_) => true,
+        }
     }
 
     /// The op's name in the text form.
     pub fn name(&self) -> &'static str {
-        use Op::*;
         match self {
-            Input(_) => "input",
-            Param(_) => "param",
-            Const(_) => "const",
-            Count(_) => "count",
-            Neg => "neg",
-            Relu => "relu",
-            Sigmoid => "sigmoid",
-            Tanh => "tanh",
-            Exp => "exp",
-            Ln => "ln",
-            Softplus => "softplus",
-            Sqrt => "sqrt",
-            Powi(_) => "powi",
-            Add => "add",
-            Sub => "sub",
-            Mul => "mul",
-            Div => "div",
-            Max => "max",
-            Gt => "gt",
-            OneHot(_) => "one_hot",
-            MatMul {
-                ta: false,
-                tb: false,
-            } => "matmul",
-            MatMul {
-                ta: true,
-                tb: false,
-            } => "matmul.tn",
-            MatMul {
-                ta: false,
-                tb: true,
-            } => "matmul.nt",
-            MatMul { ta: true, tb: true } => "matmul.tt",
-            Transpose => "transpose",
-            Reshape(_) => "reshape",
-            BroadcastTo(_) => "broadcast_to",
-            SumTo(_) => "sum_to",
-            Sum => "sum",
-            SumLast => "sum_last",
-            LogSumExp => "logsumexp",
-            Softmax => "softmax",
-            LogSoftmax => "log_softmax",
+            Op::Input(_) => "input",
+            Op::Param(_) => "param",
+            Op::Const(_) => "const",
+            Op::Count(_) => "count",
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::OneHot(_) => "one_hot",
+            Op::MatMul { ta, tb } => matmul_name(*ta, *tb),
+            Op::Transpose => "transpose",
+            Op::Reshape(_) => "reshape",
+            Op::BroadcastTo(_) => "broadcast_to",
+            Op::SumTo(_) => "sum_to",
+            Op::Sum => "sum",
+            Op::Row(r) => r.name(),
         }
     }
 
@@ -207,34 +204,23 @@ impl Op {
     /// `input`, `param`, `const`, `count`, `powi`, `one_hot`, `reshape`, `broadcast_to`,
     /// `sum_to`).
     pub fn from_plain_name(name: &str) -> Option<Op> {
-        use Op::*;
-        let mm = |ta, tb| MatMul { ta, tb };
-        Some(match name {
-            "neg" => Neg,
-            "relu" => Relu,
-            "sigmoid" => Sigmoid,
-            "tanh" => Tanh,
-            "exp" => Exp,
-            "ln" => Ln,
-            "softplus" => Softplus,
-            "sqrt" => Sqrt,
-            "add" => Add,
-            "sub" => Sub,
-            "mul" => Mul,
-            "div" => Div,
-            "max" => Max,
-            "gt" => Gt,
-            "matmul" => mm(false, false),
-            "matmul.tn" => mm(true, false),
-            "matmul.nt" => mm(false, true),
-            "matmul.tt" => mm(true, true),
-            "transpose" => Transpose,
-            "sum" => Sum,
-            "sum_last" => SumLast,
-            "logsumexp" => LogSumExp,
-            "softmax" => Softmax,
-            "log_softmax" => LogSoftmax,
-            _ => return None,
+        if let Some(u) = UnaryOp::from_name(name) {
+            return Some(Op::Unary(u));
+        }
+        if let Some(b) = BinaryOp::from_name(name) {
+            return Some(Op::Binary(b));
+        }
+        if let Some(r) = RowOp::from_name(name) {
+            return Some(Op::Row(r));
+        }
+        let matmul = [(false, false), (true, false), (false, true), (true, true)]
+            .into_iter()
+            .find(|&(ta, tb)| matmul_name(ta, tb) == name)
+            .map(|(ta, tb)| Op::MatMul { ta, tb });
+        matmul.or(match name {
+            "transpose" => Some(Op::Transpose),
+            "sum" => Some(Op::Sum),
+            _ => None,
         })
     }
 
@@ -272,14 +258,12 @@ impl Op {
             Input(_) | Param(_) => Err(IrError::new("leaf shapes are given, not inferred")),
             Const(_) | Count(_) => Ok(Shape::scalar()),
             // The derivative needs xⁿ⁻¹, so n − 1 must be an i32 too.
-            Powi(i32::MIN) => Err(IrError::new(format!(
+            Unary(UnaryOp::Powi(i32::MIN)) => Err(IrError::new(format!(
                 "powi: the exponent must be at least {}",
                 i32::MIN + 1
             ))),
-            Neg | Relu | Sigmoid | Tanh | Exp | Ln | Softplus | Sqrt | Powi(_) => {
-                Ok(args[0].clone())
-            }
-            Add | Sub | Mul | Div | Max | Gt => broadcast_shapes(args[0], args[1]).ok_or_else(|| {
+            Unary(_) => Ok(args[0].clone()),
+            Binary(_) => broadcast_shapes(args[0], args[1]).ok_or_else(|| {
                 IrError::new(format!(
                     "shapes {} and {} do not broadcast (NumPy rules: trailing dimensions must be equal or 1)",
                     args[0], args[1]
@@ -341,14 +325,14 @@ impl Op {
                 }
             }
             Sum => Ok(Shape::scalar()),
-            SumLast | LogSumExp | Softmax | LogSoftmax => {
+            Row(r) => {
                 if args[0].is_scalar() {
                     return Err(IrError::new(format!(
                         "`{}` needs at least one axis, got a scalar",
                         self.name()
                     )));
                 }
-                if matches!(self, Softmax | LogSoftmax) {
+                if r.keeps_row() {
                     Ok(args[0].clone())
                 } else {
                     let mut d = args[0].0.clone();
@@ -384,51 +368,30 @@ mod tests {
 
     #[test]
     fn plain_names_round_trip() {
-        let plain = [
-            Op::Neg,
-            Op::Relu,
-            Op::Sigmoid,
-            Op::Tanh,
-            Op::Exp,
-            Op::Ln,
-            Op::Softplus,
-            Op::Sqrt,
-            Op::Add,
-            Op::Sub,
-            Op::Mul,
-            Op::Div,
-            Op::Max,
-            Op::Gt,
-            Op::Transpose,
-            Op::Sum,
-            Op::SumLast,
-            Op::LogSumExp,
-            Op::Softmax,
-            Op::LogSoftmax,
-            Op::MatMul {
-                ta: false,
-                tb: false,
-            },
-            Op::MatMul {
-                ta: true,
-                tb: false,
-            },
-            Op::MatMul {
-                ta: false,
-                tb: true,
-            },
-            Op::MatMul { ta: true, tb: true },
-        ];
-        for op in plain {
+        let mut plain: Vec<Op> = UnaryOp::PLAIN.into_iter().map(Op::Unary).collect();
+        plain.extend(BinaryOp::ALL.map(Op::Binary));
+        plain.extend(RowOp::ALL.map(Op::Row));
+        plain.extend([Op::Transpose, Op::Sum]);
+        plain.extend(
+            [(false, false), (true, false), (false, true), (true, true)]
+                .map(|(ta, tb)| Op::MatMul { ta, tb }),
+        );
+        let mut names: Vec<&str> = plain.iter().map(|op| op.name()).collect();
+        for op in &plain {
             assert_eq!(
-                Op::from_plain_name(op.name()),
-                Some(op.clone()),
+                Op::from_plain_name(op.name()).as_ref(),
+                Some(op),
                 "{}",
                 op.name()
             );
         }
+        // Every name is defined once.
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
         for data_op in [
-            Op::Powi(2),
+            Op::Unary(UnaryOp::Powi(2)),
             Op::OneHot(3),
             Op::Reshape(Shape::scalar()),
             Op::constant(1.0),
@@ -437,5 +400,39 @@ mod tests {
         ] {
             assert_eq!(Op::from_plain_name(data_op.name()), None);
         }
+    }
+
+    #[test]
+    fn scalar_functions_and_derivatives_agree() {
+        // Each op's scalar derivative against a central difference of its value.
+        let ops = UnaryOp::PLAIN.into_iter().chain([
+            UnaryOp::Powi(3),
+            UnaryOp::Powi(-2),
+            UnaryOp::Powi(1),
+        ]);
+        struct Vjp(f64, f64, f64);
+        impl UnaryVjpKernel<f64> for Vjp {
+            type Out = f64;
+            fn call(self, f: impl Fn(f64, f64, f64) -> f64 + Copy) -> f64 {
+                f(1.0, self.0, self.1 + self.2)
+            }
+        }
+        for op in ops {
+            for x in [0.3, 1.7, -0.8] {
+                if matches!(op, UnaryOp::Ln | UnaryOp::Sqrt) && x < 0.0 {
+                    continue;
+                }
+                let h = 1e-6;
+                let fd = (op.eval(x + h) - op.eval(x - h)) / (2.0 * h);
+                let d = op.with_vjp(Vjp(x, op.eval(x), 0.0)).unwrap();
+                assert!((d - fd).abs() < 1e-6, "{op:?} at {x}: {d} vs {fd}");
+            }
+        }
+        assert!(UnaryOp::Powi(0).with_vjp(Vjp(1.0, 1.0, 0.0)).is_none());
+        assert_eq!(BinaryOp::Max.eval(2.0, 2.0), 2.0);
+        assert_eq!(BinaryOp::Gt.eval(2.0f32, 1.0), 1.0);
+        assert!(!Op::Binary(BinaryOp::Gt).has_gradient());
+        assert!(!Op::OneHot(3).has_gradient());
+        assert!(Op::Row(RowOp::Softmax).has_gradient());
     }
 }
