@@ -1,0 +1,102 @@
+//! Matrix products: small ones as inline i-k-j loops LLVM unrolls, large
+//! ones as a call to the runtime's register-blocked GEMM.
+
+use crate::emit::loops::{index, lit, peel};
+use crate::emit::{err, Emitter};
+use gradc_ir::{nominal, IrError, NodeId};
+use proc_macro2::Ident;
+use quote::quote;
+
+/// Matmuls with at least this many multiply-adds call the register-blocked
+/// run-time kernel; smaller ones stay inline loops LLVM unrolls.
+const MIN_GEMM_MACS: usize = 2048;
+
+impl<'g> Emitter<'g> {
+    /// `op(a) · op(b)` in i-k-j order, reading transposed operands in place.
+    pub(super) fn matmul(
+        &mut self,
+        id: NodeId,
+        a: NodeId,
+        b: NodeId,
+        ta: bool,
+        tb: bool,
+    ) -> Result<(), IrError> {
+        let (m, n) = match self.shape(id).dims() {
+            [m, n] => (*m, *n),
+            _ => return err(format!("matmul node {id} is not 2-D")),
+        };
+        let k = match (self.shape(a).dims(), ta) {
+            ([_, k], false) | ([k, _], true) => *k,
+            _ => return err(format!("matmul node {id}: left operand is not 2-D")),
+        };
+        let (an, bn) = (self.tensor(a)?, self.tensor(b)?);
+        if nominal(m) * nominal(n) * nominal(k) >= MIN_GEMM_MACS {
+            return self.gemm(id, (m, n, k), (&an, ta), (&bn, tb));
+        }
+        let var = |d: usize, name: &str| {
+            (d != 1).then(|| Ident::new(name, proc_macro2::Span::call_site()))
+        };
+        let vars = [var(m, "i"), var(k, "k"), var(n, "j")];
+        let (mn, nn, kn) = (m, n, k);
+        let y = self.new_buffer_for(id, true);
+        let body = |vs: &[Option<Ident>], first: bool| {
+            let (vi, vk, vj) = (&vs[0], &vs[1], &vs[2]);
+            let ai = if ta {
+                index(&[(vk, mn), (vi, 1)])
+            } else {
+                index(&[(vi, kn), (vk, 1)])
+            };
+            let bi = if tb {
+                index(&[(vj, kn), (vk, 1)])
+            } else {
+                index(&[(vk, nn), (vj, 1)])
+            };
+            let oi = index(&[(vi, nn), (vj, 1)]);
+            Ok(if first {
+                quote!(#y[#oi] = #an[#ai] * #bn[#bi];)
+            } else {
+                quote!(#y[#oi] += #an[#ai] * #bn[#bi];)
+            })
+        };
+        let code = peel(&vars, &[m, k, n], 1, body)?;
+        self.stmts.push(code);
+        Ok(())
+    }
+
+    /// A large matmul through `rt::gemm_strided`: a transposed operand is the
+    /// same buffer read through swapped strides (the kernel packs its panels
+    /// anyway), so nothing is copied.
+    fn gemm(
+        &mut self,
+        id: NodeId,
+        (m, n, k): (usize, usize, usize),
+        (an, ta): (&Ident, bool),
+        (bn, tb): (&Ident, bool),
+    ) -> Result<(), IrError> {
+        let rt = quote!(::gradc::__private::rt);
+        // A is m×k: stored [m, k], or [k, m] when transposed.
+        let (ars, acs) = if ta {
+            (lit(1), lit(m))
+        } else {
+            (lit(k), lit(1))
+        };
+        // B is k×n: stored [k, n], or [n, k] when transposed.
+        let (brs, bcs) = if tb {
+            (lit(1), lit(k))
+        } else {
+            (lit(n), lit(1))
+        };
+        let (lm, ln, lk) = (lit(m), lit(n), lit(k));
+        let y = self.new_buffer_for(id, true);
+        self.stmts.push(quote! {
+            #rt::gemm_strided(
+                #lm, #ln, #lk,
+                #rt::Strided { data: &#an[..], rs: #ars, cs: #acs },
+                #rt::Strided { data: &#bn[..], rs: #brs, cs: #bcs },
+                &mut #y[..],
+                false,
+            );
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Row-wise ops over the last axis: `logsumexp`, `softmax` and
+//! `log_softmax`, each one pass per row from the row maximum (and a
+//! `logsumexp` sharing its pass with a later `softmax` of the same operand).
+
+use crate::emit::loops::{index, lit, loop_vars, nest};
+use crate::emit::{err, Emitter, Val};
+use gradc_ir::{DType, IrError, NodeId, RowOp};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+impl<'g> Emitter<'g> {
+    /// Rows and columns of an op over the last axis.
+    pub(super) fn rows_cols(&self, x: NodeId) -> (usize, usize) {
+        let s = self.shape(x);
+        let c = s.last().unwrap_or(1);
+        (s.numel().checked_div(c).unwrap_or(0), c)
+    }
+
+    /// logsumexp / softmax / log_softmax: a loop over rows, each subtracting the
+    /// row maximum before `exp` so nothing overflows.
+    pub(super) fn rowwise(&mut self, id: NodeId, x: NodeId, op: RowOp) -> Result<(), IrError> {
+        let (r, c) = self.rows_cols(x);
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(&[r, c]);
+        let (vi, vj) = (vars[0].clone(), vars[1].clone());
+        let row0 = index(&[(&vi, c)]);
+        let xij = index(&[(&vi, c), (&vj, 1)]);
+        let z = self.zero().ts;
+        let max = match &vj {
+            Some(j) => {
+                let c = lit(c);
+                quote! {
+                    let mut mx = #xn[#row0];
+                    for #j in 1..#c { mx = mx.max(#xn[#xij]); }
+                }
+            }
+            None => quote!(let mx = #xn[#row0];),
+        };
+        let cols = |body: TokenStream| nest(std::slice::from_ref(&vj), &[c], body);
+        // f32 rows use the runtime's branch-free exp (≤ 2 ulp), which LLVM
+        // vectorises; libm's is an opaque call per element.
+        let exp = |x: TokenStream| match self.dtype {
+            DType::F32 => quote!(::gradc::__private::rt::exp_f32(#x)),
+            DType::F64 => quote!((#x).exp()),
+        };
+        let e_ij = exp(quote!(#xn[#xij] - mx));
+        let y = self.new_buffer_for(id, true);
+        // `logsumexp x` with a later `softmax x`: the exponentials go into the
+        // softmax's buffer, summed and normalised in the same row (the same
+        // values, in the same order, as two separate passes).
+        let with_softmax = match (op, self.softmax_of[x.index()]) {
+            (RowOp::LogSumExp, Some(s)) if s > id && self.direct[s.index()].is_none() => Some(s),
+            _ => None,
+        };
+        let body = match op {
+            RowOp::LogSumExp if with_softmax.is_some() => {
+                let s = with_softmax.unwrap_or(id);
+                // Named after the logsumexp and not recorded as the softmax's
+                // local, so the comments keep this block in the forward pass.
+                let sm = self.names.take(&format!("{y}_softmax"));
+                let owned = self.alloc(&sm, r * c, true, s);
+                self.vals[s.index()] = Some(Val::Tensor {
+                    name: sm.clone(),
+                    owned,
+                });
+                let exps = cols(quote!(#sm[#xij] = #e_ij;));
+                let sum = cols(quote!(se += #sm[#xij];));
+                let scale = cols(quote!(#sm[#xij] /= se;));
+                let yi = index(&[(&vi, 1)]);
+                quote! {
+                    #max
+                    #exps
+                    let mut se = #z;
+                    #sum
+                    #y[#yi] = mx + se.ln();
+                    #scale
+                }
+            }
+            RowOp::LogSumExp => {
+                let acc = cols(quote!(se += #e_ij;));
+                let yi = index(&[(&vi, 1)]);
+                quote! {
+                    #max
+                    let mut se = #z;
+                    #acc
+                    #y[#yi] = mx + se.ln();
+                }
+            }
+            RowOp::Softmax => {
+                // Exponentials in a loop of their own (it vectorises), then the sum.
+                let exps = cols(quote!(#y[#xij] = #e_ij;));
+                let sum = cols(quote!(se += #y[#xij];));
+                let scale = cols(quote!(#y[#xij] /= se;));
+                quote! {
+                    #max
+                    #exps
+                    let mut se = #z;
+                    #sum
+                    #scale
+                }
+            }
+            RowOp::LogSoftmax => {
+                let acc = cols(quote!(se += #e_ij;));
+                let shift = cols(quote!(#y[#xij] = #xn[#xij] - lse;));
+                quote! {
+                    #max
+                    let mut se = #z;
+                    #acc
+                    let lse = mx + se.ln();
+                    #shift
+                }
+            }
+            RowOp::SumLast => return err(format!("`{}` is not a row op", op.name())),
+        };
+        self.stmts.push(match &vi {
+            Some(i) => {
+                let r = lit(r);
+                quote!(for #i in 0..#r { #body })
+            }
+            None => quote!({ #body }),
+        });
+        Ok(())
+    }
+}

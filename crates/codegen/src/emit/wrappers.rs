@@ -1,0 +1,358 @@
+//! The generated items around the emitted body: `forward`, and
+//! `forward_backward` with its `Workspace` struct, `forward_backward_with`
+//! and the per-thread workspace, generic over `B` when the graph is. Here
+//! too the contract checks on the joint graph's roots and which gradients
+//! are written straight into `grads`.
+
+use super::alloc::{is_batch, stack_fits, MAX_STACK_ELEMS_WS};
+use super::loops::{flatten_mut, lit};
+use super::{err, Emitter, Val};
+use crate::expr;
+use crate::names::{self, Locals};
+use crate::rust_type;
+use gradc_ir::{verify, DType, Extent, Graph, IrError, NodeId, Op, Shape};
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+/// Tensor gradients with more elements than this are computed in place in
+/// `grads` (see `forward_backward`).
+const MIN_DIRECT_ELEMS: usize = 256;
+
+impl<'g> Emitter<'g> {
+    /// Argument names for the signature: `_`-prefixed when no leaf reads them,
+    /// so an unused struct does not warn.
+    fn arg_names(&self) -> (Ident, Ident) {
+        let id = |s: &str| Ident::new(s, proc_macro2::Span::call_site());
+        (
+            id(if self.uses_params {
+                "params"
+            } else {
+                "_params"
+            }),
+            id(if self.uses_inputs {
+                "inputs"
+            } else {
+                "_inputs"
+            }),
+        )
+    }
+}
+
+/// The generic parameters and the `Inputs` / `Workspace` types of a graph's
+/// functions: `<const B: usize>`, `Inputs<B>`, `Workspace<B>` when it is
+/// batch-generic ([`Graph::is_batch_generic`]), else nothing and the bare names.
+struct Generics {
+    params: TokenStream,
+    inputs: TokenStream,
+    workspace: TokenStream,
+    /// A compile-time check that `B` is at least 1 (a mean over no rows has
+    /// no value), evaluated when the caller picks `B`.
+    check: TokenStream,
+}
+
+fn generics(g: &Graph) -> Generics {
+    if g.is_batch_generic() {
+        Generics {
+            params: quote!(<const B: usize>),
+            inputs: quote!(Inputs<B>),
+            workspace: quote!(Workspace<B>),
+            check: quote!(const { assert!(B > 0, "gradc: the batch size B must be at least 1") };),
+        }
+    } else {
+        Generics {
+            params: quote!(),
+            inputs: quote!(Inputs),
+            workspace: quote!(Workspace),
+            check: quote!(),
+        }
+    }
+}
+
+/// `[[0.0f32; 2]; 4]` for a shape.
+fn zero_array(dtype: DType, shape: &Shape) -> TokenStream {
+    let mut t = match dtype {
+        DType::F32 => quote!(0.0f32),
+        DType::F64 => quote!(0.0f64),
+    };
+    for &d in shape.dims().iter().rev() {
+        let n = lit(d);
+        t = quote!([#t; #n]);
+    }
+    t
+}
+
+/// Also returns each node's local name (the hook `annotate.rs` keys comments on).
+pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
+    verify(g)?;
+    let Some(root) = g.roots().first().map(|r| r.node) else {
+        return err("forward graph has no root");
+    };
+    if root.index() >= g.len() {
+        return err(format!("root {root} does not exist"));
+    }
+    let mut em = Emitter::run(g, &[root], false)?;
+    let shape = g.shape(root);
+    let ret = match em.val(root)?.clone() {
+        Val::Scalar(e) => e.ts,
+        Val::Tensor { .. } | Val::Fused => {
+            let out = em.names.take("out");
+            let zero = zero_array(g.dtype(), shape);
+            let dst = flatten_mut(quote!(#out), shape.rank());
+            let src = em.slice_ref(root)?;
+            em.stmts.push(quote!(let mut #out = #zero;));
+            em.stmts.push(quote!(#dst.copy_from_slice(#src);));
+            quote!(#out)
+        }
+    };
+    let ty = rust_type(g.dtype(), shape);
+    let (p, i) = em.arg_names();
+    let stmts = &em.stmts;
+    let Generics {
+        params: gp,
+        inputs: it,
+        check,
+        ..
+    } = generics(g);
+    let item = quote! {
+        pub fn forward #gp (#p: &Params, #i: &#it) -> #ty {
+            #check
+            #(#stmts)*
+            #ret
+        }
+    };
+    Ok((item, em.names.locals()))
+}
+
+/// The shown items (`forward_backward`, and the workspace when it has
+/// buffers), the supporting items (the empty workspace API of a small network),
+/// and each node's local name (the hook `annotate.rs` keys comments on).
+pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, Locals), IrError> {
+    // Before any shape lookup: the verifier also checks that every root exists.
+    verify(g)?;
+    let roots = g.roots();
+    let params = g.params();
+    if roots.len() != params.len() + 1 {
+        return err(format!(
+            "joint graph has {} roots; expected `loss` and one gradient for each of {} parameters",
+            roots.len(),
+            params.len()
+        ));
+    }
+    if roots[0].name != "loss" || !g.shape(roots[0].node).is_scalar() {
+        return err(format!(
+            "the first root of a joint graph must be the scalar `loss`, got `{}` of shape {}",
+            roots[0].name,
+            g.shape(roots[0].node)
+        ));
+    }
+    for (r, p) in roots[1..].iter().zip(params) {
+        let want = format!("d_{}", g.name(*p).unwrap_or("?"));
+        if r.name != want || g.shape(r.node) != g.shape(*p) {
+            return err(format!(
+                "root `{}` of shape {} should be `{want}` of shape {}",
+                r.name,
+                g.shape(r.node),
+                g.shape(*p)
+            ));
+        }
+    }
+    let root_ids: Vec<NodeId> = roots.iter().map(|r| r.node).collect();
+    // A tensor gradient that is the root of one parameter only (not the loss,
+    // not shared) is computed in place in `grads`: no buffer, no final copy.
+    let mut direct = vec![None; g.len()];
+    for (r, p) in roots[1..].iter().zip(params) {
+        let once = root_ids.iter().filter(|n| **n == r.node).count() == 1;
+        let rank = g.shape(*p).rank();
+        // Small gradients stay locals LLVM keeps in registers; copying them is free.
+        let big = g.shape(*p).numel() > MIN_DIRECT_ELEMS;
+        if once && big && rank >= 1 && !matches!(g.op(r.node), Op::Input(_) | Op::Param(_)) {
+            if let Some(n) = g.name(*p).filter(|n| names::is_plain_ident(n)) {
+                direct[r.node.index()] =
+                    Some((Ident::new(n, proc_macro2::Span::call_site()), rank));
+            }
+        }
+    }
+    let mut em = Emitter::run_with(g, &root_ids, true, direct)?;
+    for (r, p) in roots[1..].iter().zip(params) {
+        if em.in_grads[r.node.index()] {
+            continue;
+        }
+        let field = em.field(*p)?;
+        let rank = g.shape(*p).rank();
+        let write = match em.val(r.node)? {
+            Val::Scalar(e) => {
+                let e = &e.ts;
+                quote!(grads.#field = #e;)
+            }
+            Val::Tensor { .. } | Val::Fused => {
+                let dst = flatten_mut(quote!(grads.#field), rank);
+                let src = em.slice_ref(r.node)?;
+                quote!(#dst.copy_from_slice(#src);)
+            }
+        };
+        em.stmts.push(write);
+    }
+    let loss = match em.val(roots[0].node)? {
+        Val::Scalar(e) => e.ts.clone(),
+        Val::Tensor { .. } | Val::Fused => return err("the loss is not a scalar"),
+    };
+    let ty = expr::elem(g.dtype());
+    let (p, i) = em.arg_names();
+    let gr = Ident::new(
+        if params.is_empty() { "_grads" } else { "grads" },
+        proc_macro2::Span::call_site(),
+    );
+    let stmts = &em.stmts;
+    let fields = em.workspace.take().unwrap_or_default();
+    let mut support = TokenStream::new();
+    let Generics {
+        params: gp,
+        inputs: it,
+        workspace: wt,
+        check,
+    } = generics(g);
+    let item = if fields.is_empty() {
+        // No large buffers: an empty workspace (in `support`, not shown in
+        // GRADIENT_CODE), so generic code can always call
+        // `forward_backward_with`; `forward_backward` holds the body (no
+        // thread-local access, nothing between the caller and the registers).
+        support = quote! {
+            /// Scratch buffers of [`forward_backward_with`]: none for this network.
+            #[derive(Debug, Default)]
+            pub struct Workspace #gp {}
+
+            impl #gp #wt {
+                /// The empty workspace (allocates nothing).
+                pub fn new() -> Self {
+                    Workspace {}
+                }
+            }
+
+            /// [`forward_backward`]; this network needs no scratch.
+            #[inline]
+            pub fn forward_backward_with #gp (params: &Params, inputs: &#it, grads: &mut Grads, _ws: &mut #wt) -> #ty {
+                forward_backward(params, inputs, grads)
+            }
+        };
+        quote! {
+            pub fn forward_backward #gp (#p: &Params, #i: &#it, #gr: &mut Grads) -> #ty {
+                #check
+                #(#stmts)*
+                #loss
+            }
+        }
+    } else {
+        // Large buffers live in a workspace the caller may own
+        // (`forward_backward_with`); `forward_backward` keeps one per thread, so
+        // no call after a thread's first allocates.
+        let names: Vec<&Ident> = fields.iter().map(|(n, _)| n).collect();
+        let elem = &em.elem;
+        let z = em.zero().ts;
+        // A `B`-sized buffer is a boxed slice of `c * B` elements (`[T; c * B]`
+        // is not a type for a const generic `B`); the others fixed arrays.
+        let types = fields.iter().map(|(_, l)| {
+            if is_batch(*l) {
+                quote!(::std::boxed::Box<[#elem]>)
+            } else {
+                let l = lit(*l);
+                quote!(::std::boxed::Box<[#elem; #l]>)
+            }
+        });
+        let inits = fields.iter().map(|(_, l)| {
+            match (Extent::of(*l), stack_fits(*l, MAX_STACK_ELEMS_WS)) {
+                // Used only when the batch is too large for the stack array (see
+                // `alloc_batch`); empty otherwise.
+                (Extent::Batch(_), Some(fits)) => {
+                    let n = lit(*l);
+                    quote!(::std::vec![#z; if #fits { 0 } else { #n }].into_boxed_slice())
+                }
+                (Extent::Batch(_), None) => {
+                    let l = lit(*l);
+                    quote!(::std::vec![#z; #l].into_boxed_slice())
+                }
+                (Extent::Fixed(_), _) => {
+                    quote!(::gradc::__private::rt::zeroed_box())
+                }
+            }
+        });
+        let ws = &em.ws;
+        // One workspace per thread, or with `B`, one per batch size a thread
+        // has used (a `static` cannot depend on `B`, so they are kept as `Any`).
+        // When every field is a stack-capable `c·B` buffer, a small enough `B`
+        // uses none of them: an empty workspace (no allocation) then serves,
+        // and the thread-local lookup is skipped.
+        let small: Option<Vec<TokenStream>> = fields
+            .iter()
+            .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
+            .collect();
+        let fast = small.map(|small| {
+            quote! {
+                if #(#small)&&* {
+                    return forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new());
+                }
+            }
+        });
+        let per_thread = if g.is_batch_generic() {
+            quote! {
+                #fast
+                ::std::thread_local! {
+                    static WORKSPACES: ::std::cell::RefCell<::std::vec::Vec<::std::boxed::Box<dyn ::core::any::Any>>> =
+                        const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
+                }
+                WORKSPACES.with(|w| {
+                    let mut w = w.borrow_mut();
+                    if !w.iter().any(|b| b.is::<Workspace<B>>()) {
+                        w.push(::std::boxed::Box::new(Workspace::<B>::new()));
+                    }
+                    match w.iter_mut().find_map(|b| b.downcast_mut::<Workspace<B>>()) {
+                        ::core::option::Option::Some(ws) => forward_backward_with(params, inputs, grads, ws),
+                        ::core::option::Option::None => forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new()),
+                    }
+                })
+            }
+        } else {
+            quote! {
+                ::std::thread_local! {
+                    static WORKSPACE: ::std::cell::RefCell<::core::option::Option<Workspace>> =
+                        const { ::std::cell::RefCell::new(::core::option::Option::None) };
+                }
+                WORKSPACE.with(|w| {
+                    let mut w = w.borrow_mut();
+                    let ws = w.get_or_insert_with(Workspace::new);
+                    forward_backward_with(params, inputs, grads, ws)
+                })
+            }
+        };
+        quote! {
+            /// Scratch buffers of [`forward_backward_with`], allocated once.
+            pub struct Workspace #gp {
+                #(#names: #types,)*
+            }
+
+            impl #gp #wt {
+                /// Allocates every buffer (zeroed, on the heap).
+                pub fn new() -> Self {
+                    Workspace { #(#names: #inits,)* }
+                }
+            }
+
+            impl #gp ::core::default::Default for #wt {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+
+            pub fn forward_backward #gp (params: &Params, inputs: &#it, grads: &mut Grads) -> #ty {
+                #per_thread
+            }
+
+            /// [`forward_backward`] with caller-owned scratch: never allocates.
+            pub fn forward_backward_with #gp (#p: &Params, #i: &#it, #gr: &mut Grads, #ws: &mut #wt) -> #ty {
+                #check
+                #(#stmts)*
+                #loss
+            }
+        }
+    };
+    Ok((item, support, em.names.locals()))
+}
