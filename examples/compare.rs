@@ -8,7 +8,8 @@
 //!   random data.
 //!
 //! For each it checks that the loss and every gradient agree and prints the largest
-//! difference, then times one step of each (the median of several timed runs) and
+//! difference; the run fails (exit code 1) if any difference exceeds
+//! [`TOLERANCE_ULPS`] units of the element type's precision. It then times one step of each (the median of several timed runs) and
 //! prints a table. GFLOP/s divides the FLOP count of the optimized fused pass
 //! (`report().flops_optimized`) by the time per step, for both columns, so the two
 //! rates compare the same useful work.
@@ -75,10 +76,17 @@ fn n4_mnist(
     cross_entropy(h2.matmul(w3) + b3, y)
 }
 
+/// How far compiled and interpreted results may be apart, relative to the largest
+/// interpreted magnitude, in units of the element type's machine epsilon: the two
+/// sum in different orders (GEMM blocking, fused loops), nothing more.
+const TOLERANCE_ULPS: f64 = 64.0;
+
 /// One row of the table.
 struct Row {
     name: &'static str,
     params: usize,
+    /// `TOLERANCE_ULPS` machine epsilons of the element type.
+    tolerance: f64,
     loss_diff: f64,
     grad_diff: f64,
     compiled: f64,
@@ -163,9 +171,15 @@ fn compare<N: Network>(name: &'static str, params: &N::Params, inputs: &N::Input
             &mut igrads,
         ));
     });
+    let epsilon = if std::mem::size_of::<N::Elem>() == 4 {
+        f64::from(f32::EPSILON)
+    } else {
+        f64::EPSILON
+    };
     Row {
         name,
         params: <N::Params as Tensors>::numel(),
+        tolerance: TOLERANCE_ULPS * epsilon,
         loss_diff,
         grad_diff,
         compiled,
@@ -185,7 +199,7 @@ fn dur(s: f64) -> String {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let mut rows = Vec::new();
 
     let x1 = n1_xor::Inputs {
@@ -236,11 +250,20 @@ fn main() {
         "compiled vs interpreted forward+backward, identical inputs (batch: N1 4, N2 1, N3 32, N4 128)\n"
     );
     println!("agreement (max |compiled − interpreted| / max |interpreted|):");
+    let mut disagree = Vec::new();
     for r in &rows {
+        let ok = r.loss_diff <= r.tolerance && r.grad_diff <= r.tolerance;
         println!(
-            "  {:<24} loss {:.1e}   gradients {:.1e}",
-            r.name, r.loss_diff, r.grad_diff
+            "  {:<24} loss {:.1e}   gradients {:.1e}   (tolerance {:.1e}{})",
+            r.name,
+            r.loss_diff,
+            r.grad_diff,
+            r.tolerance,
+            if ok { "" } else { ": EXCEEDED" }
         );
+        if !ok {
+            disagree.push(r.name);
+        }
     }
     println!(
         "\n{:<24} {:>8} {:>12} {:>12} {:>9} {:>10} {:>10}",
@@ -262,6 +285,15 @@ fn main() {
         "\ntime = one step (loss and all gradients), median of 5 timed runs; \
          GFLOP/s = report().flops_optimized / time"
     );
+    if disagree.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "compare: compiled and interpreted disagree beyond tolerance on {}",
+            disagree.join(", ")
+        );
+        std::process::ExitCode::FAILURE
+    }
 }
 
 #[cfg(feature = "data")]

@@ -7,6 +7,8 @@
 //! reuse forward values (sigmoid' reads the sigmoid node, it never recomputes
 //! it); simplifying the result is the optimizer's job, not this crate's.
 
+#![forbid(unsafe_code)]
+
 mod terms;
 
 use gradc_ir::{verify, BinaryOp, Build, Const, Graph, IrError, NodeId, Op, Shape};

@@ -7,6 +7,8 @@
 //! `dot.rs` (Graphviz output), `explain.rs` (where a line of generated code came
 //! from).
 
+#![forbid(unsafe_code)]
+
 mod dot;
 mod explain;
 mod source;

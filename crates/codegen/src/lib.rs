@@ -10,6 +10,8 @@
 //! Generated code names only `::gradc::__private::…` paths and compiles without
 //! warnings under `#![deny(warnings)]`. This crate knows graphs, not syn parsing.
 
+#![forbid(unsafe_code)]
+
 mod annotate;
 mod emit;
 mod expr;

@@ -26,5 +26,7 @@
 //!
 //! and run it with `cargo test -p gradc-corpus`.
 
+#![forbid(unsafe_code)]
+
 pub mod check;
 pub mod generate;

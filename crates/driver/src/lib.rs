@@ -2,6 +2,8 @@
 //! codegen) and assembles the module that `#[network]` expands to. The proc-macro
 //! crate and the CLI both call it, so what a tool shows is what the macro compiles.
 
+#![forbid(unsafe_code)]
+
 use gradc_frontend::Network;
 use gradc_ir::{Graph, Report};
 use proc_macro2::TokenStream;

@@ -17,6 +17,8 @@
 //! Files: `attr.rs` (the attribute's options), `signature.rs` (arguments and
 //! types → shapes), `lower.rs` (body → graph), `model.rs` (the result).
 
+#![forbid(unsafe_code)]
+
 mod attr;
 mod lower;
 mod model;

@@ -9,6 +9,8 @@
 //!
 //! Architecture invariant: this crate knows nothing of syn, quote or egg.
 
+#![forbid(unsafe_code)]
+
 pub mod cases;
 mod float;
 mod graph;

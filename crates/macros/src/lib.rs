@@ -1,6 +1,8 @@
 //! The `#[network]` attribute: a thin shell over [`gradc_driver::expand`], which runs
 //! the whole pipeline. Use it through the `gradc` facade crate.
 
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 
 /// Compiles a network function; see the `gradc` crate documentation.

@@ -25,6 +25,9 @@ pub struct ShapeAnalysis {
     pub inputs: Vec<Shape>,
     pub params: Vec<Shape>,
     pub fault: Option<String>,
+    /// Whether FastMath rules run: only they may merge constants that differ
+    /// by rounding (see [`ShapeAnalysis::merge`]).
+    pub fast_math: bool,
     /// Classes given a value by folding, reported as the `const-fold` rule.
     pub folded: usize,
 }
@@ -143,8 +146,11 @@ impl Analysis<ENode> for ShapeAnalysis {
             (Some(_), None) => DidMerge(false, true),
             // FastMath rewrites (reassociation, distribution) fold constants in
             // another order, so one class may get values a few ulps apart: keep
-            // the first. A larger gap means a wrong rewrite.
-            (Some(x), Some(y)) if x != y && !close(self.dtype, x.value(), y.value()) => {
+            // the first. A larger gap, or any gap without FastMath (an Exact or
+            // Stabilizing rule must not change a value), means a wrong rewrite.
+            (Some(x), Some(y))
+                if x != y && !(self.fast_math && close(self.dtype, x.value(), y.value())) =>
+            {
                 self.note_fault(format!(
                     "optimizer: merged constants {:?} and {:?}",
                     x.value(),
@@ -205,5 +211,27 @@ mod tests {
         assert!(!close(Some(DType::F64), a, b));
         assert!(!close(Some(DType::F32), 1.0, 1.001));
         assert!(close(Some(DType::F64), 1.0, 1.0 + 1e-12));
+    }
+
+    #[test]
+    fn only_fast_math_merges_constants_that_differ() {
+        let merge = |fast_math: bool, a: f64, b: f64| {
+            let mut eg = EG::new(ShapeAnalysis {
+                dtype: Some(DType::F64),
+                fast_math,
+                ..ShapeAnalysis::default()
+            });
+            let x = eg.add(ENode::leaf(Op::constant(a)));
+            let y = eg.add(ENode::leaf(Op::constant(b)));
+            eg.union(x, y);
+            eg.rebuild();
+            eg.analysis.fault
+        };
+        let near = 1.0 + 1e-12;
+        assert!(merge(true, 1.0, near).is_none());
+        let fault = merge(false, 1.0, near).expect("an exact tier must not merge 1 and 1 + 1e-12");
+        assert!(fault.contains("merged constants"), "{fault}");
+        assert!(merge(true, 1.0, 1.001).is_some());
+        assert!(merge(false, 2.0, 2.0).is_none());
     }
 }

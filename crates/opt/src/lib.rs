@@ -59,6 +59,8 @@
 //! and visits classes in sorted order, so the same graph always gives the
 //! same optimized graph text.
 
+#![forbid(unsafe_code)]
+
 pub mod analysis;
 pub mod cost;
 pub mod explain;
@@ -175,6 +177,7 @@ pub(crate) fn saturate(
             .map(|p| joint.shape(*p).clone())
             .collect(),
         fault: None,
+        fast_math: config.fast_math,
         folded: 0,
     };
     let mut egraph = EG::new(analysis);

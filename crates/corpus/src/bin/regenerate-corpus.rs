@@ -2,6 +2,8 @@
 //! `tests/networks_class.rs` from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
+#![forbid(unsafe_code)]
+
 use gradc_corpus::generate::{
     corpus_batch_source, corpus_class_source, corpus_source, COUNT, COUNT_BATCH, COUNT_CLASS, SEED,
     SEED_BATCH, SEED_CLASS,
