@@ -194,11 +194,50 @@ impl Builder {
 
     /// The sum of a node's adjoint contributions (fan-out), left to right.
     fn sum(&mut self, parts: &[NodeId]) -> Result<NodeId, IrError> {
+        let merged;
+        let parts = match self.merge_stacks(parts)? {
+            Some(m) => {
+                merged = m;
+                &merged[..]
+            }
+            None => parts,
+        };
         let mut acc = parts[0];
         for &p in &parts[1..] {
             acc = self.add(BinaryOp::Add.into(), &[acc, p])?;
         }
         Ok(acc)
+    }
+
+    /// The adjoint of a stacked tensor used slice by slice (`ws[0]`, `ws[1]`, ...
+    /// in a loop) arrives as one `stack` per slice: those with disjoint slices
+    /// become a single `stack`, so the gradient is assembled once instead of
+    /// summing `L` mostly-zero tensors. The merged stack comes first, then the
+    /// other parts in order; `None` when there is nothing to merge.
+    fn merge_stacks(&mut self, parts: &[NodeId]) -> Result<Option<Vec<NodeId>>, IrError> {
+        let mut slices: Vec<(usize, NodeId)> = Vec::new();
+        let mut rest = Vec::new();
+        let mut len = None;
+        for &p in parts {
+            match self.g.op(p) {
+                Op::Stack { len: l, at }
+                    if len.is_none_or(|n| n == *l)
+                        && at.iter().all(|j| slices.iter().all(|(k, _)| k != j)) =>
+                {
+                    len = Some(*l);
+                    let args = self.g.args(p);
+                    slices.extend(at.iter().copied().zip(args.iter().copied()));
+                }
+                _ => rest.push(p),
+            }
+        }
+        let (Some(len), true) = (len, parts.len() - rest.len() > 1) else {
+            return Ok(None);
+        };
+        slices.sort_unstable();
+        let (at, args): (Vec<usize>, Vec<NodeId>) = slices.into_iter().unzip();
+        let stack = self.add(Op::Stack { len, at }, &args)?;
+        Ok(Some([stack].into_iter().chain(rest).collect()))
     }
 
     /// Provenance of the nodes created since `start`: each gets the origin of the
@@ -257,6 +296,21 @@ impl Builder {
             Op::Row(r) => {
                 let d = r.vjp(self, args[0], y, g)?;
                 give(0, d);
+            }
+            // stack(g) into slice i, zeros elsewhere
+            Op::Index(i) => {
+                let len = f.shape(args[0]).dims()[0];
+                let d = self.add(Op::Stack { len, at: vec![*i] }, &[g])?;
+                give(0, d);
+            }
+            // index(at[k], g) for argument k
+            Op::Stack { at, .. } => {
+                for (k, &j) in at.iter().enumerate() {
+                    if want(k) {
+                        let d = self.add(Op::Index(j), &[g])?;
+                        give(k, d);
+                    }
+                }
             }
             // nn: ga = g·bᵀ, gb = aᵀ·g; tn: ga = b·gᵀ, gb = a·g;
             // nt: ga = g·b, gb = gᵀ·a; tt: ga = bᵀ·gᵀ, gb = gᵀ·aᵀ

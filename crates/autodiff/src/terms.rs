@@ -44,6 +44,15 @@ fn expr(f: &Graph, id: NodeId, depth: usize) -> String {
         Op::Transpose => format!("{}ᵀ", a(0)),
         // Shape plumbing is invisible to a reader of the source.
         Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => expr(f, args[0], depth),
+        Op::Index(i) => format!("{}[{i}]", a(0)),
+        Op::Stack { at, .. } => {
+            let parts: Vec<String> = at
+                .iter()
+                .enumerate()
+                .map(|(k, j)| format!("{j}: {}", expr(f, args[k], depth - 1)))
+                .collect();
+            format!("stack({})", parts.join(", "))
+        }
         op @ (Op::Sum | Op::Row(_) | Op::OneHot(_)) => {
             format!("{}({})", op.name(), names().bare[0])
         }
@@ -142,6 +151,8 @@ pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
         Op::Reshape(_) => format!("reshape({g})"),
         Op::BroadcastTo(_) => format!("sum_to({g})"),
         Op::SumTo(_) | Op::Sum => format!("broadcast({g})"),
+        Op::Index(i) => format!("{g} into slice {i}"),
+        Op::Stack { at, .. } => format!("{g}[{}]", at[k]),
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::OneHot(_) => {
             String::from("0")
         }

@@ -106,7 +106,8 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
         }
     }
 
-    let tail = lower::lower_body(&item.block, &mut graph, &mut env, &mut elem, &mut errors);
+    let body = lower::lower_body(&item.block, &mut graph, &mut env, &mut elem, &mut errors);
+    let (tail, outputs) = (body.result, body.outputs);
     if let Some((node, expr)) = &tail {
         graph.add_root("out", *node);
         // Only on an otherwise clean body: a use inside a rejected statement
@@ -154,6 +155,7 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
         ret_shape,
         options,
         graph,
+        outputs,
     })
 }
 

@@ -7,27 +7,71 @@ use crate::Errors;
 use gradc_ir::{broadcast_shapes, BinaryOp, Extent, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
 use quote::ToTokens;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Lit, Pat, Stmt};
 
 /// The body's shape, repeated in errors about syntax outside the language.
 const STRAIGHT_LINE: &str = "a network body is straight-line `let` bindings and expressions";
 
-/// Variables in scope. `None` marks a name whose definition failed: its uses
-/// stay silent so one mistake is reported once.
+/// What a name in the body stands for.
+#[derive(Clone)]
+enum Binding {
+    /// A tensor; `None` marks a value whose definition failed: its uses stay
+    /// silent so one mistake is reported once.
+    Value(Option<NodeId>),
+    /// A loop variable, with its value in the iteration being lowered.
+    LoopIndex(usize),
+    /// A closure, inlined with the shapes of each call.
+    Closure(Rc<Closure>),
+}
+
+/// A closure bound with `let`: its parameters, body, and the names in scope
+/// where it was written (what its body may use).
+struct Closure {
+    name: String,
+    params: Vec<(syn::Ident, Option<syn::Type>)>,
+    body: Expr,
+    scope: BTreeMap<String, usize>,
+}
+
+/// One `let` (or argument): its binding now, and whether `=` may replace it.
+struct Slot {
+    binding: Binding,
+    mutable: bool,
+}
+
+/// Variables in scope. Every `let` makes a new slot; `names` maps each name
+/// to its latest slot. A loop body or closure call saves `names` and puts it
+/// back afterwards, so its own `let`s end with it, while an assignment to an
+/// outer `let mut` changes the outer slot and lasts.
 #[derive(Default)]
 pub(crate) struct Env {
-    vars: BTreeMap<String, Option<NodeId>>,
+    names: BTreeMap<String, usize>,
+    slots: Vec<Slot>,
     /// Names in the order they were first bound, for "in scope: ..." hints.
     order: Vec<String>,
 }
 
 impl Env {
-    /// Binds (or shadows) `name`.
+    /// Binds (or shadows) `name` as an immutable tensor.
     pub(crate) fn bind(&mut self, name: &str, node: Option<NodeId>) {
-        if self.vars.insert(name.to_string(), node).is_none() {
+        self.bind_as(name, Binding::Value(node), false);
+    }
+
+    fn bind_as(&mut self, name: &str, binding: Binding, mutable: bool) {
+        self.slots.push(Slot { binding, mutable });
+        if self
+            .names
+            .insert(name.to_string(), self.slots.len() - 1)
+            .is_none()
+        {
             self.order.push(name.to_string());
         }
+    }
+
+    fn get(&self, name: &str) -> Option<&Slot> {
+        self.names.get(name).map(|&s| &self.slots[s])
     }
 }
 
@@ -122,31 +166,54 @@ fn supported_functions() -> String {
     )
 }
 
-/// Lowers the body into `g`. Returns the result node and the expression that
-/// produced it, or `None` if some error was recorded.
+/// At most this many loop iterations are unrolled in one network: a bound far
+/// beyond the lecture's depth range is more likely a typo than a network.
+const MAX_ITERATIONS: usize = 100_000;
+
+/// What the body lowered to: its result (and the expression that produced
+/// it) and the values marked `#[output]`.
+pub(crate) struct Body<'b> {
+    pub(crate) result: Option<(NodeId, &'b Expr)>,
+    pub(crate) outputs: Vec<(syn::Ident, NodeId)>,
+}
+
+/// Lowers the body into `g`. The result is `None` if some error was recorded.
 pub(crate) fn lower_body<'b>(
     block: &'b syn::Block,
     g: &mut Graph,
     env: &mut Env,
     elem: &mut TypeCx,
     errors: &mut Errors,
-) -> Option<(NodeId, &'b Expr)> {
+) -> Body<'b> {
     let mut cx = Lowerer {
         g,
         env,
         elem,
         errors,
         marks: Vec::new(),
+        context: Vec::new(),
+        top: 0,
+        iterations: 0,
+        outputs: Vec::new(),
     };
     let result = cx.block(block);
-    let ends = cx.marks.iter().skip(1).copied().chain([cx.g.len()]);
-    for (i, (start, end)) in cx.marks.iter().copied().zip(ends).enumerate() {
-        let origin = gradc_ir::Origin::forward(i, source_text(&block.stmts[i]));
-        for id in start..end {
+    let ends: Vec<usize> = cx
+        .marks
+        .iter()
+        .skip(1)
+        .map(|m| m.0)
+        .chain([cx.g.len()])
+        .collect();
+    for ((start, stmt, source), end) in cx.marks.iter().zip(ends) {
+        let origin = gradc_ir::Origin::forward(*stmt, source.clone());
+        for id in *start..end {
             cx.g.set_origin(NodeId::from_index(id), origin.clone());
         }
     }
-    result
+    Body {
+        result,
+        outputs: cx.outputs,
+    }
 }
 
 struct Lowerer<'a> {
@@ -154,54 +221,68 @@ struct Lowerer<'a> {
     env: &'a mut Env,
     elem: &'a mut TypeCx,
     errors: &'a mut Errors,
-    /// Graph length when each body statement started, in statement order.
-    marks: Vec<usize>,
+    /// Provenance: from graph length `.0` on, nodes come from body statement
+    /// `.1`, as the source text `.2` says (with the loop iteration or layer
+    /// call it was lowered in).
+    marks: Vec<(usize, usize, String)>,
+    /// The statement being lowered, innermost last, with where it runs:
+    /// `h = tanh(..); [k = 3]`.
+    context: Vec<String>,
+    /// The top-level statement being lowered.
+    top: usize,
+    /// Loop iterations unrolled so far.
+    iterations: usize,
+    outputs: Vec<(syn::Ident, NodeId)>,
+}
+
+/// Where statements are being lowered: what they may contain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The function body.
+    Top,
+    /// A `for` loop body: statements only, no value.
+    Loop,
+    /// A closure's block body.
+    Closure,
 }
 
 impl Lowerer<'_> {
+    /// Nodes from here on come from the innermost statement in `context`.
+    fn mark(&mut self) {
+        let text = self.context.last().cloned().unwrap_or_default();
+        self.marks.push((self.g.len(), self.top, text));
+    }
+
+    /// Lowers `f` with `text` as the provenance of its nodes.
+    fn within<T>(&mut self, text: String, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.context.push(text);
+        self.mark();
+        let out = f(self);
+        self.context.pop();
+        self.mark();
+        out
+    }
+
     fn block<'b>(&mut self, block: &'b syn::Block) -> Option<(NodeId, &'b Expr)> {
         let n = block.stmts.len();
         for (i, stmt) in block.stmts.iter().enumerate() {
             let last = i + 1 == n;
-            // Nodes from here on come from this statement (provenance).
-            self.marks.push(self.g.len());
+            self.top = i;
+            self.context = vec![source_text(stmt)];
+            self.mark();
             match stmt {
-                Stmt::Local(local) => self.local(local),
                 Stmt::Expr(Expr::Return(r), _) if last => {
                     let Some(e) = &r.expr else {
-                        self.errors.spanned(r, "`return` needs a value: `return EXPR;`");
+                        self.errors
+                            .spanned(r, "`return` needs a value: `return EXPR;`");
                         return None;
                     };
                     return self.expr(e).map(|id| (id, &**e));
                 }
-                Stmt::Expr(e, None) if last => return self.expr(e).map(|id| (id, e)),
-                Stmt::Expr(e, semi) => {
-                    // Syntax outside the language reports itself while lowering.
-                    if self.expr(e).is_none() {
-                        continue;
-                    }
-                    match semi {
-                        Some(semi) if last => self.errors.spanned(
-                            semi,
-                            "the body must end with its result, an expression without `;`: remove this `;` (or write `return EXPR;`)",
-                        ),
-                        _ => self.errors.spanned(
-                            stmt,
-                            format!("this statement has no effect; {STRAIGHT_LINE}, ending with the result"),
-                        ),
-                    }
-                    if last {
-                        return None;
-                    }
+                Stmt::Expr(e, None) if last && !is_statement(e) => {
+                    return self.expr(e).map(|id| (id, e))
                 }
-                Stmt::Item(item) => self.errors.spanned(
-                    item,
-                    format!("items (`fn`, `struct`, `use`, ...) are not allowed in a network body; {STRAIGHT_LINE}"),
-                ),
-                Stmt::Macro(m) => self.errors.spanned(
-                    m,
-                    format!("unsupported syntax: macros; {STRAIGHT_LINE}"),
-                ),
+                stmt => self.stmt(stmt, Scope::Top, last),
             }
         }
         self.errors.at(
@@ -211,38 +292,84 @@ impl Lowerer<'_> {
         None
     }
 
-    fn local(&mut self, local: &syn::Local) {
-        if let Some(a) = local.attrs.first() {
-            self.errors.spanned(
-                a,
-                "attributes on `let` are not supported (`#[input]` goes on a function argument)",
-            );
+    /// One statement that is not the body's result.
+    fn stmt(&mut self, stmt: &Stmt, scope: Scope, last: bool) {
+        match stmt {
+            Stmt::Local(local) => self.local(local, scope),
+            Stmt::Expr(Expr::Assign(a), _) => self.assign(a),
+            Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
+            Stmt::Expr(e, semi) => {
+                // Syntax outside the language reports itself while lowering.
+                if self.expr(e).is_none() {
+                    return;
+                }
+                match (semi, scope) {
+                    (Some(semi), Scope::Top) if last => self.errors.spanned(
+                        semi,
+                        "the body must end with its result, an expression without `;`: remove this `;` (or write `return EXPR;`)",
+                    ),
+                    (_, Scope::Loop) => self.errors.spanned(
+                        stmt,
+                        "this statement has no effect: a loop body has no value; assign the result to a `let mut` variable declared before the loop, as in `h = tanh(h.matmul(ws[k]));`",
+                    ),
+                    _ => self.errors.spanned(
+                        stmt,
+                        format!("this statement has no effect; {STRAIGHT_LINE}, ending with the result"),
+                    ),
+                }
+            }
+            Stmt::Item(item) => self.errors.spanned(
+                item,
+                format!("items (`fn`, `struct`, `use`, ...) are not allowed in a network body; {STRAIGHT_LINE}"),
+            ),
+            Stmt::Macro(m) => self.errors.spanned(
+                m,
+                format!("unsupported syntax: macros; {STRAIGHT_LINE}"),
+            ),
+        }
+    }
+
+    fn local(&mut self, local: &syn::Local, scope: Scope) {
+        let mut output = None;
+        for a in &local.attrs {
+            if a.path().is_ident("output") && matches!(a.meta, syn::Meta::Path(_)) {
+                if scope == Scope::Top {
+                    output = Some(a);
+                } else {
+                    self.errors.spanned(
+                        a,
+                        "`#[output]` marks a value of the function body itself, not one inside a loop or closure: bind the value with `let` after the loop",
+                    );
+                }
+            } else {
+                self.errors.spanned(
+                    a,
+                    "unsupported attribute on `let`: only `#[output]` (a prediction of the network) is allowed here; `#[input]` goes on a function argument",
+                );
+            }
         }
         let (pat, annotation) = match &local.pat {
             Pat::Type(pt) => (&*pt.pat, Some(&*pt.ty)),
             p => (p, None),
         };
-        let ident = match pat {
-            Pat::Ident(pi) if pi.mutability.is_some() => {
-                self.errors.spanned(
-                    pi.mutability,
-                    "`let mut` is not supported: bindings are immutable; shadow the name with a new `let` instead",
-                );
-                Some(&pi.ident)
+        let (ident, mutable) = match pat {
+            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                (Some(&pi.ident), pi.mutability.is_some())
             }
-            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => Some(&pi.ident),
             other => {
                 self.errors.spanned(
                     other,
-                    "unsupported `let` pattern: bind one plain identifier, as in `let h = relu(x);`",
+                    "unsupported `let` pattern: bind one plain identifier, as in `let h = relu(x);` or `let mut h = x;`",
                 );
-                None
+                (None, false)
             }
         };
-        let value = match &local.init {
+        let init = match &local.init {
             None => {
-                self.errors
-                    .spanned(local, "`let` needs a value: `let h = EXPR;`");
+                self.errors.spanned(
+                    local,
+                    "`let` needs a value: `let h = EXPR;` (declare a variable and assign it in a loop with `let mut h = EXPR;`)",
+                );
                 None
             }
             Some(init) => {
@@ -252,9 +379,31 @@ impl Lowerer<'_> {
                         format!("`let ... else` is not supported; {STRAIGHT_LINE}"),
                     );
                 }
-                self.expr(&init.expr)
+                Some(&*init.expr)
             }
         };
+        if let Some(Expr::Closure(c)) = init.map(strip_parens) {
+            if let Some(a) = output {
+                self.errors
+                    .spanned(a, "`#[output]` marks a value, not a closure");
+            }
+            if let Some(ty) = annotation {
+                self.errors
+                    .spanned(ty, "a closure binding takes no type annotation");
+            }
+            let closure = self.closure(c, ident);
+            if let (Some(ident), Some(closure)) = (ident, closure) {
+                self.env.bind_as(
+                    &ident.to_string(),
+                    Binding::Closure(Rc::new(closure)),
+                    false,
+                );
+            } else if let Some(ident) = ident {
+                self.env.bind(&ident.to_string(), None);
+            }
+            return;
+        }
+        let value = init.and_then(|e| self.expr(e));
         if let Some(ty) = annotation {
             let declared = type_shape(ty, Role::Other, self.elem, self.errors);
             if let (Some(declared), Some(v)) = (declared, value) {
@@ -274,9 +423,362 @@ impl Lowerer<'_> {
                 if self.g.name(v).is_none() {
                     self.g.set_name(v, name.clone());
                 }
+                if output.is_some() {
+                    if self.outputs.iter().any(|(o, _)| *o == *ident) {
+                        self.errors.spanned(
+                            ident,
+                            format!("`{name}` is already an output; each `#[output]` needs its own name"),
+                        );
+                    } else {
+                        self.outputs.push((ident.clone(), v));
+                    }
+                }
             }
-            self.env.bind(&name, value);
+            self.env.bind_as(&name, Binding::Value(value), mutable);
         }
+    }
+
+    /// `name = EXPR;` to a `let mut` variable in scope, with a value of its shape.
+    fn assign(&mut self, a: &syn::ExprAssign) {
+        let value = self.expr(&a.right);
+        let ident = match strip_parens(&a.left) {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+            _ => None,
+        };
+        let Some(ident) = ident else {
+            self.errors.spanned(
+                &a.left,
+                "unsupported assignment: assign to a variable declared with `let mut`, as in `h = tanh(h.matmul(ws[k]));`",
+            );
+            return;
+        };
+        let name = ident.to_string();
+        let Some(&slot) = self.env.names.get(&name) else {
+            self.errors.spanned(
+                ident,
+                format!("cannot assign to `{name}`: no such variable; declare it first with `let mut {name} = EXPR;`"),
+            );
+            return;
+        };
+        let (mutable, old) = match &self.env.slots[slot] {
+            Slot {
+                binding: Binding::Value(old),
+                mutable,
+            } => (*mutable, *old),
+            Slot { .. } => (false, None),
+        };
+        if !mutable {
+            self.errors.spanned(
+                ident,
+                format!("cannot assign twice to immutable variable `{name}`; declare it with `let mut {name} = ...` to assign it again"),
+            );
+            return;
+        }
+        if let (Some(old), Some(v)) = (old, value) {
+            let (was, now) = (self.g.shape(old), self.g.shape(v));
+            if was != now {
+                self.errors.spanned(
+                    &a.right,
+                    format!("`{name}` has shape {was}, but the assigned value has shape {now}; an assignment keeps the variable's type"),
+                );
+                return;
+            }
+            if self.g.name(v).is_none() {
+                self.g.set_name(v, name.clone());
+            }
+        }
+        self.env.slots[slot].binding = Binding::Value(value);
+    }
+
+    /// `for k in A..B { .. }`: the body is lowered once per iteration with `k`
+    /// bound to that iteration's value (unrolled).
+    fn for_loop(&mut self, f: &syn::ExprForLoop) {
+        if let Some(l) = &f.label {
+            self.errors.spanned(l, "loop labels are not supported");
+        }
+        for a in &f.attrs {
+            self.errors
+                .spanned(a, "attributes on loops are not supported");
+        }
+        let var = match &*f.pat {
+            Pat::Ident(pi)
+                if pi.by_ref.is_none() && pi.subpat.is_none() && pi.mutability.is_none() =>
+            {
+                Some(pi.ident.to_string())
+            }
+            Pat::Wild(_) => None,
+            other => {
+                self.errors.spanned(
+                    other,
+                    "unsupported loop pattern: name the loop variable, as in `for k in 0..10`",
+                );
+                return;
+            }
+        };
+        let bounds_msg = "a `for` loop runs over a range with integer bounds known at compile time: literals or outer loop variables, as in `for k in 0..10` or `for k in 1..=L`";
+        let Expr::Range(r) = strip_parens(&f.expr) else {
+            self.errors.spanned(&f.expr, bounds_msg);
+            return;
+        };
+        let (Some(start), Some(end)) = (&r.start, &r.end) else {
+            self.errors.spanned(r, bounds_msg);
+            return;
+        };
+        let (Some(start), Some(end)) = (
+            self.int_value(start, bounds_msg),
+            self.int_value(end, bounds_msg),
+        ) else {
+            return;
+        };
+        let end = match r.limits {
+            syn::RangeLimits::HalfOpen(_) => end,
+            syn::RangeLimits::Closed(_) => end.saturating_add(1),
+        };
+        let count = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+        if count > MAX_ITERATIONS - self.iterations.min(MAX_ITERATIONS) {
+            self.errors.spanned(
+                r,
+                format!("this loop runs {count} times; gradc unrolls loops, at most {MAX_ITERATIONS} iterations in a network"),
+            );
+            return;
+        }
+        self.iterations += count;
+        let name = var.as_deref().unwrap_or("_");
+        let stmts = &f.body.stmts;
+        for k in start..end {
+            let saved = self.env.names.clone();
+            if let Some(var) = &var {
+                let value = usize::try_from(k).unwrap_or(usize::MAX);
+                self.env.bind_as(var, Binding::LoopIndex(value), false);
+            }
+            for (i, stmt) in stmts.iter().enumerate() {
+                let text = format!("{} [{name} = {k}]", source_text(stmt));
+                let last = i + 1 == stmts.len();
+                self.within(text, |cx| cx.stmt(stmt, Scope::Loop, last));
+            }
+            self.env.names = saved;
+            // Errors in the body are the same in every iteration: report once.
+            if !self.errors.0.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// A closure bound with `let`: checked now, lowered at each call.
+    fn closure(&mut self, c: &syn::ExprClosure, ident: Option<&syn::Ident>) -> Option<Closure> {
+        let mut ok = true;
+        if let Some(t) = &c.asyncness {
+            self.errors.spanned(t, "`async` closures are not supported");
+            ok = false;
+        }
+        if let syn::ReturnType::Type(arrow, ty) = &c.output {
+            self.errors.spanned(
+                quote::quote!(#arrow #ty),
+                "a layer closure takes no return type: the shape of its result comes from each call",
+            );
+            ok = false;
+        }
+        let mut params = Vec::new();
+        for p in &c.inputs {
+            let (pat, ty) = match p {
+                Pat::Type(pt) => (&*pt.pat, Some((*pt.ty).clone())),
+                p => (p, None),
+            };
+            match pat {
+                Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                    params.push((pi.ident.clone(), ty));
+                }
+                other => {
+                    self.errors.spanned(
+                        other,
+                        "unsupported closure parameter: name each parameter, as in `|x, w, b| relu(x.matmul(w) + b)`",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| Closure {
+            name: ident.map_or_else(|| "closure".into(), ToString::to_string),
+            params,
+            body: (*c.body).clone(),
+            scope: self.env.names.clone(),
+        })
+    }
+
+    /// A call of a closure: its body lowered with the parameters bound to the
+    /// argument values, in the scope where it was written.
+    fn call_closure(
+        &mut self,
+        c: &Closure,
+        args: &Punctuated<Expr, syn::Token![,]>,
+        at: &dyn ToTokens,
+    ) -> Option<NodeId> {
+        let vals: Vec<Option<NodeId>> = args.iter().map(|a| self.expr(a)).collect();
+        if vals.len() != c.params.len() {
+            let names: Vec<String> = c.params.iter().map(|p| p.0.to_string()).collect();
+            self.errors.spanned(
+                at,
+                format!(
+                    "closure `{}` takes {} argument{} ({}), got {}",
+                    c.name,
+                    names.len(),
+                    plural(names.len()),
+                    names.join(", "),
+                    vals.len()
+                ),
+            );
+            return None;
+        }
+        let vals: Vec<NodeId> = vals.into_iter().collect::<Option<_>>()?;
+        let saved = std::mem::replace(&mut self.env.names, c.scope.clone());
+        let mut ok = true;
+        for ((p, ty), v) in c.params.iter().zip(&vals) {
+            if let Some(ty) = ty {
+                let declared = type_shape(ty, Role::Other, self.elem, self.errors);
+                let got = self.g.shape(*v).clone();
+                if declared.as_ref().is_some_and(|d| *d != got) {
+                    self.errors.spanned(
+                        at,
+                        format!(
+                            "closure `{}`: parameter `{p}` is declared {} but this call passes shape {got}",
+                            c.name,
+                            ty.to_token_stream()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            self.env.bind(&p.to_string(), Some(*v));
+        }
+        let call = at.to_token_stream().to_string();
+        let text = format!("{} [layer `{}` at `{call}`]", expr_text(&c.body), c.name);
+        let out = if ok {
+            self.within(text, |cx| match strip_parens(&c.body) {
+                Expr::Block(b) if b.label.is_none() => cx.value_block(&b.block),
+                body => cx.expr(body),
+            })
+        } else {
+            None
+        };
+        self.env.names = saved;
+        out
+    }
+
+    /// A closure's block body: statements, then its value.
+    fn value_block(&mut self, block: &syn::Block) -> Option<NodeId> {
+        let n = block.stmts.len();
+        for (i, stmt) in block.stmts.iter().enumerate() {
+            if i + 1 == n {
+                if let Stmt::Expr(e, None) = stmt {
+                    if !is_statement(e) {
+                        return self.expr(e);
+                    }
+                }
+            }
+            self.stmt(stmt, Scope::Closure, false);
+        }
+        self.errors.at(
+            block.brace_token.span.close(),
+            "missing final expression: a closure body ends with its value",
+        );
+        None
+    }
+
+    /// An integer known at compile time: a literal, a loop variable, or `+`,
+    /// `-`, `*` of those (loop bounds and indices).
+    fn int_value(&mut self, e: &Expr, what: &str) -> Option<i64> {
+        match strip_parens(e) {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(i), ..
+            }) if matches!(i.suffix(), "" | "usize" | "i32" | "i64" | "u32" | "u64") => {
+                match i.base10_parse::<i64>() {
+                    Ok(v) if v <= 1 << 40 => Some(v),
+                    _ => {
+                        self.errors.spanned(i, "this integer is too large");
+                        None
+                    }
+                }
+            }
+            Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                let name = p
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                match self.env.get(&name).map(|s| &s.binding) {
+                    Some(Binding::LoopIndex(k)) => i64::try_from(*k).ok(),
+                    _ => {
+                        self.errors.spanned(p, what);
+                        None
+                    }
+                }
+            }
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => {
+                self.int_value(&u.expr, what).map(|v| -v)
+            }
+            Expr::Binary(b)
+                if matches!(
+                    b.op,
+                    syn::BinOp::Add(_) | syn::BinOp::Sub(_) | syn::BinOp::Mul(_)
+                ) =>
+            {
+                let l = self.int_value(&b.left, what)?;
+                let r = self.int_value(&b.right, what)?;
+                let v = match b.op {
+                    syn::BinOp::Add(_) => l.checked_add(r),
+                    syn::BinOp::Sub(_) => l.checked_sub(r),
+                    _ => l.checked_mul(r),
+                };
+                if v.is_none() {
+                    self.errors.spanned(b, "this integer expression overflows");
+                }
+                v
+            }
+            other => {
+                self.errors.spanned(other, what);
+                None
+            }
+        }
+    }
+
+    /// `x[i]`: slice `i` along the first axis.
+    fn index(&mut self, ix: &syn::ExprIndex) -> Option<NodeId> {
+        let x = self.expr(&ix.expr);
+        let i = self.int_value(
+            &ix.index,
+            "an index is an integer known at compile time: a literal or a loop variable, as in `ws[k]` or `ws[0]`",
+        );
+        let (x, i) = (x?, i?);
+        let shape = self.g.shape(x).clone();
+        let Some(&len) = shape.dims().first() else {
+            self.errors.spanned(
+                &ix.expr,
+                "cannot index a scalar: indexing selects along the first axis of a stacked tensor, as in `ws[k]`",
+            );
+            return None;
+        };
+        if Extent::of(len) != Extent::Fixed(len) {
+            self.errors.spanned(
+                &ix.index,
+                format!("cannot index the batch axis: the first axis of this value (shape {shape}) has length `B`"),
+            );
+            return None;
+        }
+        let Some(i) = usize::try_from(i).ok().filter(|&i| i < len) else {
+            self.errors.spanned(
+                &ix.index,
+                format!(
+                    "index {i} is out of range: the first axis has length {len} (shape {shape})"
+                ),
+            );
+            return None;
+        };
+        let id = self.add(Op::Index(i), &[x], ix)?;
+        if let Some(base) = self.g.name(x) {
+            let name = format!("{base}_{i}");
+            self.g.set_name(id, name);
+        }
+        Some(id)
     }
 
     /// Lowers an expression; `None` means an error was recorded (or the
@@ -364,6 +866,13 @@ impl Lowerer<'_> {
                     }
                     _ => None,
                 };
+                if let Some(Binding::Closure(closure)) = name
+                    .and_then(|n| self.env.get(&n.to_string()))
+                    .map(|s| &s.binding)
+                {
+                    let closure = Rc::clone(closure);
+                    return self.call_closure(&closure, &c.args, c);
+                }
                 let Some(name) = name else {
                     for a in &c.args {
                         self.expr(a);
@@ -396,6 +905,14 @@ impl Lowerer<'_> {
                 );
                 None
             }
+            Expr::Index(ix) => self.index(ix),
+            Expr::Assign(a) => {
+                self.errors.spanned(
+                    a,
+                    "an assignment is a statement of its own: `h = EXPR;`, not part of an expression",
+                );
+                None
+            }
             other => {
                 let what = unsupported_syntax(other);
                 self.errors.spanned(
@@ -409,8 +926,22 @@ impl Lowerer<'_> {
 
     fn var(&mut self, ident: &syn::Ident) -> Option<NodeId> {
         let name = ident.to_string();
-        match self.env.vars.get(&name) {
-            Some(v) => *v,
+        match self.env.get(&name).map(|s| &s.binding) {
+            Some(Binding::Value(v)) => *v,
+            Some(Binding::LoopIndex(_)) => {
+                self.errors.spanned(
+                    ident,
+                    format!("`{name}` is a loop variable: it indexes stacked tensors, as in `ws[{name}]`, and is not a tensor itself"),
+                );
+                None
+            }
+            Some(Binding::Closure(_)) => {
+                self.errors.spanned(
+                    ident,
+                    format!("`{name}` is a closure: call it, as in `{name}(h, w, b)`"),
+                );
+                None
+            }
             None if name == "B" && self.elem.batch => {
                 self.errors.spanned(
                     ident,
@@ -419,12 +950,19 @@ impl Lowerer<'_> {
                 None
             }
             None => {
-                let msg = if self.env.order.is_empty() {
+                let in_scope: Vec<&str> = self
+                    .env
+                    .order
+                    .iter()
+                    .filter(|n| self.env.names.contains_key(*n))
+                    .map(String::as_str)
+                    .collect();
+                let msg = if in_scope.is_empty() {
                     format!("unknown variable `{name}`")
                 } else {
                     format!(
                         "unknown variable `{name}`; in scope: {}",
-                        self.env.order.join(", ")
+                        in_scope.join(", ")
                     )
                 };
                 self.errors.spanned(ident, msg);
@@ -892,4 +1430,23 @@ fn unsupported_syntax(e: &Expr) -> &'static str {
         Expr::Yield(_) => "`yield`",
         _ => "this expression",
     }
+}
+
+/// Statements that can end a block without being its value.
+fn is_statement(e: &Expr) -> bool {
+    matches!(e, Expr::ForLoop(_) | Expr::Assign(_))
+}
+
+fn strip_parens(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        Expr::Group(g) => strip_parens(&g.expr),
+        e => e,
+    }
+}
+
+/// An expression as one line of text, for provenance.
+fn expr_text(e: &Expr) -> String {
+    let stmt = Stmt::Expr(e.clone(), None);
+    source_text(&stmt)
 }

@@ -37,6 +37,8 @@ pub struct Network {
     pub batch: bool,
     /// The forward graph: leaves in declaration order, one root named `out`.
     pub graph: Graph,
+    /// The values marked `#[output]`, in source order: nodes of `graph`.
+    pub outputs: Vec<(syn::Ident, gradc_ir::NodeId)>,
 }
 
 impl Network {

@@ -269,7 +269,9 @@ impl Graph {
                 | Op::MatMul { .. }
                 | Op::Transpose
                 | Op::Sum
-                | Op::Row(_) => {}
+                | Op::Row(_)
+                | Op::Index(_)
+                | Op::Stack { .. } => {}
             }
         }
         Ok(out)

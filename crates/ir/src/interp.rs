@@ -85,7 +85,9 @@ impl Plan {
             | Op::Unary(_)
             | Op::OneHot(_)
             | Op::Reshape(_)
-            | Op::Sum => {}
+            | Op::Sum
+            | Op::Index(_)
+            | Op::Stack { .. } => {}
         }
         p
     }
@@ -423,6 +425,17 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
             }
         }
         Op::Reshape(_) => out.copy_from_slice(x(0)),
+        Op::Index(i) => {
+            let n = out.len();
+            out.copy_from_slice(&x(0)[i * n..(i + 1) * n]);
+        }
+        Op::Stack { len, at } => {
+            let n = out.len() / len.max(&1);
+            out.fill(T::ZERO);
+            for (k, &j) in at.iter().enumerate() {
+                out[j * n..(j + 1) * n].copy_from_slice(x(k));
+            }
+        }
         Op::BroadcastTo(_) => {
             let src = x(0);
             if p.same0 {
@@ -578,6 +591,24 @@ fn vjp_node<T: Float>(
         Op::Reshape(_) => {
             for (d, &gi) in lo[arg(0)].iter_mut().zip(g) {
                 *d += gi;
+            }
+        }
+        // stack(g) at slice i: g added into that slice
+        Op::Index(i) => {
+            let n = g.len();
+            for (d, &gi) in lo[arg(0)][i * n..(i + 1) * n].iter_mut().zip(g) {
+                *d += gi;
+            }
+        }
+        // index(at[k], g) for argument k
+        Op::Stack { len, at } => {
+            let n = g.len() / len.max(&1);
+            for (k, &j) in at.iter().enumerate() {
+                if want(k) {
+                    for (d, &gi) in lo[arg(k)].iter_mut().zip(&g[j * n..(j + 1) * n]) {
+                        *d += gi;
+                    }
+                }
             }
         }
         // sum_to(shape x, g)

@@ -35,6 +35,8 @@ impl fmt::Display for Graph {
                 Op::Unary(UnaryOp::Powi(k)) => write!(f, " {k}")?,
                 Op::OneHot(c) => write!(f, " {c}")?,
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
+                Op::Index(i) => write!(f, " {i}")?,
+                Op::Stack { len, at } => write!(f, " {len} {}", Shape(at.clone()))?,
                 // The name says it all.
                 Op::Unary(_)
                 | Op::Binary(_)
@@ -260,6 +262,20 @@ impl FromStr for Graph {
                         "powi" => match rest {
                             [k, a @ ..] => (Op::Unary(UnaryOp::Powi(number(k)?)), a),
                             _ => return err("powi takes an exponent"),
+                        },
+                        "index" => match rest {
+                            [i, a @ ..] => (Op::Index(number(i)?), a),
+                            _ => return err("index takes a slice index"),
+                        },
+                        "stack" => match rest {
+                            [len, at, a @ ..] => (
+                                Op::Stack {
+                                    len: number(len)?,
+                                    at: shape(at)?.0,
+                                },
+                                a,
+                            ),
+                            _ => return err("stack takes a length and slice indices `[0 2]`"),
                         },
                         "one_hot" => match rest {
                             [c, a @ ..] => (Op::OneHot(number(c)?), a),

@@ -7,7 +7,13 @@ use gradc_ir::{DType, Graph, Op, Shape};
 /// `reshape`, which the generated code aliases, and leaves, which exist anyway.
 pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
     match op {
-        Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::Reshape(_) => 0,
+        // A slice along the first axis is read in place, like a reshape.
+        Op::Input(_)
+        | Op::Param(_)
+        | Op::Const(_)
+        | Op::Count(_)
+        | Op::Reshape(_)
+        | Op::Index(_) => 0,
         Op::Unary(_)
         | Op::Binary(_)
         | Op::OneHot(_)
@@ -16,7 +22,8 @@ pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
         | Op::BroadcastTo(_)
         | Op::SumTo(_)
         | Op::Sum
-        | Op::Row(_) => (out.nominal_numel() * dtype.size()) as u64,
+        | Op::Row(_)
+        | Op::Stack { .. } => (out.nominal_numel() * dtype.size()) as u64,
     }
 }
 
@@ -48,6 +55,7 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
     match op {
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
         Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::OneHot(_) => 0,
+        Op::Index(_) | Op::Stack { .. } => 0,
         Op::Unary(u) => n * u.flops(),
         Op::Binary(b) => n * b.flops(),
         Op::MatMul { ta, .. } => {

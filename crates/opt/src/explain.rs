@@ -266,7 +266,9 @@ impl<'a> Names<'a> {
             | Op::BroadcastTo(_)
             | Op::SumTo(_)
             | Op::Sum
-            | Op::Row(_) => None,
+            | Op::Row(_)
+            | Op::Index(_)
+            | Op::Stack { .. } => None,
         };
         name.map_or_else(|| n.to_string(), str::to_string)
     }

@@ -11,6 +11,8 @@
 //! | `OneHot(c)` | `one_hot:10` |
 //! | `Reshape(s)`, `BroadcastTo(s)`, `SumTo(s)` | `reshape:[2x1]`, `sum_to:[]` |
 //! | `Input(i)`, `Param(i)` | `input:0`, `param:1` |
+//! | `Index(i)` | `index:3` |
+//! | `Stack { len, at }` | `stack:10:[0x2]` |
 //! | everything else | its text-form name: `add`, `matmul.nt`, `log_softmax` |
 
 use egg::{FromOp, Id, Language};
@@ -90,6 +92,15 @@ impl fmt::Display for ENode {
             Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
                 write!(f, "{}:{}", self.op.name(), shape_text(s))
             }
+            Op::Index(i) => write!(f, "{}:{i}", self.op.name()),
+            Op::Stack { len, at } => {
+                write!(
+                    f,
+                    "{}:{len}:{}",
+                    self.op.name(),
+                    shape_text(&Shape(at.clone()))
+                )
+            }
             op @ (Op::Unary(_)
             | Op::Binary(_)
             | Op::MatMul { .. }
@@ -118,6 +129,14 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             "reshape" => parse_shape(data).map(Op::Reshape),
             "broadcast_to" => parse_shape(data).map(Op::BroadcastTo),
             "sum_to" => parse_shape(data).map(Op::SumTo),
+            "index" => data.parse().ok().map(Op::Index),
+            "stack" => {
+                let (len, at) = data.split_once(':')?;
+                Some(Op::Stack {
+                    len: len.parse().ok()?,
+                    at: parse_shape(at)?.0,
+                })
+            }
             _ => None,
         };
     }
@@ -165,6 +184,11 @@ mod tests {
                 tb: true,
             },
             Op::Row(RowOp::LogSoftmax),
+            Op::Index(3),
+            Op::Stack {
+                len: 10,
+                at: vec![0, 2, 9],
+            },
         ];
         for op in ops {
             let text = ENode::leaf(op.clone()).to_string();

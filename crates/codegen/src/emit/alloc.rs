@@ -41,13 +41,20 @@ pub(super) fn is_batch(numel: usize) -> bool {
 impl<'g> Emitter<'g> {
     pub(super) fn alias(&mut self, id: NodeId, of: NodeId) -> Result<(), IrError> {
         let v = self.val(of)?.clone();
-        if let Val::Tensor { name, .. } = &v {
-            // The field now also holds `id`'s value.
+        // The field now also holds `id`'s value.
+        self.keep_busy(of, id)?;
+        self.vals[id.index()] = Some(v);
+        Ok(())
+    }
+
+    /// Keeps the workspace field holding `of` busy until `id`'s last use, for
+    /// a node that reads `of`'s buffer in place (an alias or a slice of it).
+    pub(super) fn keep_busy(&mut self, of: NodeId, id: NodeId) -> Result<(), IrError> {
+        if let Val::Tensor { name, .. } = self.val(of)? {
             if let Some(&f) = self.field_of.get(&name.to_string()) {
                 self.busy[f] = self.busy[f].max(self.last_use[id.index()]);
             }
         }
-        self.vals[id.index()] = Some(v);
         Ok(())
     }
 

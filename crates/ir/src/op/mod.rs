@@ -117,6 +117,15 @@ pub enum Op {
     Sum,
     /// A function of each row along the last axis ([`RowOp`]).
     Row(RowOp),
+
+    /// Slice `i` along the first axis: `[L, ..S]` → `S`, as `ws[k]` in a loop
+    /// over stacked layers. Generated code reads the slice in place.
+    Index(usize),
+    /// The inverse of `index`: `[len, ..S]` whose slice `at[j]` is argument `j`
+    /// (all of shape `S`) and whose other slices are zero. `at` is strictly
+    /// increasing. It is the adjoint of `index`, and autodiff merges the
+    /// adjoints of a loop's `ws[0]`, `ws[1]`, ... into one.
+    Stack { len: usize, at: Vec<usize> },
 }
 
 /// What a symbolic derivative (the `vjp` of [`UnaryOp`], [`BinaryOp`],
@@ -152,7 +161,8 @@ impl Op {
     pub fn arity(&self) -> usize {
         match self {
             Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
-            Op::Unary(_) | Op::OneHot(_) | Op::Row(_) | Op::Sum => 1,
+            Op::Unary(_) | Op::OneHot(_) | Op::Row(_) | Op::Sum | Op::Index(_) => 1,
+            Op::Stack { at, .. } => at.len(),
             Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => 1,
             Op::Binary(_) | Op::MatMul { .. } => 2,
         }
@@ -176,7 +186,9 @@ impl Op {
             | Op::BroadcastTo(_)
             | Op::SumTo(_)
             | Op::Sum
-            | Op::Row(_) => true,
+            | Op::Row(_)
+            | Op::Index(_)
+            | Op::Stack { .. } => true,
         }
     }
 
@@ -197,6 +209,8 @@ impl Op {
             Op::SumTo(_) => "sum_to",
             Op::Sum => "sum",
             Op::Row(r) => r.name(),
+            Op::Index(_) => "index",
+            Op::Stack { .. } => "stack",
         }
     }
 
@@ -325,6 +339,41 @@ impl Op {
                 }
             }
             Sum => Ok(Shape::scalar()),
+            Index(i) => match args[0].dims().split_first() {
+                Some((&len, rest)) if crate::Extent::of(len) == crate::Extent::Fixed(len) => {
+                    if *i < len {
+                        Ok(Shape(rest.to_vec()))
+                    } else {
+                        Err(IrError::new(format!(
+                            "index {i} is out of range for the first axis of {} (length {len})",
+                            args[0]
+                        )))
+                    }
+                }
+                Some(_) => Err(IrError::new(format!(
+                    "index: the first axis of {} is the batch size B, which cannot be indexed",
+                    args[0]
+                ))),
+                None => Err(IrError::new("index needs at least one axis, got a scalar")),
+            },
+            Stack { len, at } => {
+                if at.is_empty() || at.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(IrError::new(format!(
+                        "stack: slice indices {at:?} must be non-empty and strictly increasing"
+                    )));
+                }
+                if at.last().is_some_and(|&l| l >= *len) || crate::Extent::of(*len) != crate::Extent::Fixed(*len) {
+                    return Err(IrError::new(format!(
+                        "stack: slice indices {at:?} out of range for length {len}"
+                    )));
+                }
+                if args.iter().any(|a| *a != args[0]) {
+                    return Err(IrError::new("stack: every slice must have the same shape"));
+                }
+                let mut d = vec![*len];
+                d.extend_from_slice(args[0].dims());
+                Ok(Shape(d))
+            }
             Row(r) => {
                 if args[0].is_scalar() {
                     return Err(IrError::new(format!(

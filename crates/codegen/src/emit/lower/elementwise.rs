@@ -59,7 +59,9 @@ impl<'g> Emitter<'g> {
             | Op::BroadcastTo(_)
             | Op::SumTo(_)
             | Op::Sum
-            | Op::Row(_) => return err(format!("`{}` is not elementwise", op.name())),
+            | Op::Row(_)
+            | Op::Index(_)
+            | Op::Stack { .. } => return err(format!("`{}` is not elementwise", op.name())),
         })
     }
 

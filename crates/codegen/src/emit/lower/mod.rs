@@ -124,6 +124,8 @@ impl<'g> Emitter<'g> {
             Op::Row(r @ (RowOp::LogSumExp | RowOp::Softmax | RowOp::LogSoftmax)) => {
                 self.rowwise(id, args[0], *r)?;
             }
+            Op::Index(i) => self.index(id, args[0], *i)?,
+            Op::Stack { at, .. } => self.stack(id, args, at)?,
         }
         Ok(())
     }

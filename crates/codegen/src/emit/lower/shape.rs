@@ -1,8 +1,9 @@
-//! Ops that lay elements out anew: `transpose` and `one_hot` (a label to a
-//! row of 0/1).
+//! Ops that lay elements out anew: `transpose`, `one_hot` (a label to a row
+//! of 0/1), and the slices of stacked layers: `index` (read in place) and
+//! `stack` (its adjoint, assembled slice by slice).
 
-use crate::emit::loops::{index_of, loop_vars, nest};
-use crate::emit::{err, Emitter};
+use crate::emit::loops::{index_of, lit, loop_vars, nest};
+use crate::emit::{err, Emitter, Val};
 use crate::expr::{self, E};
 use gradc_ir::{IrError, NodeId};
 use quote::quote;
@@ -41,6 +42,53 @@ impl<'g> Emitter<'g> {
         let y = self.new_buffer_for(id, true);
         self.stmts
             .push(nest(&vars, &[c, r], quote!(#y[#oi] = #xn[#xi];)));
+        Ok(())
+    }
+
+    /// `x[i]` along the first axis: a borrowed sub-slice, no copy.
+    pub(super) fn index(&mut self, id: NodeId, x: NodeId, i: usize) -> Result<(), IrError> {
+        let n = self.shape(id).numel();
+        if self.shape(id).is_scalar() {
+            let e = self.read(x, &lit(i))?;
+            self.new_scalar(id, e);
+            return Ok(());
+        }
+        let xs = self.slice_ref(x)?;
+        let (from, to) = (lit(i * n), lit((i + 1) * n));
+        let y = self.local(id);
+        let t = &self.elem;
+        self.stmts.push(quote!(let #y: &[#t] = &#xs[#from..#to];));
+        // The slice borrows `x`'s buffer: it stays busy while the slice is read.
+        self.keep_busy(x, id)?;
+        self.vals[id.index()] = Some(Val::Tensor {
+            name: y,
+            owned: false,
+        });
+        Ok(())
+    }
+
+    /// Slices `at[k]` from argument `k`, zeros elsewhere (only if some slice
+    /// has no argument).
+    pub(super) fn stack(
+        &mut self,
+        id: NodeId,
+        args: &[NodeId],
+        at: &[usize],
+    ) -> Result<(), IrError> {
+        let len = self.shape(id).dims().first().copied().unwrap_or(1);
+        let n = self.shape(id).numel() / len.max(1);
+        let y = self.new_buffer_for(id, at.len() == len);
+        for (&a, &j) in args.iter().zip(at) {
+            let (from, to) = (lit(j * n), lit((j + 1) * n));
+            if self.shape(a).is_scalar() {
+                let e = self.read(a, &quote!(0))?.ts;
+                self.stmts.push(quote!(#y[#from] = #e;));
+            } else {
+                let src = self.slice_ref(a)?;
+                self.stmts
+                    .push(quote!(#y[#from..#to].copy_from_slice(#src);));
+            }
+        }
         Ok(())
     }
 }
