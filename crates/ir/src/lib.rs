@@ -9,7 +9,6 @@
 //!
 //! Architecture invariant: this crate knows nothing of syn, quote or egg.
 
-pub mod cases;
 mod float;
 mod graph;
 pub mod interp;
