@@ -17,64 +17,14 @@
 //! Run: `cargo run --release --example compare`
 
 use gradc::train::{init, Init, Rng};
-use gradc::{network, Float, Network, Tensors};
+use gradc::{Float, Network, Tensors};
+// The benchmark networks, shared with the tests and benches (N2 here is the
+// slides' network itself: f64, no biases).
+use gradc_testkit::nets::{
+    n1 as n1_xor, n3 as n3_digits, n4 as n4_mnist, slides_222 as n2_sigmoid,
+};
 use std::hint::black_box;
 use std::time::Instant;
-
-#[network]
-fn n1_xor(
-    #[input] x: [[f32; 2]; 4],
-    #[input] y: [f32; 4],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    let yhat = h.matmul(w2) + b;
-    mse(yhat, y)
-}
-
-#[network]
-fn n2_sigmoid(
-    #[input] x: [f64; 2],
-    #[input] y: [f64; 2],
-    w1: [[f64; 2]; 2],
-    w2: [[f64; 2]; 2],
-) -> f64 {
-    let h = sigmoid(x.matmul(w1));
-    let yhat = sigmoid(h.matmul(w2));
-    0.5 * sum((y - yhat).powi(2))
-}
-
-#[network]
-fn n3_digits(
-    #[input] x: [[f32; 64]; 32],
-    #[input] y: [[f32; 10]; 32],
-    w1: [[f32; 64]; 64],
-    b1: [f32; 64],
-    w2: [[f32; 10]; 64],
-    b2: [f32; 10],
-) -> f32 {
-    let h = relu(x.matmul(w1) + b1);
-    cross_entropy(h.matmul(w2) + b2, y)
-}
-
-#[network]
-fn n4_mnist(
-    #[input] x: [[f32; 784]; 128],
-    #[input] y: [[f32; 10]; 128],
-    w1: [[f32; 256]; 784],
-    b1: [f32; 256],
-    w2: [[f32; 128]; 256],
-    b2: [f32; 128],
-    w3: [[f32; 10]; 128],
-    b3: [f32; 10],
-) -> f32 {
-    let h1 = relu(x.matmul(w1) + b1);
-    let h2 = relu(h1.matmul(w2) + b2);
-    cross_entropy(h2.matmul(w3) + b3, y)
-}
 
 /// How far compiled and interpreted results may be apart, relative to the largest
 /// interpreted magnitude, in units of the element type's machine epsilon: the two

@@ -1,25 +1,15 @@
 //! `forward_backward` allocates nothing: small networks keep their buffers on the
 //! stack, large ones in a workspace (caller-owned, or one per thread made on the
-//! thread's first call). Counted through a global allocator.
+//! thread's first call). Counted through a global allocator, per thread (the
+//! two-thread GEMM is checked alone in `tests/no_alloc_threads.rs`).
 
 use gradc::network;
-use gradc_runtime::CountingAlloc;
+// XOR, and XOR for any batch size (every buffer fits the stack for small `B`).
+use gradc_testkit::nets::{n1b as xor_b, xor};
+use gradc_testkit::CountingAlloc;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
-
-#[network]
-fn xor(
-    #[input] x: [[f32; 2]; 4],
-    #[input] y: [f32; 4],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    mse(h.matmul(w2) + b, y)
-}
 
 /// Buffers of 64 × 96 elements: above the stack limit, so they go to the workspace,
 /// and matmuls large enough for the run-time GEMM kernel.
@@ -30,20 +20,6 @@ fn wide(
     w1: [[f32; 96]; 48],
     b1: [f32; 96],
     w2: [[f32; 10]; 96],
-    b2: [f32; 10],
-) -> f32 {
-    let h = relu(x.matmul(w1) + b1);
-    cross_entropy(h.matmul(w2) + b2, y)
-}
-
-/// Matmuls of 128 × 256 × 128 multiply-adds: large enough for the two-thread GEMM.
-#[network]
-fn big(
-    #[input] x: [[f32; 256]; 128],
-    #[input] y: [[f32; 10]; 128],
-    w1: [[f32; 128]; 256],
-    b1: [f32; 128],
-    w2: [[f32; 10]; 128],
     b2: [f32; 10],
 ) -> f32 {
     let h = relu(x.matmul(w1) + b1);
@@ -63,20 +39,6 @@ fn wide_b<const B: usize>(
 ) -> f32 {
     let h = relu(x.matmul(w1) + b1);
     cross_entropy(h.matmul(w2) + b2, y)
-}
-
-/// XOR for any batch size: every buffer fits the stack for small `B`.
-#[network]
-fn xor_b<const B: usize>(
-    #[input] x: [[f32; 2]; B],
-    #[input] y: [f32; B],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    mse(h.matmul(w2) + b, y)
 }
 
 fn fill(xs: &mut [f32], seed: u32) {
@@ -147,52 +109,6 @@ fn large_network_allocates_only_its_workspace() {
         for (u, v) in a.iter().zip(b.iter()) {
             assert!((u - v).abs() <= 1e-4 * v.abs().max(1e-2), "{u} vs {v}");
         }
-    }
-}
-
-#[test]
-fn two_threads_allocate_nothing_after_warm_up() {
-    assert!(128 * 256 * 128 >= gradc_runtime::MIN_MACS);
-    let mut p = Box::new(big::Params::zeros());
-    for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
-        fill(s, k as u32);
-    }
-    let mut i = Box::new(big::Inputs::zeros());
-    fill(i.x.as_flattened_mut(), 3);
-    for (r, row) in i.y.iter_mut().enumerate() {
-        row[r % 10] = 1.0;
-    }
-    let mut g1 = Box::new(big::Grads::zeros());
-    let mut ws = big::Workspace::new();
-    let one = big::forward_backward_with(&p, &i, &mut g1, &mut ws);
-
-    // Starting the helper thread allocates; its first jobs may too (thread
-    // start-up). Warm up until it has finished at least one job.
-    assert_eq!(gradc::set_threads(2), 2);
-    let mut g2 = Box::new(big::Grads::zeros());
-    for _ in 0..10_000 {
-        big::forward_backward_with(&p, &i, &mut g2, &mut ws);
-        if CountingAlloc::helper_count().is_some() {
-            break;
-        }
-    }
-    let helper = CountingAlloc::helper_count().expect("the helper ran a job");
-    let before = CountingAlloc::count();
-    let mut two = 0.0;
-    for _ in 0..20 {
-        two = big::forward_backward_with(&p, &i, &mut g2, &mut ws);
-    }
-    assert_eq!(CountingAlloc::count(), before);
-    assert_eq!(CountingAlloc::helper_count(), Some(helper));
-    gradc::set_threads(1);
-
-    // Bit-identical to one thread.
-    assert_eq!(one.to_bits(), two.to_bits());
-    for ((_, a), (_, b)) in g1.slices().iter().zip(g2.slices().iter()) {
-        assert!(a
-            .iter()
-            .zip(b.iter())
-            .all(|(u, v)| u.to_bits() == v.to_bits()));
     }
 }
 

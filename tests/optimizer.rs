@@ -3,6 +3,8 @@
 //! formulas and the tape interpreter.
 
 use gradc::network;
+// chain: slide 53; xor: N1; n3, n4: the 64-64-10 and 784-256-128-10 classifiers.
+use gradc_testkit::nets::{chain as chain53, hand_sigmoid, n3, n4, xor as xor_mse};
 
 /// The generated code without comments and blank lines: what runs.
 fn statements(code: &str) -> String {
@@ -18,13 +20,6 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 
 // ---------------------------------------------------------------------------
 // Slide 53: x = f(w), y = f(x), z = f(y).
-
-#[network]
-fn chain53(w: f64) -> f64 {
-    let x = sigmoid(w);
-    let y = sigmoid(x);
-    sigmoid(y)
-}
 
 #[test]
 fn slide_53_each_f_once() {
@@ -164,12 +159,6 @@ fn slides_42_52_scalar_deltas_once_and_no_more_ops_than_by_hand() {
 // A hand-rolled sigmoid is the sigmoid node.
 
 #[network]
-fn hand_sigmoid(#[input] x: [[f64; 3]; 4], w: [f64; 3], b: f64) -> f64 {
-    let z = x.matmul(w) + b;
-    sum(1.0 / (1.0 + (-z).exp()))
-}
-
-#[network]
 fn lib_sigmoid(#[input] x: [[f64; 3]; 4], w: [f64; 3], b: f64) -> f64 {
     let z = x.matmul(w) + b;
     sum(sigmoid(z))
@@ -216,20 +205,6 @@ fn hand_rolled_sigmoid_generates_the_same_code() {
 // ---------------------------------------------------------------------------
 // Small cleanups visible in the XOR code.
 
-#[network]
-fn xor_mse(
-    #[input] x: [[f32; 2]; 4],
-    #[input] y: [f32; 4],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    let yhat = h.matmul(w2) + b;
-    mse(yhat, y)
-}
-
 #[test]
 fn xor_scales_by_a_folded_scalar() {
     let code = statements(xor_mse::GRADIENT_CODE);
@@ -247,20 +222,6 @@ fn xor_scales_by_a_folded_scalar() {
 
 // ---------------------------------------------------------------------------
 // N3: a softmax cross-entropy classifier (N4 below).
-
-#[network]
-fn n3(
-    #[input] x: [[f32; 64]; 32],
-    #[input] t: [[f32; 10]; 32],
-    w1: [[f32; 64]; 64],
-    b1: [f32; 64],
-    w2: [[f32; 10]; 64],
-    b2: [f32; 10],
-) -> f32 {
-    let h = relu(x.matmul(w1) + b1);
-    let z = h.matmul(w2) + b2;
-    cross_entropy(z, t)
-}
 
 /// Matmul flops of a hand-written training step of a dense network with
 /// layer widths `dims` and batch `b`: the forward products, every dW, and
@@ -301,13 +262,13 @@ fn n3_compiled_matches_interpreted() {
     let mut p = n3::Params::zeros();
     let mut inputs = n3::Inputs {
         x: [[0.0; 64]; 32],
-        t: [[0.0; 10]; 32],
+        y: [[0.0; 10]; 32],
     };
     for (_, v) in p.slices_mut() {
         v.iter_mut().for_each(|e| *e = next() * 0.3);
     }
     inputs.x.iter_mut().flatten().for_each(|e| *e = next());
-    for (r, row) in inputs.t.iter_mut().enumerate() {
+    for (r, row) in inputs.y.iter_mut().enumerate() {
         row[r % 10] = 1.0;
     }
     let mut g = n3::Grads::zeros();
@@ -331,23 +292,6 @@ fn n3_compiled_matches_interpreted() {
 // `#[network]`. Only `report()` and `GRADIENT_CODE` are used: its Params
 // (about 0.9 MB) must not live on a 2 MB test-thread stack.
 
-#[network]
-fn n4(
-    #[input] x: [[f32; 784]; 128],
-    #[input] t: [[f32; 10]; 128],
-    w1: [[f32; 256]; 784],
-    b1: [f32; 256],
-    w2: [[f32; 128]; 256],
-    b2: [f32; 128],
-    w3: [[f32; 10]; 128],
-    b3: [f32; 10],
-) -> f32 {
-    let h1 = relu(x.matmul(w1) + b1);
-    let h2 = relu(h1.matmul(w2) + b2);
-    let z = h2.matmul(w3) + b3;
-    cross_entropy(z, t)
-}
-
 #[test]
 fn n4_flops_within_two_percent_of_hand_matmuls() {
     let report = n4::report();
@@ -369,82 +313,45 @@ fn n4_flops_within_two_percent_of_hand_matmuls() {
 
 // ---------------------------------------------------------------------------
 // Snapshots of the optimized joint graph of the seed examples (tests/seed.rs),
-// compiled from the same tokens by the driver the macro runs.
+// compiled from the networks' source text by the driver the macro runs.
 
-/// `optimized_text!(attr_tokens, item_tokens)`: the optimized graph's text.
-macro_rules! optimized_text {
-    ($attr:expr, $item:expr) => {{
-        let network = gradc_frontend::parse_network($attr, $item).expect("network parses");
-        let compiled = gradc_driver::compile(network).expect("network compiles");
-        compiled.optimized.expect("has parameters").to_string()
-    }};
+/// The optimized graph's text of the `#[network]` fn `name` in `source`.
+fn optimized_text(source: &str, name: &str) -> String {
+    let file = syn::parse_file(source).expect("source parses");
+    let mut item = file
+        .items
+        .into_iter()
+        .find_map(|i| match i {
+            syn::Item::Fn(f) if f.sig.ident == name => Some(f),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no fn {name}"));
+    let at = item
+        .attrs
+        .iter()
+        .position(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "network")
+        })
+        .expect("a #[network] fn");
+    let attr = match item.attrs.remove(at).meta {
+        syn::Meta::List(l) => l.tokens,
+        _ => Default::default(),
+    };
+    let network = gradc_frontend::parse_network(attr, quote::ToTokens::into_token_stream(item))
+        .expect("network parses");
+    let compiled = gradc_driver::compile(network).expect("network compiles");
+    compiled.optimized.expect("has parameters").to_string()
 }
 
 #[test]
 fn snapshots_of_optimized_seed_graphs() {
-    use quote::quote;
-    insta::assert_snapshot!(
-        "xor_optimized",
-        optimized_text!(
-            quote!(),
-            quote! {
-                fn xor(
-                    #[input] x: [[f32; 2]; 4],
-                    #[input] y: [f32; 4],
-                    w1: [[f32; 2]; 2],
-                    c: [f32; 2],
-                    w2: [f32; 2],
-                    b: f32,
-                ) -> f32 {
-                    let h = relu(x.matmul(w1) + c);
-                    let yhat = h.matmul(w2) + b;
-                    mse(yhat, y)
-                }
-            }
-        )
-    );
-    insta::assert_snapshot!(
-        "slides_222_optimized",
-        optimized_text!(
-            quote!(),
-            quote! {
-                fn slides_222(
-                    #[input] x: [f64; 2],
-                    #[input] y: [f64; 2],
-                    w1: [[f64; 2]; 2],
-                    w2: [[f64; 2]; 2],
-                ) -> f64 {
-                    let h = sigmoid(x.matmul(w1));
-                    let yhat = sigmoid(h.matmul(w2));
-                    0.5 * sum((y - yhat).powi(2))
-                }
-            }
-        )
-    );
-    insta::assert_snapshot!(
-        "chain_optimized",
-        optimized_text!(
-            quote!(),
-            quote! {
-                fn chain(w: f64) -> f64 {
-                    let x = sigmoid(w);
-                    let y = sigmoid(x);
-                    sigmoid(y)
-                }
-            }
-        )
-    );
-    insta::assert_snapshot!(
-        "linear_optimized",
-        optimized_text!(
-            quote!(),
-            quote! {
-                fn linear(#[input] x: [[f64; 2]; 4], #[input] y: [f64; 4], w: [f64; 2], b: f64) -> f64 {
-                    mse(x.matmul(w) + b, y)
-                }
-            }
-        )
-    );
+    let source = gradc_testkit::nets::SLIDES_SOURCE;
+    for name in ["xor", "slides_222", "chain", "linear"] {
+        insta::assert_snapshot!(format!("{name}_optimized"), optimized_text(source, name));
+    }
 }
 
 // ---------------------------------------------------------------------------

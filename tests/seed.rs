@@ -1,34 +1,7 @@
 //! The lecture's examples (`shared/seed/deep-feedforward-networks.txt`) as tests.
+//! The networks are `gradc_testkit::nets`' (`crates/testkit/src/nets/slides.rs`).
 
-use gradc::network;
-
-/// Slide 14: one ReLU hidden layer of two units, a linear output, MSE.
-#[network]
-fn xor(
-    #[input] x: [[f32; 2]; 4],
-    #[input] y: [f32; 4],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    let yhat = h.matmul(w2) + b;
-    mse(yhat, y)
-}
-
-/// The same network's predictions (every argument is data, so no gradients).
-#[network]
-fn xor_predict(
-    #[input] x: [[f32; 2]; 4],
-    #[input] w1: [[f32; 2]; 2],
-    #[input] c: [f32; 2],
-    #[input] w2: [f32; 2],
-    #[input] b: f32,
-) -> [f32; 4] {
-    let h = relu(x.matmul(w1) + c);
-    h.matmul(w2) + b
-}
+use gradc_testkit::nets::{chain, linear, slides_222, xor, xor_predict};
 
 const X: [[f32; 2]; 4] = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 const Y: [f32; 4] = [0.0, 1.0, 1.0, 0.0];
@@ -62,11 +35,6 @@ fn slide_15_xor_solution_is_exact() {
 
 /// Slides 7-10: the linear model f(x) = xᵀw + b on XOR has its MSE optimum at
 /// w = 0, b = ½, where every prediction is ½ and the loss is ¼.
-#[network]
-fn linear(#[input] x: [[f64; 2]; 4], #[input] y: [f64; 4], w: [f64; 2], b: f64) -> f64 {
-    mse(x.matmul(w) + b, y)
-}
-
 #[test]
 fn slides_7_10_linear_model_optimum() {
     let inputs = linear::Inputs {
@@ -97,19 +65,6 @@ fn slides_7_10_linear_model_optimum() {
     }
     assert!(p.w[0].abs() < 1e-9 && p.w[1].abs() < 1e-9, "w = {:?}", p.w);
     assert!((p.b - 0.5).abs() < 1e-9, "b = {}", p.b);
-}
-
-/// Slides 42-52: the 2-2-2 sigmoid network without biases, a = xᵀW, loss ½‖y − ŷ‖².
-#[network]
-fn slides_222(
-    #[input] x: [f64; 2],
-    #[input] y: [f64; 2],
-    w1: [[f64; 2]; 2],
-    w2: [[f64; 2]; 2],
-) -> f64 {
-    let h = sigmoid(x.matmul(w1));
-    let yhat = sigmoid(h.matmul(w2));
-    0.5 * sum((y - yhat).powi(2))
 }
 
 #[test]
@@ -174,15 +129,8 @@ fn slides_42_52_hand_derived_gradients() {
     }
 }
 
-/// Slide 53: x = f(w), y = f(x), z = f(y). The fused pass evaluates each f once and
-/// the derivative reuses the stored values.
-#[network]
-fn chain(w: f64) -> f64 {
-    let x = sigmoid(w);
-    let y = sigmoid(x);
-    sigmoid(y)
-}
-
+/// Slide 53: the fused pass evaluates each f once and the derivative reuses the
+/// stored values.
 #[test]
 fn slide_53_each_f_evaluated_once() {
     // Code lines only: the provenance comments quote the source's `sigmoid(...)`.

@@ -6,20 +6,7 @@ use gradc::train::{
     TrainError,
 };
 use gradc::{network, Float, Network, Shape, Tensors};
-
-#[network]
-fn xor(
-    #[input] x: [[f32; 2]; 4],
-    #[input] y: [f32; 4],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    let yhat = h.matmul(w2) + b;
-    mse(yhat, y)
-}
+use gradc_testkit::nets::xor;
 
 #[network]
 fn wide(#[input] x: [[f64; 3]; 2], w: [[f64; 128]; 3], v: [[f64; 256]; 128], b: [f64; 256]) -> f64 {

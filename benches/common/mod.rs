@@ -1,120 +1,14 @@
-//! The four benchmark networks (issue 4), their hand-written reference steps and a
-//! ratio table. Shared by `benches/steps.rs` (criterion) and
-//! `examples/bench_table.rs` (the table alone, for users).
+//! The four benchmark networks (issue 4; defined in `gradc_testkit::nets`), their
+//! hand-written reference steps and a ratio table. Shared by `benches/steps.rs`
+//! (criterion) and `examples/bench_table.rs` (the table alone, for users).
 //!
 //! A "step" is loss plus every parameter gradient, no optimizer update, f32.
 
 #![allow(dead_code)]
 
-use gradc::network;
+pub use gradc_testkit::nets::{n1, n1b, n2, n3, n3b, n4, n4b};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-
-/// N1: the lecture's XOR net, 2-2-1 ReLU, MSE, batch 4.
-#[network]
-pub fn n1(
-    #[input] x: [[f32; 2]; 4],
-    #[input] y: [f32; 4],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    let yhat = h.matmul(w2) + b;
-    mse(yhat, y)
-}
-
-/// N2: 2-2-2 sigmoid, ½‖y − ŷ‖², batch 1.
-#[network]
-pub fn n2(
-    #[input] x: [f32; 2],
-    #[input] y: [f32; 2],
-    w1: [[f32; 2]; 2],
-    b1: [f32; 2],
-    w2: [[f32; 2]; 2],
-    b2: [f32; 2],
-) -> f32 {
-    let h = sigmoid(x.matmul(w1) + b1);
-    let yhat = sigmoid(h.matmul(w2) + b2);
-    0.5 * sum((y - yhat).powi(2))
-}
-
-/// N3: 64-64-10 ReLU, softmax cross-entropy, batch 32.
-#[network]
-pub fn n3(
-    #[input] x: [[f32; 64]; 32],
-    #[input] y: [[f32; 10]; 32],
-    w1: [[f32; 64]; 64],
-    b1: [f32; 64],
-    w2: [[f32; 10]; 64],
-    b2: [f32; 10],
-) -> f32 {
-    let h = relu(x.matmul(w1) + b1);
-    cross_entropy(h.matmul(w2) + b2, y)
-}
-
-/// N4: 784-256-128-10 ReLU, softmax cross-entropy, batch 128.
-#[network]
-pub fn n4(
-    #[input] x: [[f32; 784]; 128],
-    #[input] y: [[f32; 10]; 128],
-    w1: [[f32; 256]; 784],
-    b1: [f32; 256],
-    w2: [[f32; 128]; 256],
-    b2: [f32; 128],
-    w3: [[f32; 10]; 128],
-    b3: [f32; 10],
-) -> f32 {
-    let h1 = relu(x.matmul(w1) + b1);
-    let h2 = relu(h1.matmul(w2) + b2);
-    cross_entropy(h2.matmul(w3) + b3, y)
-}
-
-/// N1, N3 and N4 written once for any batch size (`const B: usize`): the
-/// table compares their compiled steps with the literal-batch definitions.
-#[network]
-pub fn n1b<const B: usize>(
-    #[input] x: [[f32; 2]; B],
-    #[input] y: [f32; B],
-    w1: [[f32; 2]; 2],
-    c: [f32; 2],
-    w2: [f32; 2],
-    b: f32,
-) -> f32 {
-    let h = relu(x.matmul(w1) + c);
-    let yhat = h.matmul(w2) + b;
-    mse(yhat, y)
-}
-
-#[network]
-pub fn n3b<const B: usize>(
-    #[input] x: [[f32; 64]; B],
-    #[input] y: [[f32; 10]; B],
-    w1: [[f32; 64]; 64],
-    b1: [f32; 64],
-    w2: [[f32; 10]; 64],
-    b2: [f32; 10],
-) -> f32 {
-    let h = relu(x.matmul(w1) + b1);
-    cross_entropy(h.matmul(w2) + b2, y)
-}
-
-#[network]
-pub fn n4b<const B: usize>(
-    #[input] x: [[f32; 784]; B],
-    #[input] y: [[f32; 10]; B],
-    w1: [[f32; 256]; 784],
-    b1: [f32; 256],
-    w2: [[f32; 128]; 256],
-    b2: [f32; 128],
-    w3: [[f32; 10]; 128],
-    b3: [f32; 10],
-) -> f32 {
-    let h1 = relu(x.matmul(w1) + b1);
-    let h2 = relu(h1.matmul(w2) + b2);
-    cross_entropy(h2.matmul(w3) + b3, y)
-}
 
 /// FLOPs of one N4 step (multiply-add = 2): forward and weight gradients of all
 /// three layers, input gradients of layers 2 and 3.

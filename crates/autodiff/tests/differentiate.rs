@@ -3,9 +3,9 @@
 //! central finite differences; plus structural checks of the contract.
 
 use gradc_autodiff::differentiate;
-use gradc_ir::cases::{all_cases, network_cases, Case};
 use gradc_ir::interp::{evaluate, gradients};
 use gradc_ir::{BinaryOp, DType, Graph, Op, Shape, UnaryOp};
+use gradc_testkit::cases::{all_cases, network_cases, Case};
 
 fn sh(d: &[usize]) -> Shape {
     Shape::new(d.to_vec())

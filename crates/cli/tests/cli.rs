@@ -4,12 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The fixture networks, compiled here by `#[network]` as a user's crate would.
-mod fixture {
-    include!("fixtures/slides.rs");
-}
-
-const FIXTURE: &str = "crates/cli/tests/fixtures/slides.rs";
+// The fixture networks, compiled by `#[network]` as a user's crate would; the
+// tests run `gradc` on the same source files.
+use gradc_testkit::nets as fixture;
+use gradc_testkit::nets::{BATCH_PATH, HANDROLLED_PATH as HANDROLLED, SLIDES_PATH as FIXTURE};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -229,7 +227,8 @@ fn check_accepts_good_networks() {
     let r = gradc(&["check", FIXTURE]);
     assert!(r.ok, "{}", r.stderr);
     assert!(
-        r.stdout.contains("3 network(s) ok: slides_222, xor, chain"),
+        r.stdout
+            .contains("5 network(s) ok: xor, xor_predict, linear, slides_222, chain"),
         "{}",
         r.stdout
     );
@@ -247,6 +246,19 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// The attribute's options reach the optimizer: slide 53's chain with
+/// `fast_math` reassociates its products, without it nothing does.
+#[test]
+fn attribute_options_are_honoured() {
+    let src = "#[gradc::network(fast_math)]\nfn chain(w: f64) -> f64 {\n    let x = sigmoid(w);\n    let y = sigmoid(x);\n    sigmoid(y)\n}\n";
+    let p = temp_file("fast.rs", src);
+    let fast = gradc(&["show", p.to_str().unwrap(), "--emit", "report"]);
+    assert!(fast.ok, "{}", fast.stderr);
+    assert!(fast.stdout.contains("mul-assoc"), "{}", fast.stdout);
+    let exact = show("chain", "report");
+    assert!(!exact.contains("mul-assoc"), "{exact}");
 }
 
 #[test]
@@ -298,7 +310,7 @@ fn explain_gives_the_provenance_of_a_local() {
         "d_w1",
     ]);
     assert!(r.ok, "{}", r.stderr);
-    let line = include_str!("fixtures/slides.rs")
+    let line = fixture::SLIDES_SOURCE
         .lines()
         .position(|l| l.contains("let h = sigmoid"))
         .unwrap()
@@ -322,8 +334,6 @@ fn explain_gives_the_provenance_of_a_local() {
         r.stdout
     );
 }
-
-const HANDROLLED: &str = "crates/cli/tests/fixtures/handrolled.rs";
 
 /// The rule names of the numbered steps `explain` lists, in order.
 fn explained_rules(out: &str) -> Vec<String> {
@@ -460,13 +470,9 @@ fn readme_transcripts_are_real_output() {
     assert!(seen >= 1, "the README shows a gradc transcript");
 }
 
-mod batch_fixture {
-    include!("fixtures/batch.rs");
-}
-
 #[test]
 fn batch_generic_networks_show_b() {
-    let file = "crates/cli/tests/fixtures/batch.rs";
+    let file = BATCH_PATH;
     let run = |emit: &str| {
         let r = gradc(&["show", file, "--network", "clf", "--emit", emit]);
         assert!(r.ok, "gradc show --emit {emit} failed: {}", r.stderr);
@@ -475,12 +481,9 @@ fn batch_generic_networks_show_b() {
     let ir = run("ir");
     assert!(ir.contains("(let %0 x [B 6] (input 0))"), "{ir}");
     assert!(ir.contains("(count B)"), "{ir}");
-    assert_eq!(
-        ir.trim_end(),
-        batch_fixture::clf::graph().to_string().trim_end()
-    );
+    assert_eq!(ir.trim_end(), fixture::clf::graph().to_string().trim_end());
     let rust = run("rust");
-    assert_eq!(rust, batch_fixture::clf::GRADIENT_CODE);
+    assert_eq!(rust, fixture::clf::GRADIENT_CODE);
     assert!(
         rust.contains("pub fn forward_backward<const B: usize>("),
         "{rust}"

@@ -8,14 +8,15 @@
 //! user crate. The crate has `#![deny(warnings)]`. Every printed number is
 //! checked against the tape interpreter (`gradc_ir::interp`), run in f64.
 //!
-//! Graphs: every case of `gradc_ir::cases` (all ops, broadcasting variants and
+//! Graphs: every case of `gradc_testkit::cases` (all ops, broadcasting variants and
 //! the lecture networks) in f64 and f32, the hand-written XOR joint graph, the
 //! kitchen-sink graph, a graph with heap-sized buffers and one without params.
 
 mod common;
 
 use gradc_codegen::{emit_forward, emit_forward_backward, pretty, rust_type};
-use gradc_ir::{cases, interp, BinaryOp, DType, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
+use gradc_ir::{interp, BinaryOp, DType, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
+use gradc_testkit::cases;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -11,7 +11,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod cases;
 mod float;
 mod graph;
 pub mod interp;

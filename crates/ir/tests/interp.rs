@@ -1,9 +1,9 @@
 //! Tests of the tape interpreter: forward values against hand formulas, gradients
 //! against central finite differences, numerics at extreme inputs, error cases.
 
-use gradc_ir::cases::{all_cases, network_cases, op_cases, Case};
 use gradc_ir::interp::{evaluate, gradients, Interpreter};
 use gradc_ir::{BinaryOp, DType, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
+use gradc_testkit::cases::{all_cases, network_cases, op_cases, Case};
 
 fn sh(d: &[usize]) -> Shape {
     Shape::new(d.to_vec())

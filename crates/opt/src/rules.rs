@@ -319,11 +319,6 @@ pub fn rewrites_for(phase: Phase, fast_math: bool) -> Vec<Rewrite<ENode, ShapeAn
         .collect()
 }
 
-/// Every rewrite of a configuration, all phases at once.
-pub fn rewrites(fast_math: bool) -> Vec<Rewrite<ENode, ShapeAnalysis>> {
-    rewrites_for(Phase::Specialise, fast_math)
-}
-
 /// The table name of an egg rewrite name (`factor-scale#3` → `factor-scale`).
 pub fn base_name(rewrite_name: &str) -> &str {
     rewrite_name.split('#').next().unwrap_or(rewrite_name)
@@ -344,7 +339,7 @@ fn pattern(text: &str) -> Pattern<ENode> {
 }
 
 /// The rewrites of one table entry, one per left-hand side variant.
-pub fn build(spec: &RuleSpec) -> Vec<Rewrite<ENode, ShapeAnalysis>> {
+fn build(spec: &RuleSpec) -> Vec<Rewrite<ENode, ShapeAnalysis>> {
     let made: Vec<Result<Rewrite<ENode, ShapeAnalysis>, String>> = match spec.kind {
         RuleKind::Pattern(lhs, rhs) => lhs
             .iter()
@@ -410,7 +405,7 @@ fn in_dtype(dt: DType, v: f64) -> f64 {
 
 /// Whether `v` is ±2ᵏ and a normal number of the element type, so that
 /// multiplying by it is exact in the normal range.
-pub fn is_pow2(dt: DType, v: f64) -> bool {
+fn is_pow2(dt: DType, v: f64) -> bool {
     if !v.is_normal() || in_dtype(dt, v) != v {
         return false;
     }
@@ -794,6 +789,11 @@ impl Applier<ENode, ShapeAnalysis> for ShapeApply {
 mod tests {
     use super::*;
     use egg::{RecExpr, Runner};
+
+    /// Every rewrite of a configuration, all phases at once.
+    fn rewrites(fast_math: bool) -> Vec<Rewrite<ENode, ShapeAnalysis>> {
+        rewrites_for(Phase::Specialise, fast_math)
+    }
 
     /// (rule, before, after): with only that rule, `before` must end up equal to
     /// `after`. Leaves: `input:0` is [2 3], `input:1` is [3 2], `input:2` is [3],

@@ -1,5 +1,5 @@
-//! Equivalence through the IR's tape interpreter, covering ops the small test
-//! evaluator does not (softmax family, softplus, tanh, max).
+//! Equivalence through the IR's tape interpreter on a classifier head: the
+//! softmax family, softplus, tanh and max, which `optimize.rs`'s graphs lack.
 
 mod common;
 

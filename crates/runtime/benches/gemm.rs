@@ -5,7 +5,8 @@
 //! runs the criterion groups (`-- --quick-table` prints only the table).
 
 use criterion::{criterion_group, Criterion};
-use gradc_runtime::{gemm_two_threads, gemm_with, CountingAlloc, Isa, Strided};
+use gradc_runtime::{gemm_two_threads, gemm_with, Isa, Strided};
+use gradc_testkit::CountingAlloc;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

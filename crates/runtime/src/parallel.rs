@@ -21,7 +21,7 @@
 //! product alone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -52,9 +52,6 @@ fn taken() -> *mut Job {
 }
 /// Held by the one caller currently using the helper.
 static BUSY: AtomicBool = AtomicBool::new(false);
-/// The helper's allocation count (see [`crate::CountingAlloc::helper_count`]),
-/// plus one so that zero means "no job finished yet".
-pub(crate) static HELPER_ALLOCS: AtomicU64 = AtomicU64::new(0);
 
 /// Sets how many threads large GEMMs use: 1 (the default) or 2; larger values
 /// are clamped to 2, 0 means 1. Turning threads on starts the helper thread
@@ -150,7 +147,6 @@ fn helper_loop() {
         if catch_unwind(AssertUnwindSafe(|| unsafe { (job.run)(job.data) })).is_err() {
             job.panicked.store(true, Ordering::Relaxed);
         }
-        HELPER_ALLOCS.store(crate::CountingAlloc::count() + 1, Ordering::Relaxed);
         // Release: the caller sees our writes to its half of `C`. `job` is
         // not touched after this store.
         SLOT.store(std::ptr::null_mut(), Ordering::Release);

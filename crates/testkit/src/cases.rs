@@ -10,7 +10,7 @@
 //! and their data avoid kinks (relu at 0, max ties) so finite differences apply.
 //! No randomness: the data come from a fixed linear congruential sequence.
 
-use crate::{BinaryOp, DType, Graph, IrError, NodeId, Op, RowOp, Shape, UnaryOp};
+use gradc_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, RowOp, Shape, UnaryOp};
 
 /// A forward graph with one set of inputs and parameters (flat, row-major).
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ impl Case {
     /// compare against.
     pub fn finite_differences(&self) -> Result<Vec<Vec<f64>>, IrError> {
         let h = 1e-6;
-        let mut it = crate::interp::Interpreter::<f64>::new(&self.graph)?;
+        let mut it = gradc_ir::interp::Interpreter::<f64>::new(&self.graph)?;
         let inputs = self.input_slices();
         let mut params = self.params.clone();
         let mut out = Vec::new();
