@@ -282,7 +282,13 @@ impl Lowerer<'_> {
                 Stmt::Expr(e, None) if last && !is_statement(e) => {
                     return self.expr(e).map(|id| (id, e))
                 }
-                stmt => self.stmt(stmt, Scope::Top, last),
+                stmt => {
+                    self.stmt(stmt, Scope::Top, last);
+                    // `result;` at the end: reported as a stray `;`, once.
+                    if last && matches!(stmt, Stmt::Expr(e, Some(_)) if !is_statement(e)) {
+                        return None;
+                    }
+                }
             }
         }
         self.errors.at(
@@ -866,12 +872,32 @@ impl Lowerer<'_> {
                     }
                     _ => None,
                 };
-                if let Some(Binding::Closure(closure)) = name
+                match name
                     .and_then(|n| self.env.get(&n.to_string()))
                     .map(|s| &s.binding)
                 {
-                    let closure = Rc::clone(closure);
-                    return self.call_closure(&closure, &c.args, c);
+                    Some(Binding::Closure(closure)) => {
+                        let closure = Rc::clone(closure);
+                        return self.call_closure(&closure, &c.args, c);
+                    }
+                    // A closure whose definition failed: already reported.
+                    Some(Binding::Value(None)) => {
+                        for a in &c.args {
+                            self.expr(a);
+                        }
+                        return None;
+                    }
+                    Some(Binding::Value(Some(_)) | Binding::LoopIndex(_)) => {
+                        for a in &c.args {
+                            self.expr(a);
+                        }
+                        self.errors.spanned(
+                            &c.func,
+                            format!("`{}` is a variable, not a function; call a closure bound with `let` or a supported function", name.map(ToString::to_string).unwrap_or_default()),
+                        );
+                        return None;
+                    }
+                    None => {}
                 }
                 let Some(name) = name else {
                     for a in &c.args {

@@ -3,6 +3,8 @@
 //!
 //! - `cases` (feature `cases`): hand-built graphs with data, one per op and a
 //!   few small networks, shared by the tests of every stage.
+//! - `check` (feature `nets`): compiled vs interpreted vs finite-difference
+//!   gradients of any `f64` network, through the `gradc::Network` trait.
 //! - [`CountingAlloc`]: a global allocator that counts allocations, for tests
 //!   and benchmarks that prove a call allocates nothing.
 //! - `nets` (feature `nets`): the networks that tests, benchmarks, examples
@@ -12,6 +14,8 @@
 
 #[cfg(feature = "cases")]
 pub mod cases;
+#[cfg(feature = "nets")]
+pub mod check;
 mod counting;
 #[cfg(feature = "nets")]
 pub mod nets;

@@ -1,0 +1,321 @@
+//! The lecture's general network (slide 40): loops over stacked layers, `let mut`
+//! and assignment, layer closures. Checked against the slide-41 backward
+//! algorithm written by hand, the interpreter, f64 finite differences, and the
+//! same network written without the loop.
+
+use gradc::network;
+use gradc_testkit::check::{check_gradients, seeded};
+
+/// Slide 40's forward propagation as a loop: a(k) = h(k−1)·W(k) + b(k),
+/// h(k) = f(a(k)), with f the sigmoid, l = 3, and an MSE loss.
+#[network]
+fn slide40(
+    #[input] x: [f64; 4],
+    #[input] y: [f64; 4],
+    ws: [[[f64; 4]; 4]; 3],
+    bs: [[f64; 4]; 3],
+) -> f64 {
+    let mut h = x;
+    for k in 0..3 {
+        let a = h.matmul(ws[k]) + bs[k];
+        h = sigmoid(a);
+    }
+    mse(h, y)
+}
+
+/// Slide 41's backward computation, by hand: g ← ∇ŷJ; for k = l..1:
+/// g ← g ⊙ f'(a(k)); ∇b(k) = g; ∇W(k) = h(k−1)ᵀ g; g ← W(k) g.
+fn slide41(p: &slide40::Params, i: &slide40::Inputs) -> (f64, slide40::Grads) {
+    let sigmoid = |a: f64| 1.0 / (1.0 + (-a).exp());
+    let mut hs = vec![i.x];
+    for k in 0..3 {
+        let prev = hs[k];
+        let mut h = [0.0; 4];
+        for j in 0..4 {
+            let mut a = p.bs[k][j];
+            for (r, hr) in prev.iter().enumerate() {
+                a += hr * p.ws[k][r][j];
+            }
+            h[j] = sigmoid(a);
+        }
+        hs.push(h);
+    }
+    let yhat = hs[3];
+    let loss = (0..4).map(|j| (yhat[j] - i.y[j]).powi(2)).sum::<f64>() / 4.0;
+    let mut grads = slide40::Grads::zeros();
+    let mut g: Vec<f64> = (0..4).map(|j| 2.0 * (yhat[j] - i.y[j]) / 4.0).collect();
+    for k in (0..3).rev() {
+        let h = hs[k + 1];
+        for j in 0..4 {
+            g[j] *= h[j] * (1.0 - h[j]);
+        }
+        let prev = hs[k];
+        for j in 0..4 {
+            grads.bs[k][j] = g[j];
+            for r in 0..4 {
+                grads.ws[k][r][j] = prev[r] * g[j];
+            }
+        }
+        g = (0..4)
+            .map(|r| (0..4).map(|j| p.ws[k][r][j] * g[j]).sum())
+            .collect();
+    }
+    (loss, grads)
+}
+
+#[test]
+fn slide40_loop_matches_the_slide41_backward_algorithm() {
+    let p = seeded::<slide40::Params>(40);
+    let i = seeded::<slide40::Inputs>(41);
+    let (loss, grads) = check_gradients::<slide40::Net>(&p, &i, 1e-6);
+    let (hand_loss, hand) = slide41(&p, &i);
+    assert!((loss - hand_loss).abs() <= 1e-15, "{loss} vs {hand_loss}");
+    for k in 0..3 {
+        for j in 0..4 {
+            assert!((grads.bs[k][j] - hand.bs[k][j]).abs() <= 1e-15);
+            for r in 0..4 {
+                let (c, h) = (grads.ws[k][r][j], hand.ws[k][r][j]);
+                assert!((c - h).abs() <= 1e-15, "dws[{k}][{r}][{j}]: {c} vs {h}");
+            }
+        }
+    }
+}
+
+/// A width-4 `tanh` network of `$l` stacked layers between an input and an
+/// output layer, with a layer closure and a stacked bias.
+macro_rules! deep {
+    ($name:ident, $l:literal) => {
+        #[allow(dead_code)]
+        #[network]
+        fn $name(
+            #[input] x: [[f64; 3]; 2],
+            #[input] y: [[f64; 2]; 2],
+            w_in: [[f64; 4]; 3],
+            ws: [[[f64; 4]; 4]; $l],
+            bs: [[f64; 4]; $l],
+            w_out: [[f64; 2]; 4],
+        ) -> f64 {
+            let dense = |x, w, b| tanh(x.matmul(w) + b);
+            let mut h = tanh(x.matmul(w_in));
+            for k in 0..$l {
+                h = dense(h, ws[k], bs[k]);
+            }
+            mse(h.matmul(w_out), y)
+        }
+    };
+}
+
+deep!(deep1, 1);
+deep!(deep2, 2);
+deep!(deep10, 10);
+deep!(deep100, 100);
+
+#[test]
+fn loops_at_depths_1_2_10_100_against_interpreter_and_finite_differences() {
+    fn run<N: gradc::Network<Elem = f64>>(seed: u64) {
+        // Weights of about 1/√width keep a hundred tanh layers from saturating.
+        let mut p = seeded::<N::Params>(seed);
+        for t in gradc::Tensors::tensors_mut(&mut *p) {
+            t.iter_mut().for_each(|v| *v *= 0.9);
+        }
+        let i = seeded::<N::Inputs>(seed + 1);
+        check_gradients::<N>(&p, &i, 1e-6);
+    }
+    run::<deep1::Net>(1);
+    run::<deep2::Net>(2);
+    run::<deep10::Net>(10);
+    run::<deep100::Net>(100);
+}
+
+/// The loop of `deep10` written out by hand with separate weights: the same
+/// arithmetic in the same order.
+#[network]
+fn unrolled3(
+    #[input] x: [[f64; 3]; 2],
+    #[input] y: [[f64; 2]; 2],
+    w_in: [[f64; 4]; 3],
+    w0: [[f64; 4]; 4],
+    w1: [[f64; 4]; 4],
+    w2: [[f64; 4]; 4],
+    b0: [f64; 4],
+    b1: [f64; 4],
+    b2: [f64; 4],
+    w_out: [[f64; 2]; 4],
+) -> f64 {
+    let h = tanh(x.matmul(w_in));
+    let h = tanh(h.matmul(w0) + b0);
+    let h = tanh(h.matmul(w1) + b1);
+    let h = tanh(h.matmul(w2) + b2);
+    mse(h.matmul(w_out), y)
+}
+
+deep!(deep3, 3);
+
+#[test]
+fn loop_over_stacked_weights_is_bit_identical_to_the_unrolled_network() {
+    let p = seeded::<deep3::Params>(3);
+    let i = seeded::<deep3::Inputs>(4);
+    let u = unrolled3::Params {
+        w_in: p.w_in,
+        w0: p.ws[0],
+        w1: p.ws[1],
+        w2: p.ws[2],
+        b0: p.bs[0],
+        b1: p.bs[1],
+        b2: p.bs[2],
+        w_out: p.w_out,
+    };
+    let ui = unrolled3::Inputs { x: i.x, y: i.y };
+    let mut g = deep3::Grads::zeros();
+    let mut ug = unrolled3::Grads::zeros();
+    let loss = deep3::forward_backward(&p, &i, &mut g);
+    let uloss = unrolled3::forward_backward(&u, &ui, &mut ug);
+    assert_eq!(loss.to_bits(), uloss.to_bits());
+    assert_eq!(g.w_in, ug.w_in);
+    assert_eq!(g.w_out, ug.w_out);
+    assert_eq!([g.ws[0], g.ws[1], g.ws[2]], [ug.w0, ug.w1, ug.w2]);
+    assert_eq!([g.bs[0], g.bs[1], g.bs[2]], [ug.b0, ug.b1, ug.b2]);
+    // The interpreter runs the stacked graph (index and stack ops) too.
+    let mut ig = deep3::Grads::zeros();
+    let iloss = deep3::interpreted_forward_backward(&p, &i, &mut ig);
+    assert!((iloss - loss).abs() <= 1e-15);
+}
+
+/// Closures: a block body, a closure calling another, one capturing an outer
+/// value, and a closure applied to stacked and plain weights alike.
+#[network]
+fn layers(
+    #[input] x: [[f64; 3]; 2],
+    #[input] y: [[f64; 3]; 2],
+    ws: [[[f64; 3]; 3]; 2],
+    w: [[f64; 3]; 3],
+    scale: f64,
+) -> f64 {
+    let affine = |x, w| x.matmul(w) * scale;
+    let dense = |x, w| {
+        let z = affine(x, w);
+        relu(z) + 0.1 * z
+    };
+    let h = dense(x, ws[0]);
+    let h = dense(h, ws[1]);
+    let h = dense(h, w);
+    mse(h, y)
+}
+
+#[network]
+fn layers_inline(
+    #[input] x: [[f64; 3]; 2],
+    #[input] y: [[f64; 3]; 2],
+    ws: [[[f64; 3]; 3]; 2],
+    w: [[f64; 3]; 3],
+    scale: f64,
+) -> f64 {
+    let z0 = x.matmul(ws[0]) * scale;
+    let h = relu(z0) + 0.1 * z0;
+    let z1 = h.matmul(ws[1]) * scale;
+    let h = relu(z1) + 0.1 * z1;
+    let z2 = h.matmul(w) * scale;
+    let h = relu(z2) + 0.1 * z2;
+    mse(h, y)
+}
+
+#[test]
+fn closures_inline_to_the_same_network() {
+    let p = seeded::<layers::Params>(7);
+    let i = seeded::<layers::Inputs>(8);
+    let (loss, g) = check_gradients::<layers::Net>(&p, &i, 1e-6);
+    let q = layers_inline::Params {
+        ws: p.ws,
+        w: p.w,
+        scale: p.scale,
+    };
+    let j = layers_inline::Inputs { x: i.x, y: i.y };
+    let mut h = layers_inline::Grads::zeros();
+    let inline_loss = layers_inline::forward_backward(&q, &j, &mut h);
+    assert_eq!(loss.to_bits(), inline_loss.to_bits());
+    assert_eq!(
+        (g.ws, g.w, g.scale.to_bits()),
+        (h.ws, h.w, h.scale.to_bits())
+    );
+}
+
+/// Nested loops, a closed range, literal and computed indices, a loop that
+/// uses only some slices (the others get a zero gradient), and `f32`.
+#[network]
+fn nested(
+    #[input] x: [[f32; 2]; 3],
+    #[input] y: [[f32; 2]; 3],
+    ws: [[[[f32; 2]; 2]; 3]; 2],
+    skip: [[f32; 2]; 4],
+) -> f32 {
+    let mut h = x + skip[0];
+    for i in 0..=1 {
+        for j in 1..3 {
+            h = tanh(h.matmul(ws[i][j]) + skip[i + j]);
+        }
+    }
+    mse(h, y)
+}
+
+#[test]
+fn nested_loops_and_unused_slices() {
+    let mut p = nested::Params::zeros();
+    let mut i = nested::Inputs::zeros();
+    let mut state = 11u64;
+    let mut fill32 = |s: &mut [f32]| {
+        let mut v = vec![0.0f64; s.len()];
+        gradc_testkit::check::fill(&mut v, &mut state);
+        s.iter_mut().zip(v).for_each(|(a, b)| *a = b as f32);
+    };
+    for (_, s) in p.slices_mut() {
+        fill32(s);
+    }
+    for (_, s) in i.slices_mut() {
+        fill32(s);
+    }
+    let mut g = nested::Grads::zeros();
+    let mut ig = nested::Grads::zeros();
+    let loss = nested::forward_backward(&p, &i, &mut g);
+    let iloss = nested::interpreted_forward_backward(&p, &i, &mut ig);
+    assert!((loss - iloss).abs() <= 1e-6 * loss.abs().max(1.0));
+    let flat =
+        |w: &[[[[f32; 2]; 2]; 3]; 2]| w.as_flattened().as_flattened().as_flattened().to_vec();
+    for (a, b) in flat(&g.ws).iter().zip(flat(&ig.ws)) {
+        assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
+    }
+    // ws[·][0] is never used: its gradient is exactly zero.
+    assert_eq!(g.ws[0][0], [[0.0; 2]; 2]);
+    assert_eq!(g.ws[1][0], [[0.0; 2]; 2]);
+    assert_ne!(g.ws[1][2], [[0.0; 2]; 2]);
+    // skip[0..=3] are all used (0, then i + j = 1, 2, 2, 3).
+    assert!(g.skip.iter().all(|row| row.iter().any(|v| *v != 0.0)));
+}
+
+/// A loop network with a caller-chosen batch size, checked at two sizes.
+#[network]
+fn deep_b<const B: usize>(
+    #[input] x: [[f64; 3]; B],
+    #[input] labels: [f64; B],
+    ws: [[[f64; 3]; 3]; 4],
+    bs: [[f64; 3]; 4],
+) -> f64 {
+    let mut h = x;
+    for k in 0..4 {
+        h = tanh(h.matmul(ws[k]) + bs[k]);
+    }
+    cross_entropy(h, labels)
+}
+
+#[test]
+fn loop_with_batch_size_b() {
+    fn run<const B: usize>() {
+        let p = seeded::<deep_b::Params>(B as u64);
+        let mut i = seeded::<deep_b::Inputs<B>>(B as u64 + 1);
+        for (r, l) in i.labels.iter_mut().enumerate() {
+            *l = (r % 3) as f64;
+        }
+        check_gradients::<deep_b::Net<B>>(&p, &i, 1e-6);
+    }
+    run::<1>();
+    run::<5>();
+}
