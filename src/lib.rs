@@ -4,7 +4,7 @@
 /// The run-time tape interpreter over a [`Graph`].
 pub use gradc_ir::interp;
 pub use gradc_ir::{DType, Extent, Graph, NodeId, Op, Report, Shape, NOMINAL_BATCH};
-pub use gradc_macros::network;
+pub use gradc_macros::{layers, network};
 /// Two-thread GEMM for large matmuls, off by default (or `GRADC_THREADS=2`).
 pub use gradc_runtime::{set_threads, threads};
 pub use net::{Element, Float, LengthMismatch, Network, Tensors};

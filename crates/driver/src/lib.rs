@@ -99,6 +99,72 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The `#[gradc::layers]` expansion: an inline module whose plain `fn`s are
+/// layer functions that every `#[network]` fn in it may call. The layers are
+/// inlined at each call (shapes from the call) and do not remain in the
+/// module; each network expands as `#[network]` does; other items stay.
+pub fn expand_layers(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let usage = "`#[gradc::layers]` goes on an inline module, `mod NAME { .. }`, holding layer `fn`s and the `#[network]` fns that call them";
+    if !attr.is_empty() {
+        return syn::Error::new_spanned(attr, "`#[gradc::layers]` takes no arguments")
+            .to_compile_error();
+    }
+    let mut module = match syn::parse2::<syn::ItemMod>(item.clone()) {
+        Ok(m) => m,
+        Err(e) => {
+            let mut err = syn::Error::new(e.span(), usage);
+            err.combine(e);
+            return err.to_compile_error();
+        }
+    };
+    let Some((_, items)) = module.content.take() else {
+        return syn::Error::new_spanned(&module, usage).to_compile_error();
+    };
+    let is_network = |a: &syn::Attribute| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "network")
+    };
+    let mut layers = Vec::new();
+    let mut networks = Vec::new();
+    let mut kept = Vec::new();
+    for item in items {
+        match item {
+            syn::Item::Fn(mut f) => match f.attrs.iter().position(is_network) {
+                Some(i) => {
+                    let a = f.attrs.remove(i);
+                    let args = match a.meta {
+                        syn::Meta::List(l) => l.tokens,
+                        syn::Meta::Path(_) | syn::Meta::NameValue(_) => TokenStream::new(),
+                    };
+                    networks.push((args, f));
+                }
+                None => layers.push(f),
+            },
+            other => kept.push(other),
+        }
+    }
+    let expanded = networks.into_iter().map(|(args, f)| {
+        let tokens = quote!(#f);
+        match gradc_frontend::lower_with_layers(args, f, &layers) {
+            Ok(n) => match compile(n) {
+                Ok(c) => emit(&c),
+                Err(e) => with_stub(e, tokens),
+            },
+            Err(e) => with_stub(e, tokens),
+        }
+    });
+    let (attrs, vis, ident) = (&module.attrs, &module.vis, &module.ident);
+    quote! {
+        #(#attrs)*
+        #vis mod #ident {
+            #(#kept)*
+            #(#expanded)*
+        }
+    }
+}
+
 fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
     let error = err.to_compile_error();
     let Ok(mut f) = syn::parse2::<syn::ItemFn>(item) else {

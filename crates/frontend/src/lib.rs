@@ -67,7 +67,18 @@ pub fn parse_network(attr: TokenStream, item: TokenStream) -> Result<Network, sy
 
 /// Same as [`parse_network`] for an already-parsed function (the CLI finds
 /// functions in a file).
-pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::Error> {
+pub fn lower(attr: TokenStream, item: syn::ItemFn) -> Result<Network, syn::Error> {
+    lower_with_layers(attr, item, &[])
+}
+
+/// [`lower`] with layer functions the body may call: the plain `fn`s of a
+/// `#[gradc::layers]` module, inlined at each call like closures (shapes come
+/// from the call; a parameter's array type, if written, is checked).
+pub fn lower_with_layers(
+    attr: TokenStream,
+    mut item: syn::ItemFn,
+    layers: &[syn::ItemFn],
+) -> Result<Network, syn::Error> {
     let mut errors = Errors::default();
     let options = attr::parse_options(attr).unwrap_or_else(|e| {
         errors.push(e);
@@ -79,6 +90,7 @@ pub fn lower(attr: TokenStream, mut item: syn::ItemFn) -> Result<Network, syn::E
 
     let mut graph = Graph::new(dtype);
     let mut env = lower::Env::default();
+    lower::bind_layers(&mut env, layers, &mut errors);
     let mut args = Vec::new();
     // Parameter leaves with their names, for the unused-parameter check.
     let mut param_leaves = Vec::new();

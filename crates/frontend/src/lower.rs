@@ -166,6 +166,61 @@ fn supported_functions() -> String {
     )
 }
 
+/// Binds the layer functions of a `#[gradc::layers]` module as closures that
+/// see each other (and nothing of a network's own variables).
+pub(crate) fn bind_layers(env: &mut Env, layers: &[syn::ItemFn], errors: &mut Errors) {
+    let first = env.slots.len();
+    let scope: BTreeMap<String, usize> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.sig.ident.to_string(), first + i))
+        .collect();
+    for f in layers {
+        let mut params = Vec::new();
+        for input in &f.sig.inputs {
+            match input {
+                syn::FnArg::Typed(pt) => match &*pt.pat {
+                    Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                        // `_` means any shape; an array type is checked per call.
+                        let ty = (!matches!(&*pt.ty, syn::Type::Infer(_))).then(|| (*pt.ty).clone());
+                        params.push((pi.ident.clone(), ty));
+                    }
+                    other => errors.spanned(
+                        other,
+                        "unsupported layer parameter: name each parameter, as in `fn dense(x: _, w: _, b: _) -> _`",
+                    ),
+                },
+                syn::FnArg::Receiver(r) => errors.spanned(r, "a layer function takes no `self`"),
+            }
+        }
+        if !f.sig.generics.params.is_empty() {
+            errors.spanned(
+                &f.sig.generics,
+                "a layer function takes no generic parameters: shapes come from each call",
+            );
+        }
+        let closure = Closure {
+            name: f.sig.ident.to_string(),
+            params,
+            body: Expr::Block(syn::ExprBlock {
+                attrs: Vec::new(),
+                label: None,
+                block: (*f.block).clone(),
+            }),
+            scope: scope.clone(),
+        };
+        env.bind_as(
+            &f.sig.ident.to_string(),
+            Binding::Closure(Rc::new(closure)),
+            false,
+        );
+    }
+}
+
+/// How deeply closure and layer calls may nest: deeper is a layer that calls
+/// itself, directly or through another.
+const MAX_CALL_DEPTH: usize = 64;
+
 /// At most this many loop iterations are unrolled in one network: a bound far
 /// beyond the lecture's depth range is more likely a typo than a network.
 const MAX_ITERATIONS: usize = 100_000;
@@ -194,6 +249,7 @@ pub(crate) fn lower_body<'b>(
         context: Vec::new(),
         top: 0,
         iterations: 0,
+        calls: 0,
         outputs: Vec::new(),
     };
     let result = cx.block(block);
@@ -232,6 +288,8 @@ struct Lowerer<'a> {
     top: usize,
     /// Loop iterations unrolled so far.
     iterations: usize,
+    /// Closure and layer calls being lowered, innermost last.
+    calls: usize,
     outputs: Vec<(syn::Ident, NodeId)>,
 }
 
@@ -618,6 +676,7 @@ impl Lowerer<'_> {
         c: &Closure,
         args: &Punctuated<Expr, syn::Token![,]>,
         at: &dyn ToTokens,
+        call: &str,
     ) -> Option<NodeId> {
         let vals: Vec<Option<NodeId>> = args.iter().map(|a| self.expr(a)).collect();
         if vals.len() != c.params.len() {
@@ -636,6 +695,14 @@ impl Lowerer<'_> {
             return None;
         }
         let vals: Vec<NodeId> = vals.into_iter().collect::<Option<_>>()?;
+        if self.calls >= MAX_CALL_DEPTH {
+            self.errors.spanned(
+                at,
+                format!("calls of `{}` nest more than {MAX_CALL_DEPTH} deep: a layer or closure cannot call itself", c.name),
+            );
+            return None;
+        }
+        self.calls += 1;
         let saved = std::mem::replace(&mut self.env.names, c.scope.clone());
         let mut ok = true;
         for ((p, ty), v) in c.params.iter().zip(&vals) {
@@ -656,7 +723,6 @@ impl Lowerer<'_> {
             }
             self.env.bind(&p.to_string(), Some(*v));
         }
-        let call = at.to_token_stream().to_string();
         let text = format!("{} [layer `{}` at `{call}`]", expr_text(&c.body), c.name);
         let out = if ok {
             self.within(text, |cx| match strip_parens(&c.body) {
@@ -667,6 +733,7 @@ impl Lowerer<'_> {
             None
         };
         self.env.names = saved;
+        self.calls -= 1;
         out
     }
 
@@ -878,7 +945,8 @@ impl Lowerer<'_> {
                 {
                     Some(Binding::Closure(closure)) => {
                         let closure = Rc::clone(closure);
-                        return self.call_closure(&closure, &c.args, c);
+                        let text = expr_text(e);
+                        return self.call_closure(&closure, &c.args, c, &text);
                     }
                     // A closure whose definition failed: already reported.
                     Some(Binding::Value(None)) => {

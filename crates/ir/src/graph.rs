@@ -277,6 +277,58 @@ impl Graph {
         Ok(out)
     }
 
+    /// The part of this graph that `roots` depend on, with those roots: every
+    /// parameter (in order, so a network's `Params` still fits), only the
+    /// inputs some root reads (renumbered in order), and each kept node's name
+    /// and provenance. For predictions: `predict` reads only these inputs.
+    pub fn extract(&self, roots: &[(String, NodeId)]) -> Result<Graph, IrError> {
+        let mut live = vec![false; self.len()];
+        for (_, r) in roots {
+            if r.index() >= self.len() {
+                return Err(IrError::new(format!("extract: root {r} does not exist")));
+            }
+            live[r.index()] = true;
+        }
+        for id in self.node_ids().rev() {
+            if live[id.index()] {
+                for a in self.args(id) {
+                    live[a.index()] = true;
+                }
+            }
+        }
+        let mut out = Graph::new(self.dtype);
+        let mut map: Vec<Option<NodeId>> = vec![None; self.len()];
+        for id in self.node_ids() {
+            let n = self.node(id);
+            let name = n.name.clone();
+            let new = match n.op {
+                Op::Param(_) => out.add_param(name.as_deref().unwrap_or("param"), n.shape.clone()),
+                _ if !live[id.index()] => continue,
+                Op::Input(_) => out.add_input(name.as_deref().unwrap_or("input"), n.shape.clone()),
+                _ => {
+                    let args = n
+                        .args
+                        .iter()
+                        .map(|a| {
+                            map[a.index()].ok_or_else(|| IrError::new("extract: argument not kept"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.push(n.op.clone(), args, n.shape.clone(), name)
+                }
+            };
+            if let Some(o) = self.origin(id) {
+                out.set_origin(new, o.clone());
+            }
+            map[id.index()] = Some(new);
+        }
+        for (name, r) in roots {
+            let node = map[r.index()].ok_or_else(|| IrError::new("extract: root not kept"))?;
+            out.add_root(name.clone(), node);
+        }
+        crate::verify(&out)?;
+        Ok(out)
+    }
+
     /// The underlying petgraph graph, for algorithms and Graphviz output.
     pub fn petgraph(&self) -> &DiGraph<Node, u8, u32> {
         &self.g

@@ -10,3 +10,10 @@ use proc_macro::TokenStream;
 pub fn network(attr: TokenStream, item: TokenStream) -> TokenStream {
     gradc_driver::expand(attr.into(), item.into()).into()
 }
+
+/// An inline module whose plain `fn`s are layers shared by the `#[network]`
+/// fns in it; see the `gradc` crate documentation.
+#[proc_macro_attribute]
+pub fn layers(attr: TokenStream, item: TokenStream) -> TokenStream {
+    gradc_driver::expand_layers(attr.into(), item.into()).into()
+}
