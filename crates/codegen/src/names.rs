@@ -81,7 +81,9 @@ fn sanitize(name: &str) -> Option<String> {
 /// preference: its source name (`h`, `d_h`); the root it is (`loss`, `d_w2`,
 /// when `roots`); for an adjoint, `d_` and the source name of the value it is
 /// the adjoint of, or of the statement that value comes from with a word for
-/// its outermost operation (`d_h_add` for `dL/d(x·w1 + c)` in `let h = ..`);
+/// its outermost operation (`d_h_add` for `dL/d(x·w1 + c)` in `let h = ..`),
+/// and for a node that only feeds its own chain-rule term, that name and its
+/// op (`d_y_sub`);
 /// for a forward value, its statement's name and its op (`h_matmul`), `ret`
 /// standing for the returned expression; else the op alone.
 pub(crate) fn hints(g: &Graph, roots: bool, ret: &str) -> Vec<Option<String>> {
@@ -109,8 +111,17 @@ pub(crate) fn hints(g: &Graph, roots: bool, ret: &str) -> Vec<Option<String>> {
             match &o.term {
                 Some(term) => {
                     let x = adjoint_of(term)?;
-                    sanitize(&format!("d_{x}"))
-                        .or_else(|| sanitize(&format!("d_{stmt}_{}", op_word(x))))
+                    let d = sanitize(&format!("d_{x}"))
+                        .or_else(|| sanitize(&format!("d_{stmt}_{}", op_word(g, x))))?;
+                    // A node the term's value is computed from, not the value:
+                    // named after it with its own op (`d_y_sub`).
+                    let whole = g.roots().iter().any(|r| r.node == id)
+                        || g.users(id).iter().any(|u| g.origin(*u) != Some(o));
+                    if whole {
+                        Some(d)
+                    } else {
+                        sanitize(&format!("{d}_{op}"))
+                    }
                 }
                 None => sanitize(&format!("{stmt}_{op}")),
             }
@@ -160,8 +171,8 @@ fn wraps(s: &str) -> bool {
 }
 
 /// A word for the outermost operation of a term's expression (as the
-/// chain-rule text spells it): `add` for `x·w1 + c`, `prod` for `x·w1`.
-fn op_word(x: &str) -> &str {
+/// chain-rule text spells it): `add` for `x·w1 + c`, `matmul` for `x·w1`.
+fn op_word<'a>(g: &Graph, x: &'a str) -> &'a str {
     let mut depth = 0i32;
     let (mut sum, mut prod) = (None, None);
     let mut prev = ' ';
@@ -173,7 +184,7 @@ fn op_word(x: &str) -> &str {
                 sum = Some(if c == '+' { "add" } else { "sub" })
             }
             '/' if depth == 0 && prev == ' ' => prod = Some("div"),
-            '·' if depth == 0 && i > 0 => prod = Some("prod"),
+            '·' if depth == 0 && i > 0 => prod = Some(product_word(g, x, i)),
             _ => {}
         }
         prev = c;
@@ -199,6 +210,21 @@ fn op_word(x: &str) -> &str {
             }
             _ => "term",
         }
+    }
+}
+
+/// `a·b` is spelled the same for `mul` and `matmul`: a product of two named
+/// values of different shapes, one of them a matrix, is a `matmul`.
+fn product_word(g: &Graph, x: &str, at: usize) -> &'static str {
+    let (a, b) = (&x[..at], &x[at + '·'.len_utf8()..]);
+    let shape = |n: &str| {
+        g.node_ids()
+            .find(|id| g.name(*id) == Some(n))
+            .map(|id| g.shape(id).clone())
+    };
+    match (shape(a), shape(b)) {
+        (Some(sa), Some(sb)) if sa != sb && (sa.rank() == 2 || sb.rank() == 2) => "matmul",
+        _ => "mul",
     }
 }
 
