@@ -26,7 +26,7 @@ fn slide_53_each_f_once() {
     let code = statements(chain53::GRADIENT_CODE);
     assert_eq!(code.matches("sigmoid(").count(), 3, "{code}");
     // z(1 − z), y(1 − y), x(1 − x): each forward value's complement once.
-    for v in ["t3", "y", "x"] {
+    for v in ["loss", "y", "x"] {
         assert_eq!(code.matches(&format!("1.0f64 - {v};")).count(), 1, "{code}");
     }
     let w = 0.3;

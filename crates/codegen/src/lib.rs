@@ -75,7 +75,7 @@ pub fn forward_backward_code(joint: &Graph) -> Result<String, IrError> {
 }
 
 /// The local each node of a joint graph gets in [`forward_backward_code`], in
-/// node order: what a reader of the code calls it (`h`, `d_w1`, `t7`).
+/// node order: what a reader of the code calls it (`h`, `d_w1`, `h_matmul`).
 pub fn local_names(joint: &Graph) -> Result<Vec<(gradc_ir::NodeId, String)>, IrError> {
     let (_, _, locals) = emit::forward_backward(joint)?;
     Ok(locals

@@ -2,6 +2,7 @@
 //! node is called, so the readable-code work can change it without touching the
 //! emitters.
 
+use gradc_ir::Graph;
 use proc_macro2::{Ident, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,6 +75,157 @@ fn sanitize(name: &str) -> Option<String> {
         return None;
     }
     Some(out)
+}
+
+/// What each node's local is called before uniqueness suffixes, in order of
+/// preference: its source name (`h`, `d_h`); the root it is (`loss`, `d_w2`,
+/// when `roots`); for an adjoint, `d_` and the source name of the value it is
+/// the adjoint of, or of the statement that value comes from with a word for
+/// its outermost operation (`d_h_add` for `dL/d(x·w1 + c)` in `let h = ..`),
+/// and for a node that only feeds its own chain-rule term, that name and its
+/// op (`d_y_sub`);
+/// for a forward value, its statement's name and its op (`h_matmul`), `ret`
+/// standing for the returned expression; else the op alone.
+pub(crate) fn hints(g: &Graph, roots: bool, ret: &str) -> Vec<Option<String>> {
+    let mut out: Vec<Option<String>> = g
+        .node_ids()
+        .map(|id| g.name(id).and_then(sanitize))
+        .collect();
+    if roots {
+        for r in g.roots() {
+            let slot = &mut out[r.node.index()];
+            if slot.is_none() {
+                *slot = sanitize(&r.name);
+            }
+        }
+    }
+    for id in g.node_ids() {
+        if out[id.index()].is_some() {
+            continue;
+        }
+        // `matmul.tn` → `matmul_tn`.
+        let op = g.op(id).name().replace('.', "_");
+        let op = op.as_str();
+        let derived = g.origin(id).and_then(|o| {
+            let stmt = statement_name(&o.source).unwrap_or(ret);
+            match &o.term {
+                Some(term) => {
+                    let x = adjoint_of(term)?;
+                    let d = sanitize(&format!("d_{x}"))
+                        .or_else(|| sanitize(&format!("d_{stmt}_{}", op_word(g, x))))?;
+                    // A node the term's value is computed from, not the value:
+                    // named after it with its own op (`d_y_sub`).
+                    let whole = g.roots().iter().any(|r| r.node == id)
+                        || g.users(id).iter().any(|u| g.origin(*u) != Some(o));
+                    if whole {
+                        Some(d)
+                    } else {
+                        sanitize(&format!("{d}_{op}"))
+                    }
+                }
+                None => sanitize(&format!("{stmt}_{op}")),
+            }
+        });
+        out[id.index()] = derived.or_else(|| sanitize(op));
+    }
+    out
+}
+
+/// `h` for `let h = ...;` or `let mut h: T = ...;`.
+fn statement_name(source: &str) -> Option<&str> {
+    let rest = source.strip_prefix("let ")?;
+    let rest = rest.strip_prefix("mut ").unwrap_or(rest);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// `x·w1 + c` for the chain-rule term `dL/d(x·w1 + c) = ...`.
+fn adjoint_of(term: &str) -> Option<&str> {
+    let rest = term.strip_prefix("dL/d")?;
+    let end = rest.find(" = ").or_else(|| rest.find(" += "))?;
+    let x = &rest[..end];
+    Some(
+        match x.strip_prefix('(').and_then(|x| x.strip_suffix(')')) {
+            Some(inner) if wraps(inner) => inner,
+            _ => x,
+        },
+    )
+}
+
+/// Whether the parentheses of `s` balance (so `(s)` is one group).
+fn wraps(s: &str) -> bool {
+    let mut depth = 0i32;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    depth == 0
+}
+
+/// A word for the outermost operation of a term's expression (as the
+/// chain-rule text spells it): `add` for `x·w1 + c`, `matmul` for `x·w1`.
+fn op_word<'a>(g: &Graph, x: &'a str) -> &'a str {
+    let mut depth = 0i32;
+    let (mut sum, mut prod) = (None, None);
+    let mut prev = ' ';
+    for (i, c) in x.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '+' | '−' if depth == 0 && prev == ' ' => {
+                sum = Some(if c == '+' { "add" } else { "sub" })
+            }
+            '/' if depth == 0 && prev == ' ' => prod = Some("div"),
+            '·' if depth == 0 && i > 0 => prod = Some(product_word(g, x, i)),
+            _ => {}
+        }
+        prev = c;
+    }
+    if let Some(w) = sum.or(prod) {
+        return w;
+    }
+    if x.starts_with('−') {
+        "neg"
+    } else if x.ends_with('²') || x.contains('^') {
+        "pow"
+    } else if x.ends_with('ᵀ') {
+        "t"
+    } else {
+        match x.find('(') {
+            Some(i)
+                if i > 0
+                    && x[..i]
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_') =>
+            {
+                &x[..i]
+            }
+            _ => "term",
+        }
+    }
+}
+
+/// `a·b` is spelled the same for `mul` and `matmul`: a product of two named
+/// values of different shapes, one of them a matrix, is a `matmul`.
+fn product_word(g: &Graph, x: &str, at: usize) -> &'static str {
+    let (a, b) = (&x[..at], &x[at + '·'.len_utf8()..]);
+    let shape = |n: &str| {
+        g.node_ids()
+            .find(|id| g.name(*id) == Some(n))
+            .map(|id| g.shape(id).clone())
+    };
+    match (shape(a), shape(b)) {
+        (Some(sa), Some(sb)) if sa != sb && (sa.rank() == 2 || sb.rank() == 2) => "matmul",
+        _ => "mul",
+    }
 }
 
 /// Hands out unique local names in the order asked for, so the same graph always

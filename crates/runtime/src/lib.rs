@@ -20,9 +20,11 @@ use std::mem::MaybeUninit;
 mod exp;
 mod parallel;
 mod simd;
+mod workspace;
 pub use exp::exp_f32;
 pub use parallel::{gemm_two_threads, set_threads, threads, MIN_MACS};
 use simd::{Portable, Simd};
+pub use workspace::with_workspace;
 
 /// The element types gradc generates code for.
 pub trait Elem: Copy + Default + Send + Sync + 'static + sealed::Sealed {
@@ -132,6 +134,49 @@ pub fn gemm_strided<T: Elem>(
 ) {
     parallel::gemm(m, n, k, a, b, c, acc, Isa::Best)
 }
+
+/// `c = op(a) · op(b)` for row-major buffers, `op` the identity or, per the
+/// name's `t`, the transpose: `matmul` (nn), `matmul_tn`, `matmul_nt`,
+/// `matmul_tt`. `m×n` is the shape of `c` and `k` the inner dimension. Each is
+/// exactly [`gemm_strided`] with the strides the transposes imply, so generated
+/// code calls it in one line.
+macro_rules! matmul {
+    ($(#[$doc:meta])* $name:ident, $ta:literal, $tb:literal) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name<T: Elem>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T]) {
+            // A is m×k: stored [m, k], or [k, m] when transposed.
+            let (ars, acs) = if $ta { (1, m) } else { (k, 1) };
+            // B is k×n: stored [k, n], or [n, k] when transposed.
+            let (brs, bcs) = if $tb { (1, k) } else { (n, 1) };
+            gemm_strided(
+                m,
+                n,
+                k,
+                Strided { data: a, rs: ars, cs: acs },
+                Strided { data: b, rs: brs, cs: bcs },
+                c,
+                false,
+            )
+        }
+    };
+}
+matmul!(
+    /// `c[m×n] = a[m×k] · b[k×n]`.
+    matmul, false, false
+);
+matmul!(
+    /// `c[m×n] = aᵀ · b`, `a` stored `[k, m]`.
+    matmul_tn, true, false
+);
+matmul!(
+    /// `c[m×n] = a · bᵀ`, `b` stored `[n, k]`.
+    matmul_nt, false, true
+);
+matmul!(
+    /// `c[m×n] = aᵀ · bᵀ`, `a` stored `[k, m]`, `b` stored `[n, k]`.
+    matmul_tt, true, true
+);
 
 /// Which build of the kernel [`gemm_with`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

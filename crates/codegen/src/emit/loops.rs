@@ -4,7 +4,7 @@
 
 use crate::names;
 use gradc_ir::{Extent, IrError, Shape};
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Literal, Spacing, TokenStream, TokenTree};
 use quote::quote;
 
 /// Loop variables (`None` for extent 1) and the shape they run over.
@@ -110,4 +110,106 @@ pub(super) fn peel(
 /// `place.as_flattened_mut()` repeated so a rank-`rank` array becomes `&mut [T]`.
 pub(super) fn flatten_mut(place: TokenStream, rank: usize) -> TokenStream {
     (1..rank).fold(place, |p, _| quote!(#p.as_flattened_mut()))
+}
+
+/// `code` with every loop of one iteration (`for k in 1..2 { .. }`, left by a
+/// peeled or reduced axis of extent 2) replaced by its body with the loop
+/// variable as the constant `1`, and `1 * s` index terms folded to `s`. The
+/// body keeps its braces if it declares a local, so no scope changes.
+pub(super) fn unroll_single(code: TokenStream) -> TokenStream {
+    let toks: Vec<TokenTree> = code.into_iter().collect();
+    let mut out: Vec<TokenTree> = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        if let Some((var, body)) = one_iteration(&toks[i..]) {
+            let body = unroll_single(fold_one_times(subst_one(body.stream(), var)));
+            let declares = body
+                .clone()
+                .into_iter()
+                .any(|t| matches!(&t, TokenTree::Ident(id) if id == "let"));
+            if declares {
+                out.push(TokenTree::Group(Group::new(Delimiter::Brace, body)));
+            } else {
+                out.extend(body);
+            }
+            i += 8;
+            continue;
+        }
+        match &toks[i] {
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), unroll_single(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            t => out.push(t.clone()),
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+/// `for VAR in 1..2 { BODY }` at the start of `t`: the variable and the body.
+fn one_iteration(t: &[TokenTree]) -> Option<(&Ident, &Group)> {
+    match t {
+        [TokenTree::Ident(f), TokenTree::Ident(v), TokenTree::Ident(kw), TokenTree::Literal(a), TokenTree::Punct(p1), TokenTree::Punct(p2), TokenTree::Literal(b), TokenTree::Group(body), ..]
+            if f == "for"
+                && kw == "in"
+                && a.to_string() == "1"
+                && p1.as_char() == '.'
+                && p1.spacing() == Spacing::Joint
+                && p2.as_char() == '.'
+                && b.to_string() == "2"
+                && body.delimiter() == Delimiter::Brace =>
+        {
+            Some((v, body))
+        }
+        _ => None,
+    }
+}
+
+/// `code` with the identifier `var` replaced by the literal `1`.
+fn subst_one(code: TokenStream, var: &Ident) -> TokenStream {
+    code.into_iter()
+        .map(|t| match t {
+            TokenTree::Ident(id) if id == *var => TokenTree::Literal(Literal::usize_unsuffixed(1)),
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), subst_one(g.stream(), var));
+                ng.set_span(g.span());
+                TokenTree::Group(ng)
+            }
+            t => t,
+        })
+        .collect()
+}
+
+/// `1 * s` → `s` where `1` starts a term (an index such as `1 * 2 + j`).
+fn fold_one_times(code: TokenStream) -> TokenStream {
+    let toks: Vec<TokenTree> = code.into_iter().collect();
+    let mut out: Vec<TokenTree> = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        let starts_term = match out.last() {
+            None => true,
+            Some(TokenTree::Punct(p)) => p.as_char() == '+' && p.spacing() == Spacing::Alone,
+            Some(_) => false,
+        };
+        if let [TokenTree::Literal(one), TokenTree::Punct(star), TokenTree::Literal(_) | TokenTree::Ident(_), ..] =
+            &toks[i..]
+        {
+            if starts_term && one.to_string() == "1" && star.as_char() == '*' {
+                i += 2;
+                continue;
+            }
+        }
+        match &toks[i] {
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), fold_one_times(g.stream()));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            t => out.push(t.clone()),
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
 }

@@ -56,6 +56,8 @@ struct Emitter<'g> {
     live: Vec<bool>,
     vals: Vec<Option<Val>>,
     names: Names,
+    /// What each node's local is called ([`names::hints`]).
+    hints: Vec<Option<String>>,
     stmts: Vec<TokenStream>,
     uses_params: bool,
     uses_inputs: bool,
@@ -109,6 +111,8 @@ impl<'g> Emitter<'g> {
             live: live_from(g, roots),
             vals: vec![None; g.len()],
             names: Names::new(),
+            // In `forward_backward` the roots are `loss` and `d_<param>`.
+            hints: names::hints(g, workspace, if workspace { "loss" } else { "out" }),
             stmts: Vec::new(),
             uses_params: false,
             uses_inputs: false,
@@ -266,6 +270,17 @@ impl<'g> Emitter<'g> {
         }
     }
 
+    /// `&mut [T]`-coercible reference to a buffer this node writes: `&mut y`
+    /// for an owned array or `Vec`, the `&mut [T]` local itself otherwise.
+    fn slice_mut(&self, id: NodeId) -> Result<TokenStream, IrError> {
+        match self.val(id)? {
+            Val::Tensor { name, owned: true } => Ok(quote!(&mut #name)),
+            Val::Tensor { name, owned: false } => Ok(quote!(#name)),
+            Val::Scalar(_) => err(format!("node {id} is a scalar where a tensor was expected")),
+            Val::Fused => err(format!("fused node {id} read as a buffer")),
+        }
+    }
+
     fn zero(&self) -> E {
         match self.dtype {
             DType::F32 => E::atom(quote!(0.0f32)),
@@ -281,7 +296,8 @@ impl<'g> Emitter<'g> {
     }
 
     fn local(&mut self, id: NodeId) -> Ident {
-        self.names.fresh(self.g.name(id), id.index())
+        self.names
+            .fresh(self.hints[id.index()].as_deref(), id.index())
     }
 
     /// `let y: T = e;`

@@ -5,7 +5,7 @@
 //! are written straight into `grads`.
 
 use super::alloc::{is_batch, stack_fits, MAX_STACK_ELEMS_WS};
-use super::loops::{flatten_mut, lit};
+use super::loops::{flatten_mut, lit, unroll_single};
 use super::{err, Emitter, Val};
 use crate::expr;
 use crate::names::{self, Locals};
@@ -106,7 +106,7 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     };
     let ty = rust_type(g.dtype(), shape);
     let (p, i) = em.arg_names();
-    let stmts = &em.stmts;
+    let stmts: Vec<TokenStream> = em.stmts.iter().cloned().map(unroll_single).collect();
     let Generics {
         params: gp,
         inputs: it,
@@ -202,7 +202,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         if params.is_empty() { "_grads" } else { "grads" },
         proc_macro2::Span::call_site(),
     );
-    let stmts = &em.stmts;
+    let stmts: Vec<TokenStream> = em.stmts.iter().cloned().map(unroll_single).collect();
     let fields = em.workspace.take().unwrap_or_default();
     let mut support = TokenStream::new();
     let Generics {
@@ -277,14 +277,22 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         });
         let ws = &em.ws;
         // One workspace per thread, or with `B`, one per batch size a thread
-        // has used (a `static` cannot depend on `B`, so they are kept as `Any`).
-        // When every field is a stack-capable `c·B` buffer, a small enough `B`
-        // uses none of them: an empty workspace (no allocation) then serves,
-        // and the thread-local lookup is skipped.
+        // has used, kept by the runtime (`rt::with_workspace`). When every
+        // field is a stack-capable `c·B` buffer, a small enough `B` uses none
+        // of them: an empty workspace (no allocation) then serves, and the
+        // thread-local lookup is skipped.
         let small: Option<Vec<TokenStream>> = fields
             .iter()
             .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
             .collect();
+        // Each condition once (several fields often share a size).
+        let small = small.map(|conds| {
+            let mut seen = std::collections::BTreeSet::new();
+            conds
+                .into_iter()
+                .filter(|c| seen.insert(c.to_string()))
+                .collect::<Vec<_>>()
+        });
         let fast = small.map(|small| {
             quote! {
                 if #(#small)&&* {
@@ -292,36 +300,11 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
                 }
             }
         });
-        let per_thread = if g.is_batch_generic() {
-            quote! {
-                #fast
-                ::std::thread_local! {
-                    static WORKSPACES: ::std::cell::RefCell<::std::vec::Vec<::std::boxed::Box<dyn ::core::any::Any>>> =
-                        const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
-                }
-                WORKSPACES.with(|w| {
-                    let mut w = w.borrow_mut();
-                    if !w.iter().any(|b| b.is::<Workspace<B>>()) {
-                        w.push(::std::boxed::Box::new(Workspace::<B>::new()));
-                    }
-                    match w.iter_mut().find_map(|b| b.downcast_mut::<Workspace<B>>()) {
-                        ::core::option::Option::Some(ws) => forward_backward_with(params, inputs, grads, ws),
-                        ::core::option::Option::None => forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new()),
-                    }
-                })
-            }
-        } else {
-            quote! {
-                ::std::thread_local! {
-                    static WORKSPACE: ::std::cell::RefCell<::core::option::Option<Workspace>> =
-                        const { ::std::cell::RefCell::new(::core::option::Option::None) };
-                }
-                WORKSPACE.with(|w| {
-                    let mut w = w.borrow_mut();
-                    let ws = w.get_or_insert_with(Workspace::new);
-                    forward_backward_with(params, inputs, grads, ws)
-                })
-            }
+        let per_thread = quote! {
+            #fast
+            ::gradc::__private::rt::with_workspace(|ws| {
+                forward_backward_with(params, inputs, grads, ws)
+            })
         };
         quote! {
             /// Scratch buffers of [`forward_backward_with`], allocated once.

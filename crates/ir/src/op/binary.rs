@@ -211,9 +211,8 @@ impl BinaryOp {
             BinaryOp::Sub => format!("{a} − {b}"),
             BinaryOp::Mul => format!("{a}·{b}"),
             BinaryOp::Div => format!("{a} / {b}"),
-            BinaryOp::Max | BinaryOp::Gt => {
-                format!("{}({}, {})", self.name(), n.bare[0], n.bare[1])
-            }
+            BinaryOp::Gt => format!("({a} > {b})"),
+            BinaryOp::Max => format!("{}({}, {})", self.name(), n.bare[0], n.bare[1]),
         }
     }
 

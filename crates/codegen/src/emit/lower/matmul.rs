@@ -31,7 +31,7 @@ impl<'g> Emitter<'g> {
         };
         let (an, bn) = (self.tensor(a)?, self.tensor(b)?);
         if nominal(m) * nominal(n) * nominal(k) >= MIN_GEMM_MACS {
-            return self.gemm(id, (m, n, k), (&an, ta), (&bn, tb));
+            return self.gemm(id, (m, n, k), (a, ta), (b, tb));
         }
         let var = |d: usize, name: &str| {
             (d != 1).then(|| Ident::new(name, proc_macro2::Span::call_site()))
@@ -63,39 +63,32 @@ impl<'g> Emitter<'g> {
         Ok(())
     }
 
-    /// A large matmul through `rt::gemm_strided`: a transposed operand is the
+    /// A large matmul through the runtime's register-blocked GEMM, in one
+    /// line (`rt::matmul_tn(m, n, k, a, b, y)`): a transposed operand is the
     /// same buffer read through swapped strides (the kernel packs its panels
     /// anyway), so nothing is copied.
     fn gemm(
         &mut self,
         id: NodeId,
         (m, n, k): (usize, usize, usize),
-        (an, ta): (&Ident, bool),
-        (bn, tb): (&Ident, bool),
+        (a, ta): (NodeId, bool),
+        (b, tb): (NodeId, bool),
     ) -> Result<(), IrError> {
-        let rt = quote!(::gradc::__private::rt);
-        // A is m×k: stored [m, k], or [k, m] when transposed.
-        let (ars, acs) = if ta {
-            (lit(1), lit(m))
-        } else {
-            (lit(k), lit(1))
-        };
-        // B is k×n: stored [k, n], or [n, k] when transposed.
-        let (brs, bcs) = if tb {
-            (lit(1), lit(k))
-        } else {
-            (lit(n), lit(1))
-        };
+        let f = Ident::new(
+            match (ta, tb) {
+                (false, false) => "matmul",
+                (true, false) => "matmul_tn",
+                (false, true) => "matmul_nt",
+                (true, true) => "matmul_tt",
+            },
+            proc_macro2::Span::call_site(),
+        );
         let (lm, ln, lk) = (lit(m), lit(n), lit(k));
-        let y = self.new_buffer_for(id, true);
+        let (ar, br) = (self.slice_ref(a)?, self.slice_ref(b)?);
+        self.new_buffer_for(id, true);
+        let yr = self.slice_mut(id)?;
         self.stmts.push(quote! {
-            #rt::gemm_strided(
-                #lm, #ln, #lk,
-                #rt::Strided { data: &#an[..], rs: #ars, cs: #acs },
-                #rt::Strided { data: &#bn[..], rs: #brs, cs: #bcs },
-                &mut #y[..],
-                false,
-            );
+            ::gradc::__private::rt::#f(#lm, #ln, #lk, #ar, #br, #yr);
         });
         Ok(())
     }
