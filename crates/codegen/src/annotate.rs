@@ -128,6 +128,7 @@ fn term(
             t(*tb)
         ),
         Op::Transpose => format!("{}ᵀ", operand(0, false)),
+        Op::Index(i) => format!("{}[{i}]", operand(0, false)),
         Op::Input(_)
         | Op::Param(_)
         | Op::Const(_)
@@ -137,7 +138,8 @@ fn term(
         | Op::BroadcastTo(_)
         | Op::SumTo(_)
         | Op::Sum
-        | Op::Row(_) => {
+        | Op::Row(_)
+        | Op::Stack { .. } => {
             let inner: Vec<String> = (0..args.len())
                 .map(|k| term(g, args[k], locals, depth - 1, false))
                 .collect();
