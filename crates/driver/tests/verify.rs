@@ -10,11 +10,9 @@ use std::path::Path;
 const FILES: &[&str] = &[
     "examples/xor.rs",
     "examples/digits.rs",
-    "examples/compare.rs",
     "tests/gradcheck.rs",
     "tests/numerics.rs",
     "tests/batch.rs",
-    "tests/seed.rs",
     "tests/optimizer.rs",
     "crates/testkit/src/nets/slides.rs",
     "crates/testkit/src/nets/bench.rs",
