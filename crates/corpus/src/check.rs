@@ -190,11 +190,13 @@ fn compiled(
 /// with `fast_math`.
 fn joint_graphs(forward: &Graph) -> Result<(Graph, Graph), String> {
     let joint = gradc_autodiff::differentiate(forward).map_err(|e| format!("autodiff: {e}"))?;
+    gradc_ir::verify_joint(forward, &joint).map_err(|e| format!("autodiff:\n{e}"))?;
     let fast = gradc_opt::OptConfig {
         fast_math: true,
         ..gradc_opt::OptConfig::default()
     };
     let (fast_graph, _) = gradc_opt::optimize(&joint, &fast).map_err(|e| format!("opt: {e}"))?;
+    gradc_ir::verify_optimized(&joint, &fast_graph).map_err(|e| format!("opt:\n{e}"))?;
     Ok((joint, fast_graph))
 }
 

@@ -652,6 +652,9 @@ fn pipeline(g: &Graph) -> Result<bool, String> {
     let Ok(joint) = gradc_autodiff::differentiate(g) else {
         return Ok(false);
     };
+    if let Err(e) = gradc_ir::verify_joint(g, &joint) {
+        return Err(format!("autodiff broke the joint contract:\n{e}\n{joint}"));
+    }
     let _ = gradc_codegen::emit_forward(g);
     for fast_math in [false, true] {
         let config = gradc_opt::OptConfig {
@@ -663,6 +666,11 @@ fn pipeline(g: &Graph) -> Result<bool, String> {
                 "opt rejected a valid joint graph (fast_math {fast_math}):\n{joint}"
             ));
         };
+        if let Err(e) = gradc_ir::verify_optimized(&joint, &opt) {
+            return Err(format!(
+                "opt broke the optimized contract (fast_math {fast_math}):\n{e}\n{opt}"
+            ));
+        }
         if let Ok(fb) = gradc_codegen::emit_forward_backward(&opt) {
             let _ = gradc_codegen::pretty(&fb);
         } else {

@@ -39,22 +39,23 @@ pub fn opt_config(network: &Network) -> OptConfig {
     }
 }
 
-/// Runs every stage after the frontend. Errors here are gradc bugs, not user errors,
-/// and are reported at the function's name.
+/// Runs every stage after the frontend, and the verifier on each stage's graph
+/// (cheap next to the stages, so in every build). Errors here are gradc bugs,
+/// not user errors, and are reported at the function's name.
 pub fn compile(network: Network) -> Result<Compiled, syn::Error> {
-    let internal = |stage: &str, e: gradc_ir::IrError| {
+    let internal = |stage: &str, e: &dyn std::fmt::Display| {
         syn::Error::new(
             network.ident.span(),
             format!("gradc internal error in {stage}: {e} (please report this network)"),
         )
     };
-    gradc_ir::verify(&network.graph).map_err(|e| internal("frontend", e))?;
+    gradc_ir::verify_forward(&network.graph).map_err(|e| internal("frontend", &e))?;
     let forward_fn =
-        gradc_codegen::emit_forward(&network.graph).map_err(|e| internal("codegen", e))?;
+        gradc_codegen::emit_forward(&network.graph).map_err(|e| internal("codegen", &e))?;
     let has_params = network.args.iter().any(|a| !a.is_input);
     if !has_params {
         let gradient_code =
-            gradc_codegen::forward_code(&network.graph).map_err(|e| internal("codegen", e))?;
+            gradc_codegen::forward_code(&network.graph).map_err(|e| internal("codegen", &e))?;
         return Ok(Compiled {
             network,
             joint: None,
@@ -66,13 +67,15 @@ pub fn compile(network: Network) -> Result<Compiled, syn::Error> {
         });
     }
     let joint =
-        gradc_autodiff::differentiate(&network.graph).map_err(|e| internal("autodiff", e))?;
+        gradc_autodiff::differentiate(&network.graph).map_err(|e| internal("autodiff", &e))?;
+    gradc_ir::verify_joint(&network.graph, &joint).map_err(|e| internal("autodiff", &e))?;
     let (optimized, report) =
-        gradc_opt::optimize(&joint, &opt_config(&network)).map_err(|e| internal("opt", e))?;
+        gradc_opt::optimize(&joint, &opt_config(&network)).map_err(|e| internal("opt", &e))?;
+    gradc_ir::verify_optimized(&joint, &optimized).map_err(|e| internal("opt", &e))?;
     let fb =
-        gradc_codegen::emit_forward_backward(&optimized).map_err(|e| internal("codegen", e))?;
+        gradc_codegen::emit_forward_backward(&optimized).map_err(|e| internal("codegen", &e))?;
     let gradient_code =
-        gradc_codegen::forward_backward_code(&optimized).map_err(|e| internal("codegen", e))?;
+        gradc_codegen::forward_backward_code(&optimized).map_err(|e| internal("codegen", &e))?;
     Ok(Compiled {
         network,
         joint: Some(joint),

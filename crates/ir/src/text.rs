@@ -331,7 +331,9 @@ impl FromStr for Graph {
             }
         }
         // Leaves are not shape-checked as they are read (e.g. two `B` axes).
-        crate::verify(&g).map_err(|e| ParseError { message: e.message })?;
+        crate::verify(&g).map_err(|e| ParseError {
+            message: e.to_string(),
+        })?;
         Ok(g)
     }
 }

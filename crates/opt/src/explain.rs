@@ -493,7 +493,7 @@ mod tests {
         let one = g.constant(1.0);
         let s = g.add(Op::Binary(BinaryOp::Div), &[one, d]).unwrap();
         let l = g.add(Op::Sum, &[s]).unwrap();
-        g.add_root("loss", l);
+        g.add_root("out", l);
         g
     }
 

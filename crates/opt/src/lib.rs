@@ -103,7 +103,8 @@ impl Default for OptConfig {
 ///
 /// The result has the same inputs and parameters (with their names, used or
 /// not) in the same order, then the needed operations in dependency order, each
-/// computed once, then the same roots in the same order with the same shapes.
+/// computed once, then the same roots in the same order with the same shapes
+/// (the contract `gradc_ir::verify_optimized` checks; the driver runs it).
 pub fn optimize(joint: &Graph, config: &OptConfig) -> Result<(Graph, Report), IrError> {
     let Saturated {
         egraph,
@@ -321,17 +322,7 @@ fn rebuild(
         }
     }
     for (r, c) in joint.roots().iter().zip(roots) {
-        let id = emitted[c];
-        if out.shape(id) != joint.shape(r.node) {
-            return Err(IrError::new(format!(
-                "optimizer: root {} changed shape from {} to {}",
-                r.name,
-                joint.shape(r.node),
-                out.shape(id)
-            )));
-        }
-        out.add_root(r.name.clone(), id);
+        out.add_root(r.name.clone(), emitted[c]);
     }
-    verify(&out)?;
     Ok(out)
 }

@@ -10,7 +10,7 @@ use super::{err, Emitter, Val};
 use crate::expr;
 use crate::names::{self, Locals};
 use crate::rust_type;
-use gradc_ir::{verify, DType, Extent, Graph, IrError, NodeId, Op, Shape};
+use gradc_ir::{verify, verify_gradient_roots, DType, Extent, Graph, IrError, NodeId, Op, Shape};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -87,9 +87,6 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     let Some(root) = g.roots().first().map(|r| r.node) else {
         return err("forward graph has no root");
     };
-    if root.index() >= g.len() {
-        return err(format!("root {root} does not exist"));
-    }
     let mut em = Emitter::run(g, &[root], false)?;
     let shape = g.shape(root);
     let ret = match em.val(root)?.clone() {
@@ -127,35 +124,10 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
 /// buffers), the supporting items (the empty workspace API of a small network),
 /// and each node's local name (the hook `annotate.rs` keys comments on).
 pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, Locals), IrError> {
-    // Before any shape lookup: the verifier also checks that every root exists.
-    verify(g)?;
+    // Before any lookup by root or shape: `loss`, then one gradient per parameter.
+    verify_gradient_roots(g)?;
     let roots = g.roots();
     let params = g.params();
-    if roots.len() != params.len() + 1 {
-        return err(format!(
-            "joint graph has {} roots; expected `loss` and one gradient for each of {} parameters",
-            roots.len(),
-            params.len()
-        ));
-    }
-    if roots[0].name != "loss" || !g.shape(roots[0].node).is_scalar() {
-        return err(format!(
-            "the first root of a joint graph must be the scalar `loss`, got `{}` of shape {}",
-            roots[0].name,
-            g.shape(roots[0].node)
-        ));
-    }
-    for (r, p) in roots[1..].iter().zip(params) {
-        let want = format!("d_{}", g.name(*p).unwrap_or("?"));
-        if r.name != want || g.shape(r.node) != g.shape(*p) {
-            return err(format!(
-                "root `{}` of shape {} should be `{want}` of shape {}",
-                r.name,
-                g.shape(r.node),
-                g.shape(*p)
-            ));
-        }
-    }
     let root_ids: Vec<NodeId> = roots.iter().map(|r| r.node).collect();
     // A tensor gradient that is the root of one parameter only (not the loss,
     // not shared) is computed in place in `grads`: no buffer, no final copy.
