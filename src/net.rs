@@ -183,6 +183,17 @@ pub trait Network {
     const INPUTS: &'static [(&'static str, &'static [usize])] = <Self::Inputs as Tensors>::SHAPES;
 
     /// The compiled fused pass: returns the loss and overwrites `grads`.
+    /// The `#[input]`s the body's `#[output]` values read (empty without outputs).
+    type Features: Tensors<Elem = Self::Elem>;
+    /// The values the body marks `#[output]`, one field each (empty without outputs).
+    type Outputs: Tensors<Elem = Self::Elem>;
+
+    /// The `#[output]` values for `features`, compiled: `NAME::predict`.
+    fn predict(params: &Self::Params, features: &Self::Features) -> Self::Outputs;
+
+    /// The same values through the tape interpreter: `NAME::interpreted_predict`.
+    fn interpreted_predict(params: &Self::Params, features: &Self::Features) -> Self::Outputs;
+
     fn forward_backward(
         params: &Self::Params,
         inputs: &Self::Inputs,

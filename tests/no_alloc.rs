@@ -26,6 +26,22 @@ fn wide(
     cross_entropy(h.matmul(w2) + b2, y)
 }
 
+/// `wide` with its logits marked `#[output]`, for `predict`.
+#[network]
+fn wide_out<const B: usize>(
+    #[input] x: [[f32; 48]; B],
+    #[input] y: [[f32; 10]; B],
+    w1: [[f32; 96]; 48],
+    b1: [f32; 96],
+    w2: [[f32; 10]; 96],
+    b2: [f32; 10],
+) -> f32 {
+    let h = relu(x.matmul(w1) + b1);
+    #[output]
+    let logits = h.matmul(w2) + b2;
+    cross_entropy(logits, y)
+}
+
 /// `wide` for any batch size: `c·B` buffers on the stack for small `B`, in the
 /// workspace for large ones.
 #[network]
@@ -165,4 +181,31 @@ fn batch_generic_networks_allocate_nothing_in_a_step() {
     let mut g2 = xor::Grads::zeros();
     let l2 = xor::forward_backward(&lit, &xor::Inputs { x: i.x, y: i.y }, &mut g2);
     assert_eq!(loss, l2);
+}
+
+#[test]
+fn predict_allocates_nothing_after_a_threads_first_call() {
+    fn run<const B: usize>() {
+        let mut p = Box::new(wide_out::Params::zeros());
+        for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
+            fill(s, k as u32);
+        }
+        let mut f = Box::new(wide_out::Features::<B>::zeros());
+        fill(f.x.as_flattened_mut(), 3);
+        let first = wide_out::predict(&p, &f);
+        let before = CountingAlloc::count();
+        let again = wide_out::predict(&p, &f);
+        assert_eq!(CountingAlloc::count(), before, "B = {B}");
+        assert_eq!(first, again);
+        // Caller-owned scratch: the call itself never allocates.
+        let mut ws = wide_out::PredictWorkspace::<B>::new();
+        let before = CountingAlloc::count();
+        let owned = wide_out::predict_with(&p, &f, &mut ws);
+        assert_eq!(CountingAlloc::count(), before, "B = {B}");
+        assert_eq!(owned, first);
+    }
+    // Large batches use the per-thread `PredictWorkspace`, small ones the stack.
+    run::<1>();
+    run::<64>();
+    run::<300>();
 }

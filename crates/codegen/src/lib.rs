@@ -57,6 +57,20 @@ pub fn emit_forward_backward(joint: &Graph) -> Result<TokenStream, IrError> {
     emit::forward_backward(joint).map(|(item, support, _)| quote::quote!(#item #support))
 }
 
+/// `pub fn predict(params: &Params, inputs: &Features) -> Outputs` for a
+/// prediction graph ([`gradc_ir::Graph::extract`]: roots = the `#[output]`
+/// values), plus `PredictWorkspace` and `predict_with` when it has large
+/// buffers. `Outputs` has one field per root, named after it.
+pub fn emit_predict(g: &Graph) -> Result<TokenStream, IrError> {
+    emit::predict(g).map(|(item, _)| item)
+}
+
+/// The readable prediction pass: [`emit_predict`] formatted and commented.
+pub fn predict_code(g: &Graph) -> Result<String, IrError> {
+    let (item, locals) = emit::predict(g)?;
+    Ok(annotate::annotate(&pretty(&item)?, g, &locals))
+}
+
 /// The readable forward pass: [`emit_forward`] formatted by [`pretty`], with a
 /// comment before each block naming the source statement it came from.
 pub fn forward_code(g: &Graph) -> Result<String, IrError> {

@@ -21,7 +21,7 @@ mod lower;
 mod wrappers;
 
 pub(crate) use loops::lit;
-pub(crate) use wrappers::{forward, forward_backward};
+pub(crate) use wrappers::{forward, forward_backward, predict};
 
 use crate::expr::{self, E};
 use crate::names::{self, Names};

@@ -217,55 +217,15 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         // Large buffers live in a workspace the caller may own
         // (`forward_backward_with`); `forward_backward` keeps one per thread, so
         // no call after a thread's first allocates.
-        let names: Vec<&Ident> = fields.iter().map(|(n, _)| n).collect();
-        let elem = &em.elem;
-        let z = em.zero().ts;
-        // A `B`-sized buffer is a boxed slice of `c * B` elements (`[T; c * B]`
-        // is not a type for a const generic `B`); the others fixed arrays.
-        let types = fields.iter().map(|(_, l)| {
-            if is_batch(*l) {
-                quote!(::std::boxed::Box<[#elem]>)
-            } else {
-                let l = lit(*l);
-                quote!(::std::boxed::Box<[#elem; #l]>)
-            }
-        });
-        let inits = fields.iter().map(|(_, l)| {
-            match (Extent::of(*l), stack_fits(*l, MAX_STACK_ELEMS_WS)) {
-                // Used only when the batch is too large for the stack array (see
-                // `alloc_batch`); empty otherwise.
-                (Extent::Batch(_), Some(fits)) => {
-                    let n = lit(*l);
-                    quote!(::std::vec![#z; if #fits { 0 } else { #n }].into_boxed_slice())
-                }
-                (Extent::Batch(_), None) => {
-                    let l = lit(*l);
-                    quote!(::std::vec![#z; #l].into_boxed_slice())
-                }
-                (Extent::Fixed(_), _) => {
-                    quote!(::gradc::__private::rt::zeroed_box())
-                }
-            }
-        });
         let ws = &em.ws;
-        // One workspace per thread, or with `B`, one per batch size a thread
-        // has used, kept by the runtime (`rt::with_workspace`). When every
-        // field is a stack-capable `c·B` buffer, a small enough `B` uses none
-        // of them: an empty workspace (no allocation) then serves, and the
-        // thread-local lookup is skipped.
-        let small: Option<Vec<TokenStream>> = fields
-            .iter()
-            .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
-            .collect();
-        // Each condition once (several fields often share a size).
-        let small = small.map(|conds| {
-            let mut seen = std::collections::BTreeSet::new();
-            conds
-                .into_iter()
-                .filter(|c| seen.insert(c.to_string()))
-                .collect::<Vec<_>>()
-        });
-        let fast = small.map(|small| {
+        let ws_struct = workspace_struct(
+            &quote!(Workspace),
+            "[`forward_backward_with`]",
+            &gp,
+            &fields,
+            &em,
+        );
+        let fast = small_batch(&fields).map(|small| {
             quote! {
                 if #(#small)&&* {
                     return forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new());
@@ -279,23 +239,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
             })
         };
         quote! {
-            /// Scratch buffers of [`forward_backward_with`], allocated once.
-            pub struct Workspace #gp {
-                #(#names: #types,)*
-            }
-
-            impl #gp #wt {
-                /// Allocates every buffer (zeroed, on the heap).
-                pub fn new() -> Self {
-                    Workspace { #(#names: #inits,)* }
-                }
-            }
-
-            impl #gp ::core::default::Default for #wt {
-                fn default() -> Self {
-                    Self::new()
-                }
-            }
+            #ws_struct
 
             pub fn forward_backward #gp (params: &Params, inputs: &#it, grads: &mut Grads) -> #ty {
                 #per_thread
@@ -310,4 +254,197 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         }
     };
     Ok((item, support, em.names.locals()))
+}
+
+/// A workspace struct `NAME` holding the scratch `fields` of the function
+/// `user` (doc link text), with `new()` allocating every buffer (zeroed, on
+/// the heap) and `Default`.
+fn workspace_struct(
+    name: &TokenStream,
+    user: &str,
+    gp: &TokenStream,
+    fields: &[(Ident, usize)],
+    em: &Emitter<'_>,
+) -> TokenStream {
+    let names: Vec<&Ident> = fields.iter().map(|(n, _)| n).collect();
+    let elem = &em.elem;
+    let z = em.zero().ts;
+    // A `B`-sized buffer is a boxed slice of `c * B` elements (`[T; c * B]`
+    // is not a type for a const generic `B`); the others fixed arrays.
+    let types = fields.iter().map(|(_, l)| {
+        if is_batch(*l) {
+            quote!(::std::boxed::Box<[#elem]>)
+        } else {
+            let l = lit(*l);
+            quote!(::std::boxed::Box<[#elem; #l]>)
+        }
+    });
+    let inits = fields.iter().map(|(_, l)| {
+        match (Extent::of(*l), stack_fits(*l, MAX_STACK_ELEMS_WS)) {
+            // Used only when the batch is too large for the stack array (see
+            // `alloc_batch`); empty otherwise.
+            (Extent::Batch(_), Some(fits)) => {
+                let n = lit(*l);
+                quote!(::std::vec![#z; if #fits { 0 } else { #n }].into_boxed_slice())
+            }
+            (Extent::Batch(_), None) => {
+                let l = lit(*l);
+                quote!(::std::vec![#z; #l].into_boxed_slice())
+            }
+            (Extent::Fixed(_), _) => {
+                quote!(::gradc::__private::rt::zeroed_box())
+            }
+        }
+    });
+    let ty = if gp.is_empty() {
+        name.clone()
+    } else {
+        quote!(#name<B>)
+    };
+    let doc = format!("Scratch buffers of {user}, allocated once.");
+    quote! {
+        #[doc = #doc]
+        pub struct #name #gp {
+            #(#names: #types,)*
+        }
+
+        impl #gp #ty {
+            /// Allocates every buffer (zeroed, on the heap).
+            pub fn new() -> Self {
+                #name { #(#names: #inits,)* }
+            }
+        }
+
+        impl #gp ::core::default::Default for #ty {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    }
+}
+
+/// When every scratch field is a stack-capable `c·B` buffer, the conditions
+/// (each once) under which a batch size needs none of them.
+fn small_batch(fields: &[(Ident, usize)]) -> Option<Vec<TokenStream>> {
+    let small: Option<Vec<TokenStream>> = fields
+        .iter()
+        .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
+        .collect();
+    // Each condition once (several fields often share a size).
+    let small = small.map(|conds| {
+        let mut seen = std::collections::BTreeSet::new();
+        conds
+            .into_iter()
+            .filter(|c| seen.insert(c.to_string()))
+            .collect::<Vec<_>>()
+    });
+    small
+}
+
+/// `predict` for a prediction graph (see `gradc_ir::Graph::extract`): its
+/// roots are the `#[output]` values, its inputs the features they read.
+/// `pub fn predict(params: &Params, inputs: &Features) -> Outputs`; with
+/// large buffers also `PredictWorkspace` and `predict_with(.., &mut
+/// PredictWorkspace)`, `predict` then keeping one workspace per thread (no
+/// allocation after a thread's first call).
+pub(crate) fn predict(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
+    verify(g)?;
+    let roots: Vec<NodeId> = g.roots().iter().map(|r| r.node).collect();
+    if roots.is_empty() {
+        return err("prediction graph has no outputs");
+    }
+    let mut em = Emitter::run(g, &roots, true)?;
+    let mut fields = Vec::new();
+    let mut values = Vec::new();
+    for r in g.roots() {
+        if !names::is_plain_ident(&r.name) {
+            return err(format!("output `{}` is not a plain identifier", r.name));
+        }
+        fields.push(Ident::new(&r.name, proc_macro2::Span::call_site()));
+        let shape = g.shape(r.node);
+        values.push(match em.val(r.node)?.clone() {
+            Val::Scalar(e) => e.ts,
+            Val::Tensor { .. } | Val::Fused => {
+                let out = em.names.take(&format!("{}_out", r.name));
+                let zero = zero_array(g.dtype(), shape);
+                let dst = flatten_mut(quote!(#out), shape.rank());
+                let src = em.slice_ref(r.node)?;
+                em.stmts.push(quote!(let mut #out = #zero;));
+                em.stmts.push(quote!(#dst.copy_from_slice(#src);));
+                quote!(#out)
+            }
+        });
+    }
+    let batch = g.is_batch_generic();
+    let outputs_batch = roots.iter().any(|r| g.shape(*r).batch_degree() > 0);
+    let (gp, ft, pw, check) = if batch {
+        (
+            quote!(<const B: usize>),
+            quote!(Features<B>),
+            quote!(PredictWorkspace<B>),
+            quote!(const { assert!(B > 0, "gradc: the batch size B must be at least 1") };),
+        )
+    } else {
+        (
+            quote!(),
+            quote!(Features),
+            quote!(PredictWorkspace),
+            quote!(),
+        )
+    };
+    let ot = if outputs_batch {
+        quote!(Outputs<B>)
+    } else {
+        quote!(Outputs)
+    };
+    let (p, i) = em.arg_names();
+    let stmts: Vec<TokenStream> = em.stmts.iter().cloned().map(unroll_single).collect();
+    let body = quote! {
+        #check
+        #(#stmts)*
+        Outputs { #(#fields: #values,)* }
+    };
+    let ws_fields = em.workspace.take().unwrap_or_default();
+    let item = if ws_fields.is_empty() {
+        quote! {
+            /// The `#[output]` values for these features, compiled; computes only
+            /// what the outputs need and never allocates.
+            pub fn predict #gp (#p: &Params, #i: &#ft) -> #ot {
+                #body
+            }
+        }
+    } else {
+        let ws = &em.ws;
+        let ws_struct = workspace_struct(
+            &quote!(PredictWorkspace),
+            "[`predict_with`]",
+            &gp,
+            &ws_fields,
+            &em,
+        );
+        let fast = small_batch(&ws_fields).map(|small| {
+            quote! {
+                if #(#small)&&* {
+                    return predict_with(params, inputs, &mut PredictWorkspace::<B>::new());
+                }
+            }
+        });
+        quote! {
+            #ws_struct
+
+            /// The `#[output]` values for these features, compiled; computes only
+            /// what the outputs need. Keeps one [`PredictWorkspace`] per thread,
+            /// so no call after a thread's first allocates.
+            pub fn predict #gp (params: &Params, inputs: &#ft) -> #ot {
+                #fast
+                ::gradc::__private::rt::with_workspace(|ws| predict_with(params, inputs, ws))
+            }
+
+            /// [`predict`] with caller-owned scratch: never allocates.
+            pub fn predict_with #gp (#p: &Params, #i: &#ft, #ws: &mut #pw) -> #ot {
+                #body
+            }
+        }
+    };
+    Ok((item, em.names.locals()))
 }
