@@ -1,7 +1,7 @@
 //! The vendored digits set, its loader and split, and errors for bad files.
 #![cfg(feature = "data")]
 
-use gradc::data::{argmax, digits_path, load_digits, DataError};
+use gradc::data::{argmax, digits_path, load_digits, CsvOptions, DataError, Dataset};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -202,4 +202,252 @@ fn malformed_rows_name_the_line() {
     let empty = dir.join("empty.csv.gz");
     std::fs::write(&empty, gzip("")).unwrap();
     assert!(matches!(load_digits(&empty), Err(DataError::Empty { .. })));
+}
+
+/// Writes `text` to a fresh file `name` in the scratch directory `dir`.
+fn csv(dir: &str, name: &str, text: &str) -> PathBuf {
+    let path = scratch(dir).join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn from_csv_reads_features_and_labels() {
+    let path = csv(
+        "csv-ok",
+        "iris.csv",
+        "\u{feff}sepal, petal ,species\r\n5.1,1.4,0\r\n\r\n6.2, 4.5 ,1\r\n7.7,6.9,2.0\r\n  \n-1e-3,+2,1\n",
+    );
+    let opts = CsvOptions::new().header(true);
+    let d = Dataset::from_csv(&path, opts).unwrap();
+    assert_eq!((d.len(), d.n_features, d.n_classes), (4, 2, 3));
+    assert_eq!(d.features, [5.1f32, 1.4, 6.2, 4.5, 7.7, 6.9, -1e-3, 2.0]);
+    assert_eq!(d.labels, [0, 1, 2, 1]);
+    // f64 keeps what f32 rounds.
+    let d64: Dataset<f64> = Dataset::from_csv(&path, opts.element::<f64>()).unwrap();
+    assert_eq!(d64.features, [5.1, 1.4, 6.2, 4.5, 7.7, 6.9, -1e-3, 2.0]);
+    assert_eq!(d64.labels, d.labels);
+
+    // The label in the first column, no header, a fixed class count.
+    let path = csv("csv-first", "a.csv", "3,0.5,0.25,1\n0,1,2,3\n");
+    let d = Dataset::from_csv(&path, CsvOptions::new().label_column(0).classes(10)).unwrap();
+    assert_eq!(
+        (d.n_features, d.n_classes, &d.labels[..]),
+        (3, 10, &[3, 0][..])
+    );
+    assert_eq!(d.features_of(0), Some(&[0.5f32, 0.25, 1.0][..]));
+    // A label in the middle: the other columns stay in file order.
+    let path = csv("csv-middle", "m.csv", "3,0.5,2,1\n0,1,0,3\n");
+    let d = Dataset::from_csv(&path, CsvOptions::new().label_column(2)).unwrap();
+    assert_eq!(
+        (d.labels, d.features),
+        (vec![2, 0], vec![3.0, 0.5, 1.0, 0.0, 1.0, 3.0])
+    );
+
+    // A loaded set works with the rest of the module.
+    let (mut x, mut y) = ([[0.0f32; 2]; 2], [[0.0f32; 3]; 2]);
+    let d = Dataset::from_csv(
+        csv("csv-batch", "b.csv", "1,2,0\n3,4,2\n"),
+        CsvOptions::new(),
+    )
+    .unwrap();
+    d.fill_batch(&[1, 0], x.as_flattened_mut(), y.as_flattened_mut())
+        .unwrap();
+    assert_eq!(
+        (x, y),
+        ([[3.0, 4.0], [1.0, 2.0]], [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    );
+    assert_eq!(d.split(0.5, 1).1.len(), 1);
+}
+
+/// The error `from_csv` gives for `text`, with `opts`.
+fn csv_error(name: &str, text: &str, opts: CsvOptions) -> (DataError, String) {
+    let path = csv(&format!("csv-{name}"), &format!("{name}.csv"), text);
+    let err = Dataset::from_csv(&path, opts).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("{name}.csv")),
+        "names the file: {msg}"
+    );
+    (err, msg)
+}
+
+#[test]
+fn from_csv_errors_name_the_file_line_and_column() {
+    let plain = CsvOptions::new();
+    let cases = [
+        (
+            "ragged",
+            "1,2,0\n3,4,1\n5,1\n",
+            plain,
+            3,
+            None,
+            "expected 3 comma-separated values (as on line 1), found 2",
+        ),
+        (
+            "long",
+            "a,b,c\n1,2,0\n3,4,1,9\n",
+            plain.header(true),
+            3,
+            None,
+            "expected 3 comma-separated values (as on line 1), found 4",
+        ),
+        (
+            "word",
+            "1,2,0\n3,x4,1\n",
+            plain,
+            2,
+            Some(2),
+            "`x4` is not a number",
+        ),
+        (
+            "blank",
+            "1,2,0\n3,,1\n",
+            plain,
+            2,
+            Some(2),
+            "the field is empty",
+        ),
+        (
+            "nan",
+            "1,2,0\nNaN,4,1\n",
+            plain,
+            2,
+            Some(1),
+            "`NaN` is not a finite f32 number",
+        ),
+        (
+            "range",
+            "1,1e39,0\n",
+            plain,
+            1,
+            Some(2),
+            "`1e39` is not a finite f32 number",
+        ),
+        (
+            "frac",
+            "1,2,0\n3,4,1.5\n",
+            plain,
+            2,
+            Some(3),
+            "the label `1.5` is not a class index (an integer 0, 1, 2, ...)",
+        ),
+        (
+            "neg",
+            "1,2,-1\n",
+            plain,
+            1,
+            Some(3),
+            "the label `-1` is not a class index",
+        ),
+        (
+            "name",
+            "1,2,0\n3,4,setosa\n",
+            plain,
+            2,
+            Some(3),
+            "the label `setosa` is not a class index",
+        ),
+        (
+            "huge",
+            "1,2,16777216\n",
+            plain,
+            1,
+            Some(3),
+            "the label 16777216 is too large",
+        ),
+        (
+            "classes",
+            "1,2,0\n3,4,3\n",
+            plain.classes(3),
+            2,
+            Some(3),
+            "the label 3 is not below the 3 classes set in the options",
+        ),
+        (
+            "header",
+            "height,weight,label\n1,2,0\n",
+            plain,
+            1,
+            Some(1),
+            "`height` is not a number (if line 1 is a header, set CsvOptions::header(true))",
+        ),
+        (
+            "labelcol",
+            "\n1,2,0\n",
+            plain.label_column(3),
+            2,
+            None,
+            "the label column index 3 is past the end of the line's 3 columns",
+        ),
+        (
+            "single",
+            "1\n2\n",
+            plain,
+            1,
+            None,
+            "at least two comma-separated values",
+        ),
+    ];
+    for (name, text, opts, line, column, needle) in cases {
+        let (err, msg) = csv_error(name, text, opts);
+        match &err {
+            DataError::Parse {
+                line: l, column: c, ..
+            } => {
+                assert_eq!((*l, *c), (line, column), "{name}: {msg}");
+            }
+            _ => panic!("{name}: expected a parse error, got {err:?}"),
+        }
+        assert!(msg.contains(needle), "{name}: {msg}");
+        let at = match column {
+            Some(c) => format!(".csv:{line}: column {c}: "),
+            None => format!(".csv:{line}: "),
+        };
+        assert!(msg.contains(&at), "{name}: {msg}");
+    }
+
+    // Not UTF-8.
+    let path = scratch("csv-bytes").join("bytes.csv");
+    std::fs::write(&path, b"1,2,0\n1,\xff,0\n").unwrap();
+    let err = Dataset::from_csv(&path, CsvOptions::new()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::Parse {
+                line: 2,
+                column: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+
+    // Empty: no bytes, blank lines only, a header only.
+    for (i, text) in ["", "\n \n\n", "a,b,label\n"].into_iter().enumerate() {
+        let path = csv("csv-empty", &format!("empty{i}.csv"), text);
+        let err = Dataset::from_csv(&path, CsvOptions::new().header(i == 2)).unwrap_err();
+        assert_eq!(err, DataError::Empty { path: path.clone() });
+        assert!(
+            err.to_string()
+                .contains(&format!("empty{i}.csv holds no samples")),
+            "{err}"
+        );
+    }
+
+    // Missing: named, without the digits hint.
+    let path = scratch("csv-missing").join("mine.csv");
+    let err = Dataset::from_csv(&path, CsvOptions::new()).unwrap_err();
+    assert_eq!(err, DataError::Missing { path: path.clone() });
+    assert!(
+        err.to_string().ends_with("mine.csv does not exist"),
+        "{err}"
+    );
+    // A directory is no file.
+    let dir = scratch("csv-dir");
+    assert!(matches!(
+        Dataset::from_csv(&dir, CsvOptions::new()),
+        Err(DataError::Io { .. })
+    ));
 }
