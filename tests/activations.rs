@@ -15,7 +15,7 @@ const WEIGHTS: [f64; 7] = [0.3, -1.1, 0.7, 1.3, -0.4, 0.9, 0.6];
 /// the free function and the method form of the op (their mean).
 macro_rules! op_nets {
     ($($m:ident: |$w:ident| $e:expr;)*) => {$(
-        mod $m {
+        pub mod $m {
             use gradc::network;
             #[network]
             pub fn f64net(#[input] c: [f64; 7], $w: [f64; 7]) -> f64 {
@@ -232,7 +232,7 @@ fn ln_1p_gradients() {
     });
 }
 
-mod values {
+pub mod values {
     use gradc::network;
 
     #[network]
