@@ -20,7 +20,7 @@ pub mod train;
 #[doc(hidden)]
 pub mod __private {
     pub use gradc_ir::interp::Interpreter;
-    pub use gradc_ir::{sigmoid, softplus, Float};
+    pub use gradc_ir::{elu, gelu, gelu_tanh, normal_cdf, sigmoid, silu, softplus, Float};
     /// Run-time kernels (GEMM with ISA dispatch) that generated code calls.
     pub use gradc_runtime as rt;
 

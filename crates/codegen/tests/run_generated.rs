@@ -3,7 +3,7 @@
 //! One standalone crate is written under `<target>/gen-tests/prog`: a module per
 //! graph holding hand-written `Params` / `Inputs` / `Grads` structs, the
 //! generated `forward` and `forward_backward`, and a `run` that prints every
-//! result. A shim crate named `gradc` provides `__private::{sigmoid, softplus}`
+//! result. A shim crate named `gradc` provides `__private::{sigmoid, softplus, ...}`
 //! from `gradc-ir` and `rt` from `gradc-runtime`, so the generated `::gradc::__private::` paths resolve as in a
 //! user crate. The crate has `#![deny(warnings)]`. Every printed number is
 //! checked against the tape interpreter (`gradc_ir::interp`), run in f64.
@@ -378,7 +378,7 @@ fn build_and_run(main_rs: &str) -> String {
     .unwrap();
     std::fs::write(
         shim.join("src/lib.rs"),
-        "pub mod __private {\n    pub use gradc_ir::{sigmoid, softplus};\n    pub use gradc_runtime as rt;\n}\n",
+        "pub mod __private {\n    pub use gradc_ir::{elu, gelu, gelu_tanh, normal_cdf, sigmoid, silu, softplus};\n    pub use gradc_runtime as rt;\n}\n",
     )
     .unwrap();
     std::fs::write(

@@ -26,6 +26,10 @@
 //! parameter-dependent value `h` of the logits' shape. It draws from its own
 //! seed, so the literal and batch corpora above are unchanged by it.
 //!
+//! The ops variant ([`network_ops`]) draws from a larger vocabulary, with the
+//! activations of issue #13 and `min`, from its own seed; the other variants
+//! keep the original vocabulary, so their seeds still give the committed corpora.
+//!
 //! Every generated network is checked by [`gradc_frontend::parse_network`]
 //! before it is accepted, so the corpus only holds networks gradc accepts.
 
@@ -53,6 +57,38 @@ pub const COUNT_CLASS: usize = 16;
 /// check does not rely on it: it finds label inputs in the graph (an input
 /// feeding `one_hot C`), which also gives the class count.
 pub const LABEL_INPUT: &str = "lab";
+
+/// The seed of the committed corpus of the issue #13 elementwise ops
+/// (`tests/networks_ops.rs`).
+pub const SEED_OPS: u64 = 0x6772_6164_635f_4f50;
+/// The number of networks in the ops corpus.
+pub const COUNT_OPS: usize = 40;
+
+/// The unary vocabulary of the ops corpus: the original one plus the
+/// activations of issue #13. The other corpora keep the original list, so
+/// their seeds still give the committed networks.
+const OPS_UNARY: &[&str] = &[
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "exp",
+    "ln",
+    "sqrt",
+    "powi2",
+    "powi3",
+    "neg",
+    "abs",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "clamp",
+    "hardtanh",
+    "square",
+    "ln_1p",
+];
 
 /// SplitMix64: tiny, seedable, and the same on every platform.
 pub struct Rng(u64);
@@ -159,7 +195,7 @@ pub struct Generated {
 ///
 /// With `batch`, the `#[input]`s have a `B` axis and the network is declared
 /// `<const B: usize>`; parameters never have one.
-fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool) -> Option<String> {
+fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool, ops: bool) -> Option<String> {
     let mut vars: Vec<Var> = Vec::new();
     let mut args = Vec::new();
     let n_inputs = 1 + rng.below(2);
@@ -231,7 +267,7 @@ fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool) -> Option<String> {
     let n_stmts = 3 + rng.below(6);
     let mut next = 0;
     for _ in 0..n_stmts {
-        let Some((expr, shape, param, data)) = statement(rng, &mut vars, &exprs, batch) else {
+        let Some((expr, shape, param, data)) = statement(rng, &mut vars, &exprs, batch, ops) else {
             continue;
         };
         // gradc rejects values with two `B` axes (`[B B]`).
@@ -316,6 +352,7 @@ fn statement(
     vars: &mut [Var],
     exprs: &[(String, Shape, bool, bool)],
     batch: bool,
+    ops: bool,
 ) -> Option<(String, Shape, bool, bool)> {
     // A verbatim repeat of an earlier expression: a shared subexpression.
     if !exprs.is_empty() && rng.chance(0.1) {
@@ -328,9 +365,14 @@ fn statement(
     let kind = rng.below(14);
     let out = match kind {
         0..=3 => {
-            let f = *rng.pick(&[
-                "relu", "sigmoid", "tanh", "softplus", "exp", "ln", "sqrt", "powi2", "powi3", "neg",
-            ]);
+            let f = if ops {
+                *rng.pick(OPS_UNARY)
+            } else {
+                *rng.pick(&[
+                    "relu", "sigmoid", "tanh", "softplus", "exp", "ln", "sqrt", "powi2", "powi3",
+                    "neg",
+                ])
+            };
             let method = rng.chance(0.5);
             let call = |f: &str, x: &str| {
                 if method {
@@ -349,6 +391,13 @@ fn statement(
                 "powi2" => format!("powi({an}, 2)"),
                 "powi3" => format!("{}.powi(3)", call("tanh", &an)),
                 "neg" => format!("-{an}"),
+                // Literal parameters; ln_1p of a non-negative value.
+                "leaky_relu" if method => format!("{an}.leaky_relu(0.1)"),
+                "leaky_relu" => format!("leaky_relu({an}, 0.1)"),
+                "clamp" if method => format!("{an}.clamp(-0.5, 0.5)"),
+                "clamp" => format!("clamp({an}, -0.5, 0.5)"),
+                "ln_1p" if method => format!("({an} * {an}).ln_1p()"),
+                "ln_1p" => format!("ln_1p({an} * {an})"),
                 f => call(f, &an),
             };
             (e, ash)
@@ -357,12 +406,13 @@ fn statement(
             let b = operand(rng, vars, batch);
             let (bn, bsh) = (&vars[b].name, &vars[b].shape);
             let out = broadcast_shapes(&ash, bsh)?;
-            let e = match rng.below(5) {
+            let e = match rng.below(if ops { 6 } else { 5 }) {
                 0 => format!("{an} + {bn}"),
                 1 => format!("{an} - {bn}"),
                 2 => format!("{an} * {bn}"),
                 3 => format!("{an} / ({bn} * {bn} + 1.0)"),
-                _ => format!("max({an}, {bn})"),
+                4 => format!("max({an}, {bn})"),
+                _ => format!("min({an}, {bn})"),
             };
             vars[b].used = true;
             param |= vars[b].param;
@@ -515,26 +565,34 @@ fn finish(vars: &mut [Var], main: String) -> String {
 /// Draws network number `index` for `seed`: re-draws until the frontend
 /// accepts the source (at most 1000 tries).
 pub fn network(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("net_{index:03}"), false, false)
+    generated(seed, index, format!("net_{index:03}"), false, false, false)
 }
 
 /// Draws batch-generic network number `index` for `seed` (named `gen_NNN`,
 /// declared `<const B: usize>`), like [`network`].
 pub fn network_batch(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("gen_{index:03}"), true, false)
+    generated(seed, index, format!("gen_{index:03}"), true, false, false)
 }
 
 /// Draws literal class-index network number `index` for `seed` (named
 /// `cls_NNN`): its loss is `cross_entropy` against the class-index input
 /// [`LABEL_INPUT`].
 pub fn network_class(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("cls_{index:03}"), false, true)
+    generated(seed, index, format!("cls_{index:03}"), false, true, false)
 }
 
 /// Draws batch-generic class-index network number `index` for `seed` (named
 /// `cls_NNN`, declared `<const B: usize>`, labels `[B]`).
 pub fn network_class_batch(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("cls_{index:03}"), true, true)
+    generated(seed, index, format!("cls_{index:03}"), true, true, false)
+}
+
+/// Draws network number `index` of the ops corpus for `seed` (named
+/// `ops_NNN`): like [`network`], with the vocabulary of the issue #13
+/// elementwise ops (`abs`, `leaky_relu`, `elu`, `gelu`, `gelu_tanh`, `silu`,
+/// `clamp`, `hardtanh`, `square`, `ln_1p`, `min`).
+pub fn network_ops(seed: u64, index: usize) -> Result<Generated, String> {
+    generated(seed, index, format!("ops_{index:03}"), false, false, true)
 }
 
 /// The literal-batch twin of a batch-generic network: the same source with
@@ -572,11 +630,12 @@ fn generated(
     name: String,
     batch: bool,
     class: bool,
+    ops: bool,
 ) -> Result<Generated, String> {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut last_err = String::from("no usable draw");
     for _ in 0..1000 {
-        let Some(source) = draw(&mut rng, &name, batch, class) else {
+        let Some(source) = draw(&mut rng, &name, batch, class, ops) else {
             continue;
         };
         match accepts(&source) {
@@ -599,6 +658,29 @@ pub fn corpus_source(seed: u64, count: usize) -> Result<String, String> {
     );
     for i in 0..count {
         let g = network(seed, i)?;
+        out.push('\n');
+        out.push_str(&g.source);
+        out.push_str(&format!(
+            "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network!({0});\n}}\n",
+            g.name
+        ));
+    }
+    Ok(out)
+}
+
+/// The whole ops-corpus test file for `count` networks from `seed`
+/// ([`network_ops`]), each followed by its `#[test]`.
+pub fn corpus_ops_source(seed: u64, count: usize) -> Result<String, String> {
+    let mut out = format!(
+        "//! GENERATED by `cargo run -p gradc-corpus --bin regenerate-corpus` from seed\n\
+         //! {seed:#x} ({count} networks drawing the issue #13 elementwise ops). Do not edit:\n\
+         //! change the generator and regenerate. Each test checks one network compiled vs\n\
+         //! interpreted vs central finite differences, and the optimized vs the unoptimized\n\
+         //! joint graph.\n\n\
+         use gradc::network;\n"
+    );
+    for i in 0..count {
+        let g = network_ops(seed, i)?;
         out.push('\n');
         out.push_str(&g.source);
         out.push_str(&format!(

@@ -15,6 +15,10 @@
 //!   class-index labels, half batch-generic (with twins), half literal; the
 //!   check fills label inputs with class indices, some selecting no class
 //!   ([`check::label_inputs`]), GENERATED.
+//! - `tests/networks_ops.rs`: the ops corpus ([`generate::SEED_OPS`],
+//!   [`generate::COUNT_OPS`]): literal networks that also draw `abs`,
+//!   `leaky_relu`, `elu`, `gelu`, `gelu_tanh`, `silu`, `clamp`, `hardtanh`,
+//!   `square`, `ln_1p` and `min`, GENERATED.
 //! - `tests/fresh.rs`: fails when a committed corpus differs from what the
 //!   generator makes from its seed.
 //!

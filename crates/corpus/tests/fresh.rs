@@ -1,10 +1,11 @@
-//! The committed corpora (`networks.rs`, `networks_batch.rs`, `networks_class.rs`) are what the generator makes from the seed, so
+//! The committed corpora (`networks.rs`, `networks_batch.rs`, `networks_class.rs`,
+//! `networks_ops.rs`) are what the generator makes from the seed, so
 //! `regenerate-corpus` reproduces it and a generator change cannot go unnoticed.
 //! Compared as tokens: `cargo fmt` may re-layout the committed file.
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_class_source, corpus_source, COUNT, COUNT_BATCH, COUNT_CLASS, SEED,
-    SEED_BATCH, SEED_CLASS,
+    corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
+    COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
 };
 
 use proc_macro2::{Group, TokenStream, TokenTree};
@@ -69,4 +70,34 @@ fn committed_class_corpus_matches_the_generator() {
         .filter(|l| l.trim_start().starts_with("cross_entropy(") && l.contains(", lab)"))
         .count();
     assert_eq!(losses, COUNT_CLASS + COUNT_CLASS.div_ceil(2));
+}
+
+#[test]
+fn committed_ops_corpus_matches_the_generator() {
+    let expected = corpus_ops_source(SEED_OPS, COUNT_OPS)
+        .expect("the generator makes valid networks with the new ops");
+    let committed = include_str!("networks_ops.rs");
+    assert!(
+        tokens(committed) == tokens(&expected),
+        "tests/networks_ops.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
+    );
+    // Every op of the ops vocabulary appears somewhere.
+    for op in [
+        "abs",
+        "leaky_relu",
+        "elu",
+        "gelu",
+        "gelu_tanh",
+        "silu",
+        "clamp",
+        "hardtanh",
+        "square",
+        "ln_1p",
+        "min",
+    ] {
+        assert!(
+            committed.contains(&format!("{op}(")),
+            "the ops corpus never draws `{op}`"
+        );
+    }
 }

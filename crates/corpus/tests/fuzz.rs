@@ -117,6 +117,18 @@ const VOCAB: &[&str] = &[
     "powi",
     "sqrt",
     "max",
+    "min",
+    "abs",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "clamp",
+    "hardtanh",
+    "square",
+    "ln_1p",
+    "normal_cdf",
     "mse",
     "cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -191,6 +203,14 @@ const UNARY: &[&str] = &[
     "mean",
     "t",
     "transpose",
+    "abs",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "hardtanh",
+    "square",
+    "ln_1p",
 ];
 const BINARY: &[&str] = &[
     "+",
@@ -200,6 +220,8 @@ const BINARY: &[&str] = &[
     "matmul",
     "dot",
     "max",
+    "min",
+    "leaky_relu",
     "mse",
     "cross_entropy",
 ];
@@ -389,6 +411,7 @@ fn seeds() -> Vec<String> {
         "fn xor(#[input] x: [[f32; 2]; 4], #[input] y: [f32; 4], w1: [[f32; 2]; 2], c: [f32; 2], w2: [f32; 2], b: f32) -> f32 { let h = relu(x.matmul(w1) + c); let yhat = h.matmul(w2) + b; mse(yhat, y) }",
         "fn clf(#[input] x: [[f64; 3]; 2], #[input] t: [[f64; 2]; 2], w: [[f64; 3]; 2]) -> f64 { let z = x.matmul(w.t()); cross_entropy(z, t) + mean(log_softmax(z)) * 0.0 }",
         "fn s(w: f32) -> f32 { let x = sigmoid(w); let y = x.sigmoid(); return powi(y, -2) / sqrt(softplus(y)) + ln(exp(tanh(y))); }",
+        "fn acts(#[input] x: [f64; 3], w: [f64; 3]) -> f64 { let h = leaky_relu(x * w, 0.1) + w.clamp(-0.5, 2.0) + gelu(w).abs(); sum(min(elu(h), silu(h)) + gelu_tanh(h).square() + hardtanh(h) + ln_1p(h * h)) }",
         "fn fwd(#[input] x: [[f32; 2]; 2]) -> [[f32; 2]; 2] { let a: [[f32; 2]; 2] = softmax(x); max(a, x.transpose()) - -x }",
         "fn b(#[input] z: [f64; 4], #[input] y: [f64; 4], w: [f64; 4]) -> f64 { binary_cross_entropy_with_logits(z * w, y) + sum(dot(w, w)) }",
         "fn mlp<const B: usize>(#[input] x: [[f32; 4]; B], #[input] t: [[f32; 3]; B], w: [[f32; 3]; 4], b: [f32; 3]) -> f32 { let h: [[f32; 3]; B] = x.matmul(w) + b; cross_entropy(h, t) + mean(x.t().matmul(x)) * 0.0 }",
@@ -540,7 +563,10 @@ fn random_op(rng: &mut Rng, batch: bool) -> Op {
         let c = 1 + rng.below(4);
         return Op::Count(if rng.chance(0.7) { c * BATCH } else { c });
     }
-    match rng.below(28) {
+    let c = |rng: &mut Rng| {
+        gradc_ir::Const::new([0.0, 0.1, -1.0, 1.0, 1e300, -1e300, f64::NAN][rng.below(7)])
+    };
+    match rng.below(38) {
         0 => Op::Unary(UnaryOp::Neg),
         1 => Op::Unary(UnaryOp::Relu),
         2 => Op::Unary(UnaryOp::Sigmoid),
@@ -574,6 +600,17 @@ fn random_op(rng: &mut Rng, batch: bool) -> Op {
         25 => Op::constant([0.0, 1.0, -1.0, 0.5, 1e300, -1e-300][rng.below(6)]),
         // Class counts the IR must reject too: 0 and the symbolic batch.
         26 => Op::OneHot([1, 2, 3, 4, 0, BATCH, 2 * BATCH][rng.below(7)]),
+        27 => Op::Unary(UnaryOp::Abs),
+        28 => Op::Unary(UnaryOp::LeakyRelu(c(rng))),
+        29 => Op::Unary(UnaryOp::Elu),
+        30 => Op::Unary(UnaryOp::Gelu),
+        31 => Op::Unary(UnaryOp::GeluTanh),
+        32 => Op::Unary(UnaryOp::Silu),
+        // Bounds in either order, NaN among them: the IR must reject the bad ones.
+        33 => Op::Unary(UnaryOp::Clamp(c(rng), c(rng))),
+        34 => Op::Unary(UnaryOp::Ln1p),
+        35 => Op::Unary(UnaryOp::NormalCdf),
+        36 => Op::Binary(BinaryOp::Min),
         _ => Op::Param(rng.below(3)),
     }
 }

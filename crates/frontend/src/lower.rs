@@ -4,7 +4,9 @@
 
 use crate::signature::{type_shape, Role, TypeCx};
 use crate::Errors;
-use gradc_ir::{broadcast_shapes, BinaryOp, Extent, Graph, NodeId, Op, RowOp, Shape, UnaryOp};
+use gradc_ir::{
+    broadcast_shapes, BinaryOp, Const, Extent, Graph, NodeId, Op, RowOp, Shape, UnaryOp,
+};
 use quote::ToTokens;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -81,6 +83,8 @@ enum Kind {
     Tensor,
     /// An integer literal (the exponent of `powi`).
     IntLit,
+    /// A number literal, possibly negative (`leaky_relu`'s slope, `clamp`'s bounds).
+    FloatLit,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -94,7 +98,14 @@ enum Func {
     /// `softmax`, `log_softmax`.
     Row(RowOp),
     Powi,
-    Max,
+    /// `max`, `min`.
+    Binary(BinaryOp),
+    LeakyRelu,
+    Clamp,
+    /// `clamp(x, -1, 1)`.
+    HardTanh,
+    /// `powi(x, 2)`.
+    Square,
     Mse,
     CrossEntropy,
     Bce,
@@ -126,7 +137,20 @@ const FUNCS: &[(&str, Func, &[Param])] = &[
         &[("x", T)],
     ),
     ("powi", Func::Powi, &[("x", T), ("n", Kind::IntLit)]),
-    ("max", Func::Max, &[("a", T), ("b", T)]),
+    ("max", Func::Binary(BinaryOp::Max), &[("a", T), ("b", T)]),
+    ("min", Func::Binary(BinaryOp::Min), &[("a", T), ("b", T)]),
+    (
+        "leaky_relu",
+        Func::LeakyRelu,
+        &[("x", T), ("slope", Kind::FloatLit)],
+    ),
+    (
+        "clamp",
+        Func::Clamp,
+        &[("x", T), ("lo", Kind::FloatLit), ("hi", Kind::FloatLit)],
+    ),
+    ("hardtanh", Func::HardTanh, &[("x", T)]),
+    ("square", Func::Square, &[("x", T)]),
     ("mse", Func::Mse, &[("pred", T), ("target", T)]),
     (
         "cross_entropy",
@@ -1152,6 +1176,47 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A number literal argument `param` of `f`, possibly negated (`-0.5`).
+    fn float_lit(&mut self, e: &Expr, f: &str, param: &str) -> Option<f64> {
+        let mut neg = false;
+        let mut cur = e;
+        loop {
+            match cur {
+                Expr::Paren(p) => cur = &p.expr,
+                Expr::Group(g) => cur = &g.expr,
+                Expr::Unary(syn::ExprUnary {
+                    op: syn::UnOp::Neg(_),
+                    expr,
+                    ..
+                }) if !neg => {
+                    neg = true;
+                    cur = expr;
+                }
+                Expr::Lit(syn::ExprLit {
+                    lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                    ..
+                }) => {
+                    let v = self.number(lit)?;
+                    if !v.is_finite() {
+                        self.errors
+                            .spanned(e, format!("`{f}`: `{param}` must be a finite number"));
+                        return None;
+                    }
+                    return Some(if neg { -v } else { v });
+                }
+                _ => {
+                    self.errors.spanned(
+                        e,
+                        format!(
+                            "`{f}`: `{param}` must be a number literal, such as `0.01` or `-1.0`"
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+
     /// A call `name(args)` or a method call `recv.name(args)`.
     fn call(
         &mut self,
@@ -1206,8 +1271,9 @@ impl Lowerer<'_> {
         // Lower every argument before giving up, to report all their errors.
         let mut tensors = Vec::new();
         let mut ints = Vec::new();
+        let mut floats = Vec::new();
         let mut ok = true;
-        for (a, (_, kind)) in all.iter().zip(params) {
+        for (a, (pname, kind)) in all.iter().zip(params) {
             match kind {
                 Kind::Tensor => match self.expr(a) {
                     Some(id) => tensors.push(id),
@@ -1215,6 +1281,10 @@ impl Lowerer<'_> {
                 },
                 Kind::IntLit => match self.int_lit(a) {
                     Some(n) => ints.push(n),
+                    None => ok = false,
+                },
+                Kind::FloatLit => match self.float_lit(a, &fname, pname) {
+                    Some(v) => floats.push(Const::new(v)),
                     None => ok = false,
                 },
             }
@@ -1254,7 +1324,17 @@ impl Lowerer<'_> {
                 self.add(Op::Row(r), &[x], at)
             }
             Func::Powi => self.add(Op::Unary(UnaryOp::Powi(ints[0])), &[x], at),
-            Func::Max => self.binary(Op::Binary(BinaryOp::Max), "`max`", x, tensors[1], at),
+            Func::Binary(b) => {
+                let sym = format!("`{fname}`");
+                self.binary(Op::Binary(b), &sym, x, tensors[1], at)
+            }
+            Func::LeakyRelu => self.add(Op::Unary(UnaryOp::LeakyRelu(floats[0])), &[x], at),
+            Func::Clamp => self.add(Op::Unary(UnaryOp::Clamp(floats[0], floats[1])), &[x], at),
+            Func::HardTanh => {
+                let (lo, hi) = (Const::new(-1.0), Const::new(1.0));
+                self.add(Op::Unary(UnaryOp::Clamp(lo, hi)), &[x], at)
+            }
+            Func::Square => self.add(Op::Unary(UnaryOp::Powi(2)), &[x], at),
             Func::Mse => {
                 let (pred, target) = (x, tensors[1]);
                 self.check_target("mse", "prediction", pred, target, at)?;

@@ -218,8 +218,32 @@ fn result_shape_differs_from_return_type() {
 fn unknown_function_lists_supported_ones() {
     one(
         &body("foo(x)"),
-        "unknown function `foo`; supported: matmul, dot, t, transpose, sum, mean, softmax, log_softmax, powi, max, mse, cross_entropy, binary_cross_entropy_with_logits, and elementwise relu, sigmoid, tanh, exp, ln, softplus, sqrt",
+        "unknown function `foo`; supported: matmul, dot, t, transpose, sum, mean, softmax, log_softmax, powi, max, min, leaky_relu, clamp, hardtanh, square, mse, cross_entropy, binary_cross_entropy_with_logits, and elementwise relu, sigmoid, tanh, exp, ln, softplus, sqrt, abs, elu, gelu, gelu_tanh, silu, ln_1p",
         "foo",
+    );
+}
+
+#[test]
+fn literal_parameters_must_be_number_literals() {
+    one(
+        &body("leaky_relu(x, x)"),
+        "`leaky_relu`: `slope` must be a number literal, such as `0.01` or `-1.0`",
+        "x",
+    );
+    one(
+        &body("x.clamp(-1.0, x)"),
+        "`clamp`: `hi` must be a number literal, such as `0.01` or `-1.0`",
+        "x",
+    );
+    one(
+        &body("clamp(x, 1, -1)"),
+        "clamp: the lower bound 1.0 must not exceed the upper bound -1.0",
+        "clamp(x, 1, -1)",
+    );
+    one(
+        &body("leaky_relu(x, \"s\")"),
+        "`leaky_relu`: `slope` must be a number literal, such as `0.01` or `-1.0`",
+        "\"s\"",
     );
 }
 

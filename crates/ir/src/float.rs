@@ -24,6 +24,12 @@ pub trait Float:
     fn exp(self) -> Self;
     fn ln(self) -> Self;
     fn ln_1p(self) -> Self;
+    /// `eˣ − 1`, accurate near 0.
+    fn exp_m1(self) -> Self;
+    /// The error function (`gradc_runtime::erf_f32`, `erf_f64`).
+    fn erf(self) -> Self;
+    /// `1 − erf(x)`, accurate where it is small.
+    fn erfc(self) -> Self;
     fn tanh(self) -> Self;
     fn sqrt(self) -> Self;
     fn powi(self, n: i32) -> Self;
@@ -33,7 +39,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty) => {
+    ($t:ty, $erf:ident, $erfc:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -51,6 +57,15 @@ macro_rules! impl_float {
             }
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
+            }
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+            fn erf(self) -> Self {
+                gradc_runtime::$erf(self)
+            }
+            fn erfc(self) -> Self {
+                gradc_runtime::$erfc(self)
             }
             fn tanh(self) -> Self {
                 <$t>::tanh(self)
@@ -74,8 +89,8 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32);
-impl_float!(f64);
+impl_float!(f32, erf_f32, erfc_f32);
+impl_float!(f64, erf_f64, erfc_f64);
 
 /// Logistic sigmoid that never overflows: `exp` is only taken of a non-positive number.
 pub fn sigmoid<T: Float>(x: T) -> T {
@@ -90,4 +105,47 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 /// `ln(1 + exp(x))` without overflow: `max(x, 0) + ln(1 + exp(-|x|))`.
 pub fn softplus<T: Float>(x: T) -> T {
     x.max(T::ZERO) + (-x.abs()).exp().ln_1p()
+}
+
+/// `x·σ(x)` (SiLU, swish), exactly as written: the `silu-recognize` rule
+/// relies on it being bit-identical to `x * sigmoid(x)`.
+pub fn silu<T: Float>(x: T) -> T {
+    x * sigmoid(x)
+}
+
+/// ELU with α = 1: `x` for `x > 0`, else `eˣ − 1` (by `exp_m1`, accurate near 0).
+pub fn elu<T: Float>(x: T) -> T {
+    if x > T::ZERO {
+        x
+    } else {
+        x.exp_m1()
+    }
+}
+
+/// The standard normal CDF `Φ(x) = erfc(−x/√2)/2`: through `erfc`, so the
+/// left tail keeps its relative accuracy (`(1 + erf)/2` would cancel).
+pub fn normal_cdf<T: Float>(x: T) -> T {
+    T::from_f64(0.5) * (-x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erfc()
+}
+
+/// GELU with the exact normal CDF, `x·Φ(x)` (PyTorch's default `gelu`).
+pub fn gelu<T: Float>(x: T) -> T {
+    x * normal_cdf(x)
+}
+
+/// `2·√(2/π)`, the scale of the tanh approximation's argument as a sigmoid's.
+pub(crate) const GELU_TANH_K: f64 = 1.595_769_121_605_730_8;
+/// The cubic coefficient of the tanh approximation.
+pub(crate) const GELU_TANH_C: f64 = 0.044_715;
+
+/// GELU's tanh approximation `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`,
+/// computed as `x·σ(2·√(2/π)·(x + 0.044715·x³))` (the same function, since
+/// `(1 + tanh u)/2 = σ(2u)`), which does not cancel for negative x.
+pub fn gelu_tanh<T: Float>(x: T) -> T {
+    x * sigmoid(gelu_tanh_arg(x))
+}
+
+/// `2·√(2/π)·(x + 0.044715·x³)`.
+pub(crate) fn gelu_tanh_arg<T: Float>(x: T) -> T {
+    T::from_f64(GELU_TANH_K) * (x + T::from_f64(GELU_TANH_C) * (x * x * x))
 }

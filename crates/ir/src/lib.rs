@@ -21,7 +21,7 @@ mod shape;
 mod text;
 mod verify;
 
-pub use float::{sigmoid, softplus, Float};
+pub use float::{elu, gelu, gelu_tanh, normal_cdf, sigmoid, silu, softplus, Float};
 pub use graph::{Graph, Node, NodeId, Root};
 pub use op::{
     BinaryKernel, BinaryOp, BinaryVjpKernel, Build, Const, DType, Names, Op, RowOp, UnaryKernel,

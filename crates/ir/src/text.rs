@@ -33,6 +33,8 @@ impl fmt::Display for Graph {
                 Op::Const(c) => write!(f, " {c:?}")?,
                 Op::Count(n) => write!(f, " {}", crate::Extent::of(*n))?,
                 Op::Unary(UnaryOp::Powi(k)) => write!(f, " {k}")?,
+                Op::Unary(UnaryOp::LeakyRelu(s)) => write!(f, " {s:?}")?,
+                Op::Unary(UnaryOp::Clamp(lo, hi)) => write!(f, " {lo:?} {hi:?}")?,
                 Op::OneHot(c) => write!(f, " {c}")?,
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
                 Op::Index(i) => write!(f, " {i}")?,
@@ -277,6 +279,20 @@ impl FromStr for Graph {
                             ),
                             _ => return err("stack takes a length and slice indices `[0 2]`"),
                         },
+                        "leaky_relu" => match rest {
+                            [s, a @ ..] => {
+                                let s = Const::new(number(s)?);
+                                (Op::Unary(UnaryOp::LeakyRelu(s)), a)
+                            }
+                            _ => return err("leaky_relu takes a slope"),
+                        },
+                        "clamp" => match rest {
+                            [lo, hi, a @ ..] => {
+                                let (lo, hi) = (Const::new(number(lo)?), Const::new(number(hi)?));
+                                (Op::Unary(UnaryOp::Clamp(lo, hi)), a)
+                            }
+                            _ => return err("clamp takes two bounds"),
+                        },
                         "one_hot" => match rest {
                             [c, a @ ..] => (Op::OneHot(number(c)?), a),
                             _ => return err("one_hot takes a class count"),
@@ -419,6 +435,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("(const 0.25)"), "{text}");
+    }
+
+    #[test]
+    fn literal_data_ops_round_trip() {
+        let text = "(graph f64 (let %0 x [3] (input 0)) (let %1 _ [3] (leaky_relu 0.01 %0)) \
+            (let %2 _ [3] (clamp -1.0 0.5 %1)) (let %3 _ [3] (gelu %2)) (let %4 _ [3] (min %3 %0)) \
+            (let %5 _ [] (sum %4)) (root out %5))";
+        let g: Graph = text.parse().unwrap();
+        assert_eq!(
+            g.op(NodeId::from_index(2)),
+            &Op::Unary(UnaryOp::Clamp(Const::new(-1.0), Const::new(0.5)))
+        );
+        let shown = g.to_string();
+        assert!(shown.contains("(leaky_relu 0.01 %0)"), "{shown}");
+        assert_eq!(shown.parse::<Graph>().unwrap().to_string(), shown);
+        // Missing data, bounds in the wrong order.
+        for bad in [
+            "(graph f64 (let %0 x [3] (input 0)) (let %1 _ [3] (leaky_relu %0)) (root out %1))",
+            "(graph f64 (let %0 x [3] (input 0)) (let %1 _ [3] (clamp 1.0 %0)) (root out %1))",
+            "(graph f64 (let %0 x [3] (input 0)) (let %1 _ [3] (clamp 1.0 -1.0 %0)) (root out %1))",
+        ] {
+            assert!(bad.parse::<Graph>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! |---|---|
 //! | `Const(c)` | the number itself: `1.0`, `-1.0`, `0.5` |
 //! | `Powi(n)` | `powi:2` |
+//! | `LeakyRelu(s)` | `leaky_relu:0.01` |
+//! | `Clamp(lo, hi)` | `clamp:-1.0:1.0` |
 //! | `OneHot(c)` | `one_hot:10` |
 //! | `Reshape(s)`, `BroadcastTo(s)`, `SumTo(s)` | `reshape:[2x1]`, `sum_to:[]` |
 //! | `Input(i)`, `Param(i)` | `input:0`, `param:1` |
@@ -87,6 +89,8 @@ impl fmt::Display for ENode {
             Op::Const(c) => write!(f, "{c:?}"),
             Op::Input(i) | Op::Param(i) => write!(f, "{}:{i}", self.op.name()),
             Op::Unary(UnaryOp::Powi(n)) => write!(f, "{}:{n}", self.op.name()),
+            Op::Unary(UnaryOp::LeakyRelu(s)) => write!(f, "{}:{s:?}", self.op.name()),
+            Op::Unary(UnaryOp::Clamp(lo, hi)) => write!(f, "{}:{lo:?}:{hi:?}", self.op.name()),
             Op::OneHot(c) => write!(f, "{}:{c}", self.op.name()),
             Op::Count(n) => write!(f, "count:{}", gradc_ir::Extent::of(*n)),
             Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => {
@@ -124,6 +128,15 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             "input" => data.parse().ok().map(Op::Input),
             "param" => data.parse().ok().map(Op::Param),
             "powi" => data.parse().ok().map(|n| Op::Unary(UnaryOp::Powi(n))),
+            "leaky_relu" => data
+                .parse()
+                .ok()
+                .map(|s| Op::Unary(UnaryOp::LeakyRelu(Const::new(s)))),
+            "clamp" => {
+                let (lo, hi) = data.split_once(':')?;
+                let (lo, hi) = (lo.parse().ok()?, hi.parse().ok()?);
+                Some(Op::Unary(UnaryOp::Clamp(Const::new(lo), Const::new(hi))))
+            }
             "one_hot" => data.parse().ok().map(Op::OneHot),
             "count" => gradc_ir::parse_extent(data).map(Op::Count),
             "reshape" => parse_shape(data).map(Op::Reshape),
@@ -172,6 +185,10 @@ mod tests {
             Op::Input(0),
             Op::Param(3),
             Op::Unary(UnaryOp::Powi(-2)),
+            Op::Unary(UnaryOp::LeakyRelu(Const::new(0.01))),
+            Op::Unary(UnaryOp::Clamp(Const::new(-1.0), Const::new(0.5))),
+            Op::Binary(gradc_ir::BinaryOp::Min),
+            Op::Unary(UnaryOp::Gelu),
             Op::OneHot(10),
             Op::Count(3 * gradc_ir::BATCH),
             Op::Count(1),

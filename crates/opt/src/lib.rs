@@ -19,7 +19,9 @@
 //!   zeros, infinities and NaN included (only NaN payloads may differ): `x·1 → x`,
 //!   `x − 0 → x`, `−(−x) → x`, `(−a)·b → −(a·b)`, `x/2ᵏ → x·2⁻ᵏ`, dropping a
 //!   `broadcast_to` the elementwise op would do anyway, transposes folded into
-//!   matrix products. Note that `x + 0 → x` is *not* exact (`−0 + 0 = +0`), so
+//!   matrix products, and the recognition of ops defined as the very same IEEE
+//!   operations: `x·σ(x) → silu(x)`, `max(x, s·x) → leaky_relu(x, s)` for a
+//!   constant 0 < s < 1. Note that `x + 0 → x` is *not* exact (`−0 + 0 = +0`), so
 //!   it is FastMath. Constant folding of scalar constants is exact too: it
 //!   computes in the graph's element type and folds only correctly rounded
 //!   operations with finite results (reported as the `const-fold` rule).

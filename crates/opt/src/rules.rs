@@ -18,7 +18,7 @@ use egg::{
     Applier, ENodeOrVar, Id, Pattern, PatternAst, Rewrite, SearchMatches, Searcher, Subst, Symbol,
     Var,
 };
-use gradc_ir::{BinaryOp, Const, DType, Op, Shape};
+use gradc_ir::{BinaryOp, Const, DType, Op, Shape, UnaryOp};
 
 /// How much a rule may change results. See the crate documentation for the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,6 +262,16 @@ pub const RULES: &[RuleSpec] = &[
     p("log-softmax-recognize", Stable, Derive, &["(ln (softmax ?x))"], "(log_softmax ?x)"),
     // ln Σ_last eˣ = logsumexp(x), max-shifted.
     p("logsumexp-recognize", Stable, Derive, &["(ln (sum_last (exp ?x)))"], "(logsumexp ?x)"),
+    // x·σ(x) = silu(x). Exact: silu is computed as x·σ(x) with the same σ
+    // (`gradc_ir::silu`), and IEEE multiplication commutes.
+    p("silu-recognize", Exact, Derive, &["(mul ?x (sigmoid ?x))", "(mul (sigmoid ?x) ?x)"], "(silu ?x)"),
+    // max(x, s·x) = leaky_relu(x, s) for a constant 0 < s < 1. Exact: for
+    // x > 0, s·x rounds to at most x; for x ≤ 0 to at least x; a tie means
+    // s·x = x; signs of zero agree (s > 0), NaN and ±∞ pass through alike,
+    // and leaky_relu computes the same s·x.
+    c("leaky-relu-recognize", Exact, Derive,
+      &["(max ?x (mul ?s ?x))", "(max ?x (mul ?x ?s))", "(max (mul ?s ?x) ?x)", "(max (mul ?x ?s) ?x)"],
+      leaky_relu_recognize),
 
     // ===== numerical stability =====
     // ln σ(x) = −softplus(−x): no ln of an underflowed 0 for very negative x.
@@ -448,6 +458,16 @@ fn x_is_vector(eg: &EG, subst: &Subst) -> bool {
     subst
         .get(var("?x"))
         .is_some_and(|x| eg[*x].data.shape.rank() == 1)
+}
+
+fn leaky_relu_recognize(eg: &mut EG, _: Id, subst: &Subst) -> Option<Id> {
+    let s = constant(eg, subst, "?s")?;
+    let r = in_dtype(dtype(eg), s);
+    if !(r > 0.0 && r < 1.0) {
+        return None;
+    }
+    let op = Op::Unary(UnaryOp::LeakyRelu(Const::new(s)));
+    add_checked(eg, op, vec![subst[var("?x")]])
 }
 
 fn div_pow2(eg: &mut EG, _: Id, subst: &Subst) -> Option<Id> {
@@ -853,6 +873,10 @@ mod tests {
         ("softmax-recognize-1d", "(div (exp input:2) (sum (exp input:2)))", "(softmax input:2)"),
         ("log-softmax-recognize", "(ln (softmax input:0))", "(log_softmax input:0)"),
         ("logsumexp-recognize", "(ln (sum_last (exp input:0)))", "(logsumexp input:0)"),
+        ("silu-recognize", "(mul input:0 (sigmoid input:0))", "(silu input:0)"),
+        ("silu-recognize", "(mul (sigmoid input:0) input:0)", "(silu input:0)"),
+        ("leaky-relu-recognize", "(max input:0 (mul 0.01 input:0))", "(leaky_relu:0.01 input:0)"),
+        ("leaky-relu-recognize", "(max (mul input:0 0.2) input:0)", "(leaky_relu:0.2 input:0)"),
         ("log-sigmoid", "(ln (sigmoid input:0))", "(neg (softplus (neg input:0)))"),
         ("log-softmax-from-lse", "(sub input:0 (logsumexp input:0))", "(log_softmax input:0)"),
         ("scale-fold", "(mul 0.25 (mul 2.0 input:0))", "(mul 0.5 input:0)"),
@@ -886,6 +910,11 @@ mod tests {
         // Neither constant a power of two: (0.3·0.7)·x rounds differently.
         ("scale-fold", "(mul 0.3 (mul 0.7 input:0))", "(mul 0.21 input:0)"),
         ("factor-scale", "(add (mul 0.3 input:0) (mul 0.3 input:2))", "(mul 0.3 (add input:0 input:2))"),
+        // Only 0 < s < 1 makes max(x, s·x) a leaky ReLU.
+        ("leaky-relu-recognize", "(max input:0 (mul 2.0 input:0))", "(leaky_relu:2.0 input:0)"),
+        ("leaky-relu-recognize", "(max input:0 (mul -0.1 input:0))", "(leaky_relu:-0.1 input:0)"),
+        // σ(y)·x is not silu(x).
+        ("silu-recognize", "(mul input:0 (sigmoid param:0))", "(silu input:0)"),
         // A matrix's total sum is not its softmax denominator.
         ("softmax-recognize-1d", "(div (exp input:0) (sum (exp input:0)))", "(softmax input:0)"),
         // x·0 for a [2 3] x is a [2 3] tensor, not the scalar 0.

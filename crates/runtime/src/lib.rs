@@ -17,10 +17,12 @@
 
 use std::mem::MaybeUninit;
 
+mod erf;
 mod exp;
 mod parallel;
 mod simd;
 mod workspace;
+pub use erf::{erf_f32, erf_f64, erfc_f32, erfc_f64};
 pub use exp::exp_f32;
 pub use parallel::{gemm_two_threads, set_threads, threads, MIN_MACS};
 use simd::{Portable, Simd};

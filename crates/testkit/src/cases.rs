@@ -10,7 +10,7 @@
 //! and their data avoid kinks (relu at 0, max ties) so finite differences apply.
 //! No randomness: the data come from a fixed linear congruential sequence.
 
-use gradc_ir::{BinaryOp, DType, Graph, IrError, NodeId, Op, RowOp, Shape, UnaryOp};
+use gradc_ir::{BinaryOp, Const, DType, Graph, IrError, NodeId, Op, RowOp, Shape, UnaryOp};
 
 /// A forward graph with one set of inputs and parameters (flat, row-major).
 #[derive(Clone, Debug)]
@@ -203,6 +203,40 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
             un(Op::Unary(UnaryOp::Sqrt)),
         )?,
     ];
+    // Data away from the kinks (0 for abs, leaky_relu and elu, the bounds of
+    // clamp), so finite differences apply.
+    let c = Const::new;
+    let unaries: Vec<(&str, UnaryOp, Leaf)> = vec![
+        ("abs", UnaryOp::Abs, s("a", &p32, 80, 0.2, 1.5)),
+        (
+            "leaky_relu",
+            UnaryOp::LeakyRelu(c(0.05)),
+            s("a", &p32, 81, 0.2, 1.5),
+        ),
+        (
+            "leaky_relu_negative_slope",
+            UnaryOp::LeakyRelu(c(-0.5)),
+            s("a", &p32, 82, 0.2, 1.5),
+        ),
+        ("elu", UnaryOp::Elu, s("a", &p32, 83, 0.2, 3.0)),
+        ("gelu", UnaryOp::Gelu, u("a", &p32, 84, -3.0, 3.0)),
+        ("gelu_tanh", UnaryOp::GeluTanh, u("a", &p32, 85, -3.0, 3.0)),
+        ("silu", UnaryOp::Silu, u("a", &p32, 86, -3.0, 3.0)),
+        (
+            "clamp",
+            UnaryOp::Clamp(c(-0.5), c(0.5)),
+            leaf("a", &p32, vec![-0.9, -0.3, 0.1, 0.45, 0.8, -0.55]),
+        ),
+        ("ln_1p", UnaryOp::Ln1p, u("a", &p32, 87, -0.5, 2.0)),
+        (
+            "normal_cdf",
+            UnaryOp::NormalCdf,
+            u("a", &p32, 88, -3.0, 3.0),
+        ),
+    ];
+    for (name, op, a) in unaries {
+        v.push(op_case(name, vec![a], un(Op::Unary(op)))?);
+    }
     for n in [0, 1, 2, 3, -1] {
         v.push(op_case(
             &format!("powi{n}"),
@@ -300,6 +334,18 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
             Op::Binary(BinaryOp::Max),
             u("a", &[2], 37, -1.0, 1.0),
             u("b", &[3, 2], 36, -1.0, 1.0),
+        ),
+        (
+            "min_same",
+            Op::Binary(BinaryOp::Min),
+            u("a", &p32, 38, -1.0, 1.0),
+            u("b", &p32, 39, -1.0, 1.0),
+        ),
+        (
+            "min_row",
+            Op::Binary(BinaryOp::Min),
+            u("a", &[3, 2], 36, -1.0, 1.0),
+            u("b", &[2], 37, -1.0, 1.0),
         ),
         (
             "matmul_nn",

@@ -1,12 +1,12 @@
-//! Writes `tests/networks.rs`, `tests/networks_batch.rs` and
-//! `tests/networks_class.rs` from their seeds:
+//! Writes `tests/networks.rs`, `tests/networks_batch.rs`,
+//! `tests/networks_class.rs` and `tests/networks_ops.rs` from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
 #![forbid(unsafe_code)]
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_class_source, corpus_source, COUNT, COUNT_BATCH, COUNT_CLASS, SEED,
-    SEED_BATCH, SEED_CLASS,
+    corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
+    COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
 };
 
 fn write(file: &str, src: Result<String, String>, what: &str) {
@@ -46,5 +46,10 @@ fn main() {
         "networks_class.rs",
         corpus_class_source(SEED_CLASS, COUNT_CLASS),
         &format!("{COUNT_CLASS} class-index networks from seed {SEED_CLASS:#x}"),
+    );
+    write(
+        "networks_ops.rs",
+        corpus_ops_source(SEED_OPS, COUNT_OPS),
+        &format!("{COUNT_OPS} networks with the issue #13 ops from seed {SEED_OPS:#x}"),
     );
 }

@@ -15,6 +15,8 @@ pub enum BinaryOp {
     Max,
     /// `a > b` as 1.0 or 0.0 (a mask; it has no gradient).
     Gt,
+    /// Elementwise minimum; on a tie the gradient goes to the first argument.
+    Min,
 }
 
 /// A function of two scalars, handed to [`BinaryOp::with_fn`].
@@ -31,13 +33,14 @@ pub trait BinaryVjpKernel<T> {
 
 impl BinaryOp {
     /// Every binary op, in declaration order.
-    pub const ALL: [BinaryOp; 6] = [
+    pub const ALL: [BinaryOp; 7] = [
         BinaryOp::Add,
         BinaryOp::Sub,
         BinaryOp::Mul,
         BinaryOp::Div,
         BinaryOp::Max,
         BinaryOp::Gt,
+        BinaryOp::Min,
     ];
 
     /// The name in the text form, the e-graph language and reports.
@@ -49,6 +52,7 @@ impl BinaryOp {
             BinaryOp::Div => "div",
             BinaryOp::Max => "max",
             BinaryOp::Gt => "gt",
+            BinaryOp::Min => "min",
         }
     }
 
@@ -61,7 +65,7 @@ impl BinaryOp {
     pub fn flops(self) -> u64 {
         match self {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => 1,
-            BinaryOp::Max | BinaryOp::Gt => 0,
+            BinaryOp::Max | BinaryOp::Gt | BinaryOp::Min => 0,
         }
     }
 
@@ -70,7 +74,7 @@ impl BinaryOp {
     pub fn is_exactly_rounded(self) -> bool {
         match self {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Gt => true,
-            BinaryOp::Max => false,
+            BinaryOp::Max | BinaryOp::Min => false,
         }
     }
 
@@ -85,6 +89,7 @@ impl BinaryOp {
             BinaryOp::Div => k.call(|a: T, b: T| a / b),
             BinaryOp::Max => k.call(|a: T, b: T| if a >= b { a } else { b }),
             BinaryOp::Gt => k.call(|a: T, b: T| if a > b { T::ONE } else { T::ZERO }),
+            BinaryOp::Min => k.call(|a: T, b: T| if a <= b { a } else { b }),
         }
     }
 
@@ -128,6 +133,11 @@ impl BinaryOp {
             }
             BinaryOp::Max => k.call(|g: T, a: T, b: T, _| g * if b > a { T::ONE } else { T::ZERO }),
             BinaryOp::Gt => return None,
+            // ga = g·(1 − gt(a, b)), gb = g·gt(a, b): a tie goes to a
+            BinaryOp::Min if first => {
+                k.call(|g: T, a: T, b: T, _| g * (T::ONE - if a > b { T::ONE } else { T::ZERO }))
+            }
+            BinaryOp::Min => k.call(|g: T, a: T, b: T, _| g * if a > b { T::ONE } else { T::ZERO }),
         })
     }
 
@@ -183,9 +193,14 @@ impl BinaryOp {
                     out[1] = Some(b.sum_to(q, x[1])?);
                 }
             }
-            // ga = sum_to(g·(1 − gt(b, a))), gb = sum_to(g·gt(b, a)): a tie goes to a
-            BinaryOp::Max => {
-                let m = b.node(BinaryOp::Gt, &[x[1], x[0]])?;
+            // max: ga = sum_to(g·(1 − gt(b, a))), gb = sum_to(g·gt(b, a));
+            // min: the same with gt(a, b). A tie goes to a.
+            BinaryOp::Max | BinaryOp::Min => {
+                let m = if self == BinaryOp::Max {
+                    b.node(BinaryOp::Gt, &[x[1], x[0]])?
+                } else {
+                    b.node(BinaryOp::Gt, &[x[0], x[1]])?
+                };
                 if want[0] {
                     let one = b.constant(1.0);
                     let om = b.node(BinaryOp::Sub, &[one, m])?;
@@ -213,6 +228,7 @@ impl BinaryOp {
             BinaryOp::Div => format!("{a} / {b}"),
             BinaryOp::Gt => format!("({a} > {b})"),
             BinaryOp::Max => format!("{}({}, {})", self.name(), n.bare[0], n.bare[1]),
+            BinaryOp::Min => format!("{}({}, {})", self.name(), n.bare[0], n.bare[1]),
         }
     }
 
@@ -230,6 +246,8 @@ impl BinaryOp {
             BinaryOp::Max if first => format!("{g} · ({a} ≥ {b})"),
             BinaryOp::Max => format!("{g} · ({b} > {a})"),
             BinaryOp::Gt => String::from("0"),
+            BinaryOp::Min if first => format!("{g} · ({a} ≤ {b})"),
+            BinaryOp::Min => format!("{g} · ({b} < {a})"),
         }
     }
 
@@ -237,7 +255,7 @@ impl BinaryOp {
     pub fn is_loose(self) -> bool {
         match self {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Div => true,
-            BinaryOp::Mul | BinaryOp::Max | BinaryOp::Gt => false,
+            BinaryOp::Mul | BinaryOp::Max | BinaryOp::Gt | BinaryOp::Min => false,
         }
     }
 }

@@ -215,8 +215,8 @@ impl Op {
     }
 
     /// The op with this text-form name, for ops that carry no data (everything but
-    /// `input`, `param`, `const`, `count`, `powi`, `one_hot`, `reshape`, `broadcast_to`,
-    /// `sum_to`).
+    /// `input`, `param`, `const`, `count`, `powi`, `leaky_relu`, `clamp`, `one_hot`,
+    /// `reshape`, `broadcast_to`, `sum_to`).
     pub fn from_plain_name(name: &str) -> Option<Op> {
         if let Some(u) = UnaryOp::from_name(name) {
             return Some(Op::Unary(u));
@@ -276,6 +276,22 @@ impl Op {
                 "powi: the exponent must be at least {}",
                 i32::MIN + 1
             ))),
+            Unary(UnaryOp::Clamp(lo, hi))
+                if !matches!(
+                    lo.value().partial_cmp(&hi.value()),
+                    Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                ) =>
+            {
+                Err(IrError::new(format!(
+                    "clamp: the lower bound {lo:?} must not exceed the upper bound {hi:?}"
+                )))
+            }
+            Unary(UnaryOp::LeakyRelu(s)) | Unary(UnaryOp::Clamp(s, _)) if !s.value().is_finite() => {
+                Err(IrError::new(format!("{}: {s:?} is not a finite number", self.name())))
+            }
+            Unary(UnaryOp::Clamp(_, s)) if !s.value().is_finite() => {
+                Err(IrError::new(format!("clamp: {s:?} is not a finite number")))
+            }
             Unary(_) => Ok(args[0].clone()),
             Binary(_) => broadcast_shapes(args[0], args[1]).ok_or_else(|| {
                 IrError::new(format!(
@@ -441,6 +457,8 @@ mod tests {
         assert_eq!(names.len(), n);
         for data_op in [
             Op::Unary(UnaryOp::Powi(2)),
+            Op::Unary(UnaryOp::LeakyRelu(Const::new(0.01))),
+            Op::Unary(UnaryOp::Clamp(Const::new(0.0), Const::new(1.0))),
             Op::OneHot(3),
             Op::Reshape(Shape::scalar()),
             Op::constant(1.0),
@@ -458,6 +476,9 @@ mod tests {
             UnaryOp::Powi(3),
             UnaryOp::Powi(-2),
             UnaryOp::Powi(1),
+            UnaryOp::LeakyRelu(Const::new(0.1)),
+            UnaryOp::LeakyRelu(Const::new(-0.5)),
+            UnaryOp::Clamp(Const::new(-0.5), Const::new(1.0)),
         ]);
         struct Vjp(f64, f64, f64);
         impl UnaryVjpKernel<f64> for Vjp {
@@ -478,6 +499,18 @@ mod tests {
             }
         }
         assert!(UnaryOp::Powi(0).with_vjp(Vjp(1.0, 1.0, 0.0)).is_none());
+        // The one-sided choices at the kinks.
+        let at = |op: UnaryOp, x: f64| op.with_vjp(Vjp(x, op.eval(x), 0.0)).unwrap();
+        assert_eq!(at(UnaryOp::Abs, 0.0), 0.0);
+        assert_eq!(at(UnaryOp::LeakyRelu(Const::new(0.1)), 0.0), 0.1);
+        assert_eq!(at(UnaryOp::Elu, 0.0), 1.0);
+        let clamp = UnaryOp::Clamp(Const::new(-0.5), Const::new(1.0));
+        assert_eq!(
+            (at(clamp, -0.5), at(clamp, 1.0), at(clamp, 0.99)),
+            (0.0, 0.0, 1.0)
+        );
+        assert_eq!(clamp.eval(f64::NAN), -0.5);
+        assert_eq!(BinaryOp::Min.eval(2.0, 3.0), 2.0);
         assert_eq!(BinaryOp::Max.eval(2.0, 2.0), 2.0);
         assert_eq!(BinaryOp::Gt.eval(2.0f32, 1.0), 1.0);
         assert!(!Op::Binary(BinaryOp::Gt).has_gradient());

@@ -10,7 +10,8 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 impl<'g> Emitter<'g> {
-    /// [`Self::apply`], but an op that repeats an operand (`relu`, `max`) binds
+    /// [`Self::apply`], but an op that repeats an operand (`relu`, `max`, `min`,
+    /// `leaky_relu`, `clamp`) binds
     /// its operands once in a block when some are fused expressions (`inner`),
     /// so chains neither recompute nor grow exponentially.
     pub(in crate::emit) fn apply_once(
@@ -19,7 +20,12 @@ impl<'g> Emitter<'g> {
         ops: &[E],
         inner: bool,
     ) -> Result<E, IrError> {
-        if inner && matches!(op, Op::Unary(UnaryOp::Relu) | Op::Binary(BinaryOp::Max)) {
+        let repeats = matches!(
+            op,
+            Op::Unary(UnaryOp::Relu | UnaryOp::LeakyRelu(_) | UnaryOp::Clamp(..))
+                | Op::Binary(BinaryOp::Max | BinaryOp::Min)
+        );
+        if inner && repeats {
             let vars: Vec<Ident> = ["p", "q"]
                 .iter()
                 .take(ops.len())
@@ -46,7 +52,7 @@ impl<'g> Emitter<'g> {
             }
         };
         Ok(match op {
-            Op::Unary(u) => self.unary(*u, arg(0)?),
+            Op::Unary(u) => self.unary(*u, arg(0)?)?,
             Op::Binary(b) => self.binary(*b, arg(0)?, arg(1)?),
             Op::Input(_)
             | Op::Param(_)
@@ -67,9 +73,9 @@ impl<'g> Emitter<'g> {
 
     /// How generated code spells a unary op's value: the one place codegen
     /// knows each unary op (`gradc_ir::UnaryOp` holds everything else).
-    fn unary(&self, u: UnaryOp, x: &E) -> E {
+    fn unary(&self, u: UnaryOp, x: &E) -> Result<E, IrError> {
         let rt = |f: TokenStream| quote!(::gradc::__private::#f);
-        match u {
+        Ok(match u {
             UnaryOp::Neg => expr::neg(x),
             UnaryOp::Relu => expr::if_else(&expr::gt(x, &self.zero()), x, &self.zero()),
             UnaryOp::Sigmoid => expr::call(rt(quote!(sigmoid)), x),
@@ -79,7 +85,27 @@ impl<'g> Emitter<'g> {
             UnaryOp::Ln => expr::method(x, quote!(ln), quote!()),
             UnaryOp::Sqrt => expr::method(x, quote!(sqrt), quote!()),
             UnaryOp::Powi(n) => expr::method(x, quote!(powi), expr::int(i64::from(n))),
-        }
+            UnaryOp::Abs => expr::method(x, quote!(abs), quote!()),
+            UnaryOp::LeakyRelu(s) => {
+                let sx = expr::mul(&expr::float(s.value(), self.dtype)?, x);
+                expr::if_else(&expr::gt(x, &self.zero()), x, &sx)
+            }
+            UnaryOp::Elu => expr::call(rt(quote!(elu)), x),
+            UnaryOp::Gelu => expr::call(rt(quote!(gelu)), x),
+            UnaryOp::GeluTanh => expr::call(rt(quote!(gelu_tanh)), x),
+            UnaryOp::Silu => expr::call(rt(quote!(silu)), x),
+            UnaryOp::NormalCdf => expr::call(rt(quote!(normal_cdf)), x),
+            // min(max(x, lo), hi) as one select: x ≥ lo ? (hi ≥ x ? x : hi) : lo.
+            UnaryOp::Clamp(lo, hi) => {
+                let (lo, hi) = (
+                    expr::float(lo.value(), self.dtype)?,
+                    expr::float(hi.value(), self.dtype)?,
+                );
+                let upper = expr::if_else(&expr::ge(&hi, x), x, &hi);
+                expr::if_else(&expr::ge(x, &lo), &upper, &lo)
+            }
+            UnaryOp::Ln1p => expr::method(x, quote!(ln_1p), quote!()),
+        })
     }
 
     /// How generated code spells a binary op's value.
@@ -91,6 +117,7 @@ impl<'g> Emitter<'g> {
             BinaryOp::Div => expr::div(a, b),
             BinaryOp::Max => expr::if_else(&expr::ge(a, b), a, b),
             BinaryOp::Gt => expr::if_else(&expr::gt(a, b), &self.one(), &self.zero()),
+            BinaryOp::Min => expr::if_else(&expr::ge(b, a), a, b),
         }
     }
 
