@@ -1,5 +1,5 @@
-//! Writes `tests/networks.rs`, `tests/networks_batch.rs` and
-//! `tests/networks_class.rs` from their seeds:
+//! Writes `tests/networks.rs`, `tests/networks_batch.rs`,
+//! `tests/networks_class.rs` and `tests/networks_loops.rs` from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
 #![forbid(unsafe_code)]
@@ -8,6 +8,7 @@ use gradc_corpus::generate::{
     corpus_batch_source, corpus_class_source, corpus_source, COUNT, COUNT_BATCH, COUNT_CLASS, SEED,
     SEED_BATCH, SEED_CLASS,
 };
+use gradc_corpus::loops::{corpus_loops_source, COUNT_LOOPS, SEED_LOOPS};
 
 fn write(file: &str, src: Result<String, String>, what: &str) {
     let path = format!("{}/tests/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -46,5 +47,10 @@ fn main() {
         "networks_class.rs",
         corpus_class_source(SEED_CLASS, COUNT_CLASS),
         &format!("{COUNT_CLASS} class-index networks from seed {SEED_CLASS:#x}"),
+    );
+    write(
+        "networks_loops.rs",
+        corpus_loops_source(SEED_LOOPS, COUNT_LOOPS),
+        &format!("{COUNT_LOOPS} loop networks from seed {SEED_LOOPS:#x}"),
     );
 }
