@@ -623,6 +623,8 @@ pub fn corpus_loops_source(seed: u64, count: usize) -> Result<String, String> {
          //! `for` loops over stacked weights, closures and `#[output]` values compiled vs\n\
          //! interpreted vs central finite differences, optimizer on vs off, `predict` vs\n\
          //! `interpreted_predict`, and against its unrolled twin bit for bit.\n\n\
+         // Unrolled twins take one argument per stacked slice.\n\
+         #![allow(clippy::too_many_arguments)]\n\n\
          use gradc::network;\n"
     );
     for i in 0..count {

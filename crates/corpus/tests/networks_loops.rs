@@ -5,6 +5,9 @@
 //! interpreted vs central finite differences, optimizer on vs off, `predict` vs
 //! `interpreted_predict`, and against its unrolled twin bit for bit.
 
+// Unrolled twins take one argument per stacked slice.
+#![allow(clippy::too_many_arguments)]
+
 use gradc::network;
 
 #[network]
