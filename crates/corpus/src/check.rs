@@ -301,6 +301,83 @@ pub fn check_twin(
     )
 }
 
+/// Seeded flat data for `name`: inputs and parameters, values in [-1, 1),
+/// one vector each (for networks compared through `Tensors::copy_from_flat`).
+pub fn flat_data(name: &str, inputs: usize, params: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut d = data(name, &[inputs, params], 0x100b);
+    let params = d.pop().unwrap_or_default();
+    (d.pop().unwrap_or_default(), params)
+}
+
+/// A network's `predict` vs its `interpreted_predict` on the same features
+/// (each output flattened, in order): every entry finite and within 1e-12
+/// (relative), and a second compiled call bit-identical to the first (the
+/// per-thread workspace is reused there).
+pub fn check_predict(
+    compiled: &[Vec<f64>],
+    again: &[Vec<f64>],
+    interpreted: &[Vec<f64>],
+) -> Result<(), String> {
+    if compiled.len() != interpreted.len() || compiled.len() != again.len() {
+        return Err(format!(
+            "predict gives {} outputs, interpreted_predict {}",
+            compiled.len(),
+            interpreted.len()
+        ));
+    }
+    for (o, ((c, a), i)) in compiled.iter().zip(again).zip(interpreted).enumerate() {
+        if c.len() != i.len() {
+            return Err(format!("output {o}: {} vs {} entries", c.len(), i.len()));
+        }
+        for (j, ((x, x2), y)) in c.iter().zip(a).zip(i).enumerate() {
+            if !x.is_finite() || !close(*x, *y, 1e-12) {
+                return Err(format!(
+                    "output {o} [{j}]: predict {x} vs interpreted_predict {y}"
+                ));
+            }
+            if x.to_bits() != x2.to_bits() {
+                return Err(format!(
+                    "output {o} [{j}]: predict gave {x}, then {x2} on the same features"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A loop network vs its unrolled twin on the same flat data: loss, every
+/// gradient entry and every `#[output]` entry bit-identical. Each side is
+/// `(loss, gradients, outputs)`, flattened in declaration order, which the
+/// twin's split arguments keep.
+pub fn check_unrolled(
+    looped: (f64, &[f64], &[f64]),
+    unrolled: (f64, &[f64], &[f64]),
+) -> Result<(), String> {
+    let (ll, lg, lo) = looped;
+    let (ul, ug, uo) = unrolled;
+    if ll.to_bits() != ul.to_bits() {
+        return Err(format!("loss {ll} vs unrolled {ul}"));
+    }
+    for (what, a, b) in [("gradient", lg, ug), ("output", lo, uo)] {
+        if a.len() != b.len() {
+            return Err(format!(
+                "{} {what} entries vs {} unrolled",
+                a.len(),
+                b.len()
+            ));
+        }
+        if let Some((j, (x, y))) = a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find(|(_, (x, y))| x.to_bits() != y.to_bits())
+        {
+            return Err(format!("{what} entry {j}: {x} vs unrolled {y}"));
+        }
+    }
+    Ok(())
+}
+
 /// Checks the `#[network]` module `$net` (see [`check`]) and panics with the
 /// network's name on a mismatch.
 #[macro_export]
@@ -463,6 +540,88 @@ macro_rules! check_network_batch {
             &fused::<3>,
             &twin,
         ) {
+            panic!("{} vs {}: {e}", stringify!($net), stringify!($twin));
+        }
+    }};
+}
+
+/// Checks the `#[network]` module `$net` like [`check_network!`] and then
+/// its `#[output]` values: `predict` vs `interpreted_predict` on seeded
+/// features (see [`check_predict`]). `Features` are taken by name from the
+/// network's `Inputs`.
+#[macro_export]
+macro_rules! check_network_outputs {
+    ($net:ident) => {{
+        $crate::check_network!($net);
+        use $net as n;
+        fn outputs(o: &n::Outputs) -> Vec<Vec<f64>> {
+            o.slices().iter().map(|(_, s)| s.to_vec()).collect()
+        }
+        let (x, p) = $crate::check::flat_data(
+            stringify!($net),
+            <n::Inputs as gradc::Tensors>::numel(),
+            <n::Params as gradc::Tensors>::numel(),
+        );
+        let mut inputs = n::Inputs::zeros();
+        gradc::Tensors::copy_from_flat(&mut inputs, &x).expect("input length");
+        let mut params = n::Params::zeros();
+        gradc::Tensors::copy_from_flat(&mut params, &p).expect("parameter length");
+        let mut features = n::Features::zeros();
+        let src = inputs.slices();
+        for (name, dst) in features.slices_mut() {
+            let (_, s) = src
+                .iter()
+                .find(|(m, _)| *m == name)
+                .expect("every feature is an input");
+            dst.copy_from_slice(s);
+        }
+        let compiled = outputs(&n::predict(&params, &features));
+        let again = outputs(&n::predict(&params, &features));
+        let interpreted = outputs(&n::interpreted_predict(&params, &features));
+        if let Err(e) = $crate::check::check_predict(&compiled, &again, &interpreted) {
+            panic!("{}: {e}", stringify!($net));
+        }
+    }};
+}
+
+/// Checks the loop network `$net` against `$twin`, the same network written
+/// without loops with one argument per stacked slice (see [`check_unrolled`]):
+/// `forward_backward` and `predict` on the same flat data, bit for bit.
+#[macro_export]
+macro_rules! check_unrolled {
+    ($net:ident, $twin:ident) => {{
+        use $net as n;
+        use $twin as t;
+        let (x, p) = $crate::check::flat_data(
+            stringify!($net),
+            <n::Inputs as gradc::Tensors>::numel(),
+            <n::Params as gradc::Tensors>::numel(),
+        );
+        macro_rules! run {
+            ($m:ident) => {{
+                let mut inputs = $m::Inputs::zeros();
+                gradc::Tensors::copy_from_flat(&mut inputs, &x).expect("input length");
+                let mut params = $m::Params::zeros();
+                gradc::Tensors::copy_from_flat(&mut params, &p).expect("parameter length");
+                let mut grads = $m::Grads::zeros();
+                let loss = $m::forward_backward(&params, &inputs, &mut grads);
+                let mut features = $m::Features::zeros();
+                let src = inputs.slices();
+                for (name, dst) in features.slices_mut() {
+                    let (_, s) = src
+                        .iter()
+                        .find(|(m, _)| *m == name)
+                        .expect("every feature is an input");
+                    dst.copy_from_slice(s);
+                }
+                let out = $m::predict(&params, &features);
+                let outputs: Vec<f64> = out.slices().iter().flat_map(|(_, s)| s.to_vec()).collect();
+                (loss, gradc::Tensors::to_flat_vec(&grads), outputs)
+            }};
+        }
+        let (nl, ng, no) = run!(n);
+        let (tl, tg, to) = run!(t);
+        if let Err(e) = $crate::check::check_unrolled((nl, &ng, &no), (tl, &tg, &to)) {
             panic!("{} vs {}: {e}", stringify!($net), stringify!($twin));
         }
     }};

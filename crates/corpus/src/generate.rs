@@ -613,7 +613,7 @@ pub fn twin(g: &Generated) -> Result<Generated, String> {
 }
 
 /// Whether the frontend accepts `source` (a `#[network]` line, then the function).
-fn accepts(source: &str) -> Result<(), String> {
+pub(crate) fn accepts(source: &str) -> Result<(), String> {
     let tokens: proc_macro2::TokenStream = source
         .parse()
         .map_err(|e| format!("lex error {e} in\n{source}"))?;

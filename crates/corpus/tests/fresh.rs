@@ -1,5 +1,5 @@
 //! The committed corpora (`networks.rs`, `networks_batch.rs`, `networks_class.rs`,
-//! `networks_ops.rs`) are what the generator makes from the seed, so
+//! `networks_ops.rs`, `networks_loops.rs`) are what the generator makes from the seed, so
 //! `regenerate-corpus` reproduces it and a generator change cannot go unnoticed.
 //! Compared as tokens: `cargo fmt` may re-layout the committed file.
 
@@ -7,6 +7,7 @@ use gradc_corpus::generate::{
     corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
     COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
 };
+use gradc_corpus::loops::{corpus_loops_source, COUNT_LOOPS, SEED_LOOPS};
 
 use proc_macro2::{Group, TokenStream, TokenTree};
 
@@ -100,4 +101,27 @@ fn committed_ops_corpus_matches_the_generator() {
             "the ops corpus never draws `{op}`"
         );
     }
+}
+
+#[test]
+fn committed_loop_corpus_matches_the_generator() {
+    let expected = corpus_loops_source(SEED_LOOPS, COUNT_LOOPS)
+        .expect("the generator makes valid loop networks");
+    let committed = include_str!("networks_loops.rs");
+    assert!(
+        tokens(committed) == tokens(&expected),
+        "tests/networks_loops.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
+    );
+    assert!(COUNT_LOOPS >= 24);
+    // What the corpus is for: loops (nested too), closures, outputs, twins.
+    let count = |s: &str| committed.matches(s).count();
+    assert!(count("for ") >= COUNT_LOOPS, "every network loops");
+    assert!(count("        for ") >= 4, "some loops are nested");
+    assert!(count("let mut h") >= 2 * COUNT_LOOPS / 2);
+    assert!(count("= |") >= COUNT_LOOPS / 2, "closures");
+    assert!(count("#[output]") >= COUNT_LOOPS / 2, "outputs");
+    assert!(
+        count("check_unrolled!") >= COUNT_LOOPS / 3,
+        "unrolled twins"
+    );
 }

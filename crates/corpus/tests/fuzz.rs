@@ -23,7 +23,22 @@
 //!   payload shapes and `count` leaves in `B`; the optimized and unoptimized
 //!   joint graphs instantiated at several `b` give the same interpreter results.
 //!
-//! CI runs a few hundred cases each; set `GRADC_FUZZ_CASES=100000` (or
+//! - `mutated_loop_networks`, `mutated_layer_modules`: networks with `for`
+//!   loops over stacked weights, closures, indexing and `#[output]` values
+//!   (hand-written and from the loop corpus), and `#[gradc::layers]` modules,
+//!   with edits aimed at them: loop bounds swapped or made non-literal,
+//!   indices out of range or unknown, `mut` dropped, closure arities changed,
+//!   statements inserted (assignments to immutables, `#[output]` inside loops
+//!   and on closures, loop variables misused, control flow). A stricter
+//!   property here: a network the frontend rejects has every error spanned
+//!   at the user's tokens, and one it accepts expands without
+//!   `compile_error!` and its graph gets through every stage with the
+//!   interpreter agreeing optimized vs not.
+//! - `random_loop_token_streams`: token soup (and whole statements) aimed at
+//!   loops, closures and outputs inside loop and closure bodies, with the
+//!   same stricter property.
+//!
+//! CI runs a hundred to a few hundred cases each; set `GRADC_FUZZ_CASES=100000` (or
 //! `PROPTEST_CASES`) for a long run. Failures print the seed and the input.
 
 use gradc_corpus::generate::{self, Rng};
@@ -859,5 +874,608 @@ fn regression_f32_constants_compare_as_f32() {
         let out = no_panic(|| gradc_driver::expand(attr.parse().unwrap(), item.clone()))
             .expect("no panic");
         assert!(!out.to_string().contains("compile_error"), "{out}");
+    }
+}
+
+// Loops, closures, indexing, `#[output]` and `#[gradc::layers]` modules.
+
+/// Hand-written networks with loops over stacked weights, closures,
+/// indexing and `#[output]` values.
+const LOOP_SEEDS: &[&str] = &[
+    "fn deep(#[input] x: [[f32; 3]; 2], #[input] labels: [f32; 2], w_in: [[f32; 4]; 3], ws: [[[f32; 4]; 4]; 3], bs: [[f32; 4]; 3], w_out: [[f32; 2]; 4]) -> f32 { let mut h = relu(x.matmul(w_in)); for k in 0..3 { h = tanh(h.matmul(ws[k]) + bs[k]); } cross_entropy(h.matmul(w_out), labels) }",
+    "fn slide40(#[input] x: [f64; 4], #[input] y: [f64; 4], ws: [[[f64; 4]; 4]; 3], bs: [[f64; 4]; 3]) -> f64 { let mut h = x; for k in 0..3 { let a = h.matmul(ws[k]) + bs[k]; h = sigmoid(a); } mse(h, y) }",
+    "fn nested(#[input] x: [[f64; 2]; 3], #[input] y: [[f64; 2]; 3], ws: [[[[f64; 2]; 2]; 3]; 2], skip: [[f64; 2]; 4]) -> f64 { let mut h = x + skip[0]; for i in 0..=1 { for j in 1..3 { h = tanh(h.matmul(ws[i][j]) + skip[i + j]); } } mse(h, y) }",
+    "fn tri(#[input] x: [[f64; 2]; 2], ws: [[[f64; 2]; 2]; 3]) -> f64 { let mut h = x; let mut acc = mean(h); for i in 0..3 { for j in i..3 { h = h + 0.5 * tanh(h.matmul(ws[2 - j])); acc = acc + h[0][1]; } } sum(h) + acc }",
+    "fn layers(#[input] x: [[f64; 3]; 2], #[input] y: [[f64; 3]; 2], ws: [[[f64; 3]; 3]; 2], w: [[f64; 3]; 3], scale: f64) -> f64 { let affine = |x, w| x.matmul(w) * scale; let dense = |x, w| { let z = affine(x, w); relu(z) + 0.1 * z }; let h = dense(x, ws[0]); let h = dense(h, ws[1]); let h = dense(h, w); mse(h, y) }",
+    "fn mlp<const B: usize>(#[input] x: [[f64; 5]; B], #[input] labels: [f64; B], w_in: [[f64; 4]; 5], ws: [[[f64; 4]; 4]; 3], w_out: [[f64; 3]; 4]) -> f64 { let mut h = relu(x.matmul(w_in)); for k in 0..3 { h = tanh(h.matmul(ws[k])); } #[output] let logits = h.matmul(w_out); #[output] let probs = softmax(logits); #[output] let mean_logit = mean(logits); cross_entropy(logits, labels) }",
+    "fn rnn(#[input] xs: [[[f32; 2]; 3]; 4], #[input] y: [[f32; 2]; 3], u: [[f32; 2]; 2], wx: [[f32; 2]; 2], b: [f32; 2]) -> f32 { let cell = |h, xt| tanh(h.matmul(u) + xt.matmul(wx) + b); let mut h = xs[0]; for t in 1..4 { h = cell(h, xs[t]); } #[output] let state = h; #[output] let first = h[0]; mse(h, y) }",
+    "fn vals(#[input] x: [[f64; 2]; 2], ws: [[[f64; 2]; 2]; 4], s: f64) -> f64 { let vs = tanh(ws) * s; let mut h = x; for k in 1..=3 { h = sigmoid(h.matmul(vs[k - 1]) + h.matmul(vs[k])); } #[output] let out = h[1]; sum(out) }",
+    "fn fwd(#[input] x: [[f64; 2]; 2], #[input] ws: [[[f64; 2]; 2]; 2]) -> [[f64; 2]; 2] { let f = |a| { let mut z = a; for k in 0..2 { z = tanh(z.matmul(ws[k])); } z }; f(f(x)) }",
+];
+
+/// `#[gradc::layers]` modules: layer `fn`s shared by `#[network]` fns.
+const LAYER_SEEDS: &[&str] = &[
+    "mod shared { fn dense(x: _, w: _, b: _) -> _ { tanh(x.matmul(w) + b) } fn block(x: [[f64; 4]; 2], w: _, b: _) -> _ { let h = dense(x, w, b); h + x } #[network] pub fn wide(#[input] x: [[f64; 3]; 2], #[input] y: [[f64; 4]; 2], w0: [[f64; 4]; 3], b0: [f64; 4], ws: [[[f64; 4]; 4]; 2], bs: [[f64; 4]; 2]) -> f64 { let mut h = dense(x, w0, b0); for k in 0..2 { h = block(h, ws[k], bs[k]); } mse(h, y) } #[network] pub fn narrow(#[input] x: [[f64; 3]; 2], #[input] y: [[f64; 2]; 2], w: [[f64; 2]; 3], b: [f64; 2]) -> f64 { mse(dense(x, w, b), y) } }",
+    "mod m { use super::*; fn act(z: _) -> _ { z * sigmoid(z) } fn layer(x: _, w: _) -> _ { act(x.matmul(w)) } #[network(fast_math)] fn a(#[input] x: [[f32; 2]; 3], ws: [[[f32; 2]; 2]; 3]) -> f32 { let mut h = x; for k in 0..3 { h = layer(h, ws[k]); } #[output] let o = h; sum(o) } #[gradc::network] fn b<const B: usize>(#[input] x: [[f32; 2]; B], w: [[f32; 2]; 2]) -> f32 { mean(layer(x, w)) } }",
+];
+
+/// Every loop seed: the hand-written ones, the first loop-corpus networks
+/// and their unrolled twins.
+fn loop_seeds() -> Vec<String> {
+    let mut v: Vec<String> = LOOP_SEEDS.iter().map(|s| s.to_string()).collect();
+    for i in 0..6 {
+        let (g, twin) = gradc_corpus::loops::network_loops(gradc_corpus::loops::SEED_LOOPS, i)
+            .expect("loop corpus network");
+        for g in std::iter::once(g).chain(twin) {
+            v.push(g.source.lines().skip(1).collect::<Vec<_>>().join("\n"));
+        }
+    }
+    v
+}
+
+/// What a loop bound becomes.
+const BOUNDS: &[&str] = &[
+    "x",
+    "h",
+    "k",
+    "k + k",
+    "L",
+    "N",
+    "B",
+    "2.0",
+    "-1",
+    "-3",
+    "0",
+    "1e9",
+    "100000",
+    "4294967296",
+    "18446744073709551616",
+    "w.len()",
+    "(3)",
+    "{ 3 }",
+    "3 as usize",
+    "3usize",
+    "3u8",
+    "3i32",
+    "\"3\"",
+    "",
+];
+/// What an index becomes.
+const INDICES: &[&str] = &[
+    "99",
+    "k + 100",
+    "k - 1",
+    "-1",
+    "0 - k",
+    "1.5",
+    "h",
+    "x",
+    "k * k",
+    "k * 1000",
+    "k][k",
+    "k][0][0][0",
+    "0..2",
+    "..",
+    "B",
+    "usize::MAX",
+    "4294967296",
+    "",
+    "k, k",
+    "(k)",
+    "k as usize",
+    "1 << 40",
+];
+/// Statements inserted among others (assignments to immutables, misuse of
+/// loop variables and closures, `#[output]` in odd places, control flow).
+const STATEMENTS: &[&str] = &[
+    "x = h;",
+    "w = w;",
+    "k = 0;",
+    "dense = h;",
+    "h = 1.0;",
+    "h = x;",
+    "logits = h;",
+    "ws[0] = h;",
+    "h += h;",
+    "h = h * k;",
+    "let k = h;",
+    "let mut k = 0;",
+    "break;",
+    "continue;",
+    "return h;",
+    "#[output] let o = h;",
+    "#[output] let x = x;",
+    "#[output] let ws = ws;",
+    "#[output] h = h;",
+    "#[output] let f = |x| x;",
+    "#[output(x)] let o = h;",
+    "#[output] #[output] let o = h;",
+    "#[output] let (a, b) = (h, h);",
+    "#[output] let o = k;",
+    "let f = |x| f(x);",
+    "let g = |x, y| x + y; h = g(h);",
+    "let g = |x| x; h = g(h, h);",
+    "let g = || h; h = g();",
+    "h = dense(h);",
+    "for k in 0..2 { h = h; }",
+    "for k in 0..2 { for k in 0..2 { h = tanh(h); } }",
+    "for _ in 0..1000000 { h = h; }",
+    "for (a, b) in 0..2 { h = h; }",
+    "for mut k in 0..2 { h = h; }",
+    "for k in [0, 1] { h = h; }",
+    "while true { h = h; }",
+    "let mut h = h; h = h[0];",
+    "let z = h[0][0][0][0];",
+];
+
+fn occurrences(s: &str, pat: &str) -> Vec<usize> {
+    s.match_indices(pat).map(|(i, _)| i).collect()
+}
+
+/// One edit aimed at loops, indices, `mut`, closures and `#[output]`, on
+/// source text; returns whether it applied.
+fn mutate_loop_source(rng: &mut Rng, src: &mut String) -> bool {
+    let body = src.find("->").unwrap_or(0);
+    let any = |rng: &mut Rng, v: Vec<usize>| (!v.is_empty()).then(|| v[rng.below(v.len())]);
+    match rng.below(7) {
+        // Swap a loop's bounds, or make one non-literal.
+        0 | 1 => {
+            let Some(at) = any(rng, occurrences(src, "for ")) else {
+                return false;
+            };
+            let Some(start) = src[at..].find(" in ").map(|i| at + i + 4) else {
+                return false;
+            };
+            let Some(end) = src[start..].find(" {").map(|i| start + i) else {
+                return false;
+            };
+            let range = src[start..end].to_string();
+            let Some(dots) = range.find("..") else {
+                return false;
+            };
+            let (op, rest) = if range[dots..].starts_with("..=") {
+                ("..=", dots + 3)
+            } else {
+                ("..", dots + 2)
+            };
+            let (a, b) = (&range[..dots], &range[rest..]);
+            let new = if rng.chance(0.4) {
+                format!("{b}{op}{a}")
+            } else if rng.chance(0.5) {
+                format!("{}{op}{b}", BOUNDS[rng.below(BOUNDS.len())])
+            } else {
+                format!("{a}{op}{}", BOUNDS[rng.below(BOUNDS.len())])
+            };
+            src.replace_range(start..end, &new);
+        }
+        // An index out of range or not known at compile time.
+        2 => {
+            let ix: Vec<usize> = occurrences(src, "[")
+                .into_iter()
+                .filter(|&i| {
+                    i > body
+                        && src[..i]
+                            .chars()
+                            .last()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ']')
+                })
+                .collect();
+            let Some(open) = any(rng, ix) else {
+                return false;
+            };
+            let Some(close) = src[open..].find(']').map(|i| open + i) else {
+                return false;
+            };
+            src.replace_range(open + 1..close, INDICES[rng.below(INDICES.len())]);
+        }
+        // Drop a `mut`.
+        3 => {
+            let Some(at) = any(rng, occurrences(src, "mut ")) else {
+                return false;
+            };
+            src.replace_range(at..at + 4, "");
+        }
+        // Closure arity: a parameter list or a call with one argument more or less.
+        4 => {
+            let params: Vec<usize> = occurrences(src, "= |").into_iter().map(|i| i + 2).collect();
+            if rng.chance(0.5) {
+                let Some(open) = any(rng, params) else {
+                    return false;
+                };
+                let Some(close) = src[open + 1..].find('|').map(|i| open + 1 + i) else {
+                    return false;
+                };
+                let list = src[open + 1..close].to_string();
+                let new = match rng.below(4) {
+                    0 => list
+                        .rsplit_once(", ")
+                        .map_or(String::new(), |(a, _)| a.to_string()),
+                    1 => format!("{list}, extra"),
+                    2 => format!("{list}: f64"),
+                    _ => String::new(),
+                };
+                src.replace_range(open + 1..close, &new);
+            } else {
+                // A call `name(` of a closure bound as `let name = |`.
+                let names: Vec<String> = occurrences(src, "= |")
+                    .into_iter()
+                    .filter_map(|i| src[..i].trim_end().rsplit(' ').next().map(str::to_string))
+                    .collect();
+                let Some(name) = (!names.is_empty()).then(|| names[rng.below(names.len())].clone())
+                else {
+                    return false;
+                };
+                let calls = occurrences(src, &format!("{name}("));
+                let Some(at) = any(rng, calls) else {
+                    return false;
+                };
+                let open = at + name.len();
+                let Some(close) = src[open..].find(')').map(|i| open + i) else {
+                    return false;
+                };
+                let args = src[open + 1..close].to_string();
+                let new = match rng.below(3) {
+                    0 => args
+                        .rsplit_once(", ")
+                        .map_or(String::new(), |(a, _)| a.to_string()),
+                    1 => format!("{args}, h"),
+                    _ => String::new(),
+                };
+                src.replace_range(open + 1..close, &new);
+            }
+        }
+        // A statement among the others: inside a loop or closure body (after
+        // its `{`) or after any `;` of the body.
+        _ => {
+            let mut at: Vec<usize> = occurrences(src, ") {")
+                .into_iter()
+                .chain(
+                    occurrences(src, "..")
+                        .into_iter()
+                        .filter_map(|i| src[i..].find('{').map(|j| i + j - 2)),
+                )
+                .map(|i| i + 3)
+                .chain(occurrences(src, ";").into_iter().map(|i| i + 1))
+                .filter(|&i| i > body && i <= src.len())
+                .collect();
+            at.dedup();
+            let Some(pos) = any(rng, at) else {
+                return false;
+            };
+            if !src.is_char_boundary(pos) {
+                return false;
+            }
+            let stmt = STATEMENTS[rng.below(STATEMENTS.len())];
+            src.insert_str(pos, &format!(" {stmt} "));
+        }
+    }
+    true
+}
+
+/// Whether `e` and every error combined into it point at the user's tokens
+/// (a zero-width span is the call site or the end of the input).
+fn spanned(e: &syn::Error) -> Result<(), String> {
+    for e in e.clone() {
+        let s = e.span();
+        if s.start() == s.end() {
+            return Err(format!("an error without a span: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// An accepted network's graph through every stage (see [`pipeline`]).
+/// Without parameters there is no joint graph: the driver emits the forward
+/// pass only.
+fn accepted_graph(g: &Graph) -> Result<(), String> {
+    // Edits make huge arrays (`[f64; 100000000000]`) too: the frontend
+    // accepts them, but the interpreter here cannot hold their data.
+    let numel: usize = g
+        .node_ids()
+        .map(|i| {
+            let dims = g.shape(i).dims().iter();
+            dims.map(|&d| if d == BATCH { BATCHES[2] } else { d })
+                .fold(1, usize::saturating_mul)
+        })
+        .fold(0, usize::saturating_add);
+    if g.params().is_empty() || numel > 1 << 20 {
+        return Ok(());
+    }
+    no_panic(|| pipeline(g))?.map_err(|e| format!("accepted network: {e}"))?;
+    Ok(())
+}
+
+/// Feeds `src` to the frontend and the whole expansion: no panic; a function
+/// the frontend rejects expands to a `compile_error!` and, when it parsed as
+/// a function, every error is spanned; an accepted one expands without
+/// `compile_error!` and its graph gets through every stage with the
+/// interpreter agreeing optimized vs not. `Some(accepted)` when it lexed.
+fn feed_checked(src: &str, attr: &str) -> Result<Option<bool>, String> {
+    let (Ok(item), Ok(attr)) = (src.parse::<TokenStream>(), attr.parse::<TokenStream>()) else {
+        return Ok(None);
+    };
+    let parsed = no_panic(|| gradc_frontend::parse_network(attr.clone(), item.clone()))?;
+    let expanded = no_panic(|| gradc_driver::expand(attr, item.clone()))?.to_string();
+    let rejected = expanded.contains("compile_error");
+    match parsed {
+        Err(e) => {
+            if !rejected {
+                return Err("rejected network expanded without compile_error!".into());
+            }
+            if syn::parse2::<syn::ItemFn>(item).is_ok() {
+                spanned(&e)?;
+            }
+            Ok(Some(false))
+        }
+        Ok(net) => {
+            if rejected {
+                return Err(format!(
+                    "accepted network expanded with compile_error!:\n{expanded}"
+                ));
+            }
+            accepted_graph(&net.graph)?;
+            Ok(Some(true))
+        }
+    }
+}
+
+/// [`feed_checked`] for a `#[gradc::layers]` module: each `#[network]` fn
+/// lowered with the module's layer `fn`s; returns (networks, accepted).
+fn feed_layers(src: &str) -> Result<(usize, usize), String> {
+    let Ok(item) = src.parse::<TokenStream>() else {
+        return Ok((0, 0));
+    };
+    let expanded =
+        no_panic(|| gradc_driver::expand_layers(TokenStream::new(), item.clone()))?.to_string();
+    let rejected = expanded.contains("compile_error");
+    let Ok(module) = syn::parse2::<syn::ItemMod>(item) else {
+        return if rejected {
+            Ok((0, 0))
+        } else {
+            Err("a module that does not parse expanded without compile_error!".into())
+        };
+    };
+    let items = module.content.map(|c| c.1).unwrap_or_default();
+    let is_network = |a: &syn::Attribute| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "network")
+    };
+    let (mut layers, mut networks) = (Vec::new(), Vec::new());
+    for item in items {
+        if let syn::Item::Fn(mut f) = item {
+            match f.attrs.iter().position(is_network) {
+                Some(i) => {
+                    let args = match f.attrs.remove(i).meta {
+                        syn::Meta::List(l) => l.tokens,
+                        _ => TokenStream::new(),
+                    };
+                    networks.push((args, f));
+                }
+                None => layers.push(f),
+            }
+        }
+    }
+    let (n, mut accepted) = (networks.len(), 0);
+    for (args, f) in networks {
+        match no_panic(|| gradc_frontend::lower_with_layers(args, f, &layers))? {
+            Err(e) => {
+                if !rejected {
+                    return Err("a rejected network expanded without compile_error!".into());
+                }
+                spanned(&e)?;
+            }
+            Ok(net) => {
+                accepted += 1;
+                accepted_graph(&net.graph)?;
+            }
+        }
+    }
+    if accepted == n && rejected {
+        return Err(format!(
+            "every network accepted, yet the module expanded with compile_error!:\n{expanded}"
+        ));
+    }
+    Ok((n, accepted))
+}
+
+/// 1-2 aimed edits, sometimes followed by token edits of [`mutate`].
+fn mutate_loops(rng: &mut Rng, src: &str) -> String {
+    let mut text = src.to_string();
+    let edits = if rng.chance(0.7) { 1 } else { 2 };
+    for _ in 0..edits {
+        mutate_loop_source(rng, &mut text);
+    }
+    if rng.chance(0.3) {
+        if let Ok(ts) = text.parse::<TokenStream>() {
+            let mut tokens = Vec::new();
+            flatten(ts, &mut tokens);
+            mutate(rng, &mut tokens);
+            text = join(&tokens);
+        }
+    }
+    text
+}
+
+#[test]
+fn mutated_loop_networks() {
+    // Most of these reach the optimizer twice (expansion and `pipeline`):
+    // fewer cases by default than the other fuzzers.
+    let n = cases(100);
+    let seeds = loop_seeds();
+    let (mut lexed, mut accepted) = (0, 0);
+    for case in 0..n {
+        let mut rng = Rng::new(0x100F ^ (case as u64).wrapping_mul(0x9E37_79B9));
+        let src = &seeds[rng.below(seeds.len())];
+        let text = mutate_loops(&mut rng, src);
+        let attr = ["", "fast_math"][rng.below(2)];
+        match feed_checked(&text, attr) {
+            Ok(r) => {
+                lexed += r.is_some() as usize;
+                accepted += (r == Some(true)) as usize;
+            }
+            Err(e) => panic!("case {case}: `{e}` on\n#[network({attr})]\n{text}"),
+        }
+    }
+    // The seeds themselves pass the same checks.
+    for s in &seeds {
+        assert_eq!(feed_checked(s, ""), Ok(Some(true)), "seed\n{s}");
+    }
+    println!("mutated loop networks: {n} tried, {lexed} lexed, {accepted} accepted");
+    assert!(accepted > 0 && accepted < n, "{accepted} of {n} accepted");
+}
+
+#[test]
+fn mutated_layer_modules() {
+    let n = cases(100);
+    let (mut networks, mut accepted) = (0, 0);
+    for case in 0..n {
+        let mut rng = Rng::new(0x1A7E ^ (case as u64).wrapping_mul(0x9E37_79B9));
+        let src = LAYER_SEEDS[rng.below(LAYER_SEEDS.len())];
+        let text = mutate_loops(&mut rng, src);
+        match feed_layers(&text) {
+            Ok((nets, ok)) => {
+                networks += nets;
+                accepted += ok;
+            }
+            Err(e) => panic!("case {case}: `{e}` on\n#[gradc::layers]\n{text}"),
+        }
+    }
+    for s in LAYER_SEEDS {
+        assert_eq!(feed_layers(s), Ok((2, 2)), "seed\n{s}");
+    }
+    println!("mutated layer modules: {n} tried, {networks} networks, {accepted} accepted");
+}
+
+/// Token soup aimed at loops, closures, indexing and outputs.
+const LOOP_VOCAB: &[&str] = &[
+    "for",
+    "k",
+    "i",
+    "in",
+    "0..3",
+    "0..=2",
+    "1..k",
+    "k..3",
+    "..",
+    "..=",
+    "ws",
+    "bs",
+    "xs",
+    "h",
+    "[k]",
+    "[0]",
+    "[k + 1]",
+    "[3 - k]",
+    "[9]",
+    "[k][k]",
+    "#[output]",
+    "#",
+    "output",
+    "let",
+    "mut",
+    "let mut h =",
+    "h =",
+    "=",
+    "|x|",
+    "|x, w|",
+    "||",
+    "|",
+    "dense",
+    "dense(h, ws[k])",
+    "act",
+    "{",
+    "}",
+    "(",
+    ")",
+    ";",
+    ",",
+    "tanh",
+    "relu",
+    "matmul",
+    ".",
+    "+",
+    "*",
+    "0.5",
+    "x",
+    "w",
+    "s",
+    "mean",
+    "sum",
+    "h[0]",
+    "return",
+    "break",
+];
+
+/// Whole statements for the soup, so some of it is accepted.
+const LOOP_PHRASES: &[&str] = &[
+    "h = tanh(h.matmul(ws[k]));",
+    "h = tanh(h.matmul(ws[k]) + bs[k]);",
+    "h = h + 0.5 * tanh(h.matmul(ws[0]));",
+    "h = dense(h, ws[k]);",
+    "h = dense(h, w);",
+    "let z = h.matmul(w);",
+    "let mut g = h;",
+    "g = g * 0.5;",
+    "#[output] let o = h;",
+    "for k in 0..3 { h = tanh(h.matmul(ws[k])); }",
+    "for j in 0..k { h = h * 0.5; }",
+    "let act = |z| tanh(z) * z;",
+    "h = act(h);",
+    "sum(h)",
+    "mean(dense(x, ws[2]))",
+    "tanh(x.matmul(w))",
+];
+
+#[test]
+fn random_loop_token_streams() {
+    let n = cases(300);
+    let mut accepted = 0;
+    let shells = [
+        // Every parameter reaches the loss whatever the soup does (an unused
+        // parameter is an error).
+        "fn f(#[input] x: [[f64; 2]; 2], ws: [[[f64; 2]; 2]; 3], bs: [[f64; 2]; 3]) -> f64 { let mut h = x; BODY sum(h) + mean(ws) + mean(bs) }",
+        "fn f(#[input] x: [[f64; 2]; 2], ws: [[[f64; 2]; 2]; 3], w: [[f64; 2]; 2]) -> f64 { let mut h = x; let dense = |x, w| tanh(x.matmul(w)); for k in 0..3 { BODY } sum(h) + mean(ws) + mean(w) }",
+        "fn f(#[input] xs: [[[f64; 2]; 2]; 3], w: [[f64; 2]; 2]) -> f64 { let dense = |x, w| { BODY }; let mut h = xs[0]; for k in 1..3 { h = dense(h + xs[k], w); } sum(h) + mean(w) }",
+        "fn f(#[input] x: [[f64; 2]; 2], ws: [[[f64; 2]; 2]; 3], w: [[f64; 2]; 2]) -> f64 { let dense = |x, w| tanh(x.matmul(w)); let mut h = x; BODY + mean(ws) + mean(w) }",
+    ];
+    for case in 0..n {
+        let mut rng = Rng::new(0x1007 ^ (case as u64).wrapping_mul(0x9E37_79B9));
+        let body: Vec<&str> = (0..rng.below(12))
+            .map(|_| {
+                if rng.chance(0.35) {
+                    LOOP_PHRASES[rng.below(LOOP_PHRASES.len())]
+                } else if rng.chance(0.8) {
+                    LOOP_VOCAB[rng.below(LOOP_VOCAB.len())]
+                } else {
+                    VOCAB[rng.below(VOCAB.len())]
+                }
+            })
+            .collect();
+        let text = shells[rng.below(shells.len())].replace("BODY", &body.join(" "));
+        match feed_checked(&text, "") {
+            Ok(r) => accepted += (r == Some(true)) as usize,
+            Err(e) => panic!("case {case}: `{e}` on\n{text}"),
+        }
+    }
+    println!("random loop token streams: {n} tried, {accepted} accepted");
+}
+
+/// Found by `random_loop_token_streams`: an empty statement (a lone `;`, in
+/// the body or a loop) was reported at the call site, since syn gives it an
+/// expression without tokens; the error now points at the `;`.
+#[test]
+fn regression_empty_statement_error_is_spanned() {
+    for src in [
+        "fn f(#[input] x: [[f64; 2]; 2], ws: [[[f64; 2]; 2]; 3]) -> f64 { let mut h = x; for k in 0..3 { ; } sum(h) }",
+        "fn f(w: f64) -> f64 { let a = w; ; a }",
+    ] {
+        let item: TokenStream = src.parse().unwrap();
+        let e = gradc_frontend::parse_network(TokenStream::new(), item)
+            .err()
+            .expect("rejected");
+        assert!(e.to_string().contains("empty statement"), "{e}");
+        assert_eq!(spanned(&e), Ok(()));
     }
 }

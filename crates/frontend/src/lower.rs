@@ -386,6 +386,10 @@ impl Lowerer<'_> {
             Stmt::Local(local) => self.local(local, scope),
             Stmt::Expr(Expr::Assign(a), _) => self.assign(a),
             Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
+            // syn's empty statement: its expression has no tokens to point at.
+            Stmt::Expr(Expr::Verbatim(v), Some(semi)) if v.is_empty() => {
+                self.errors.spanned(semi, "empty statement: remove this `;`")
+            }
             Stmt::Expr(e, semi) => {
                 // Syntax outside the language reports itself while lowering.
                 if self.expr(e).is_none() {

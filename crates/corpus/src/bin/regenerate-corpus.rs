@@ -1,5 +1,6 @@
 //! Writes `tests/networks.rs`, `tests/networks_batch.rs`,
-//! `tests/networks_class.rs` and `tests/networks_ops.rs` from their seeds:
+//! `tests/networks_class.rs`, `tests/networks_ops.rs` and `tests/networks_loops.rs`
+//! from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
 #![forbid(unsafe_code)]
@@ -8,6 +9,7 @@ use gradc_corpus::generate::{
     corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
     COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
 };
+use gradc_corpus::loops::{corpus_loops_source, COUNT_LOOPS, SEED_LOOPS};
 
 fn write(file: &str, src: Result<String, String>, what: &str) {
     let path = format!("{}/tests/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -51,5 +53,10 @@ fn main() {
         "networks_ops.rs",
         corpus_ops_source(SEED_OPS, COUNT_OPS),
         &format!("{COUNT_OPS} networks with the issue #13 ops from seed {SEED_OPS:#x}"),
+    );
+    write(
+        "networks_loops.rs",
+        corpus_loops_source(SEED_LOOPS, COUNT_LOOPS),
+        &format!("{COUNT_LOOPS} loop networks from seed {SEED_LOOPS:#x}"),
     );
 }
