@@ -1,12 +1,14 @@
 //! Writes `tests/networks.rs`, `tests/networks_batch.rs`,
-//! `tests/networks_class.rs` and `tests/networks_ops.rs` from their seeds:
+//! `tests/networks_class.rs`, `tests/networks_ops.rs` and
+//! `tests/networks_axis.rs` from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
 #![forbid(unsafe_code)]
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
-    COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
+    corpus_axis_source, corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source,
+    COUNT, COUNT_AXIS, COUNT_BATCH, COUNT_CLASS, COUNT_OPS, SEED, SEED_AXIS, SEED_BATCH,
+    SEED_CLASS, SEED_OPS,
 };
 
 fn write(file: &str, src: Result<String, String>, what: &str) {
@@ -51,5 +53,10 @@ fn main() {
         "networks_ops.rs",
         corpus_ops_source(SEED_OPS, COUNT_OPS),
         &format!("{COUNT_OPS} networks with the issue #13 ops from seed {SEED_OPS:#x}"),
+    );
+    write(
+        "networks_axis.rs",
+        corpus_axis_source(SEED_AXIS, COUNT_AXIS),
+        &format!("{COUNT_AXIS} networks with the axis reductions, layer_norm and concat from seed {SEED_AXIS:#x}"),
     );
 }
