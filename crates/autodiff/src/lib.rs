@@ -278,7 +278,42 @@ impl Builder {
                 }
             }
             Op::Row(r) => {
-                let d = r.vjp(self, args[0], y, g)?;
+                if let Some(d) = r.vjp(self, args[0], y, g)? {
+                    give(0, d);
+                }
+            }
+            // slice_last(0, na, g), slice_last(na, nb, g)
+            Op::Concat => {
+                let last = |k: usize| f.shape(args[k]).last().unwrap_or(1);
+                let (na, nb) = (last(0), last(1));
+                if want(0) {
+                    let d = self.add(Op::SliceLast { start: 0, len: na }, &[g])?;
+                    give(0, d);
+                }
+                if want(1) {
+                    let d = self.add(Op::SliceLast { start: na, len: nb }, &[g])?;
+                    give(1, d);
+                }
+            }
+            // concat(zeros, g, zeros) along the last axis
+            Op::SliceLast { start, len } => {
+                let xs = f.shape(args[0]);
+                let n = xs.last().unwrap_or(1);
+                let zeros = |b: &mut Self, k: usize| {
+                    let mut d = xs.dims().to_vec();
+                    *d.last_mut().unwrap_or(&mut 0) = k;
+                    let z = b.constant(0.0);
+                    b.add(Op::BroadcastTo(Shape::new(d)), &[z])
+                };
+                let mut d = g;
+                if *start > 0 {
+                    let z = zeros(self, *start)?;
+                    d = self.add(Op::Concat, &[z, d])?;
+                }
+                if start + len < n {
+                    let z = zeros(self, n - start - len)?;
+                    d = self.add(Op::Concat, &[d, z])?;
+                }
                 give(0, d);
             }
             // stack(g) into slice i, zeros elsewhere

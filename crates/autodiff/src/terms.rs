@@ -53,6 +53,8 @@ fn expr(f: &Graph, id: NodeId, depth: usize) -> String {
                 .collect();
             format!("stack({})", parts.join(", "))
         }
+        Op::Concat => format!("concat({}, {})", names().bare[0], names().bare[1]),
+        Op::SliceLast { start, len } => format!("{}[.., {start}..{}]", a(0), start + len),
         op @ (Op::Sum | Op::Row(_) | Op::OneHot(_)) => {
             format!("{}({})", op.name(), names().bare[0])
         }
@@ -153,6 +155,18 @@ pub(crate) fn chain_rule(f: &Graph, y: NodeId, k: usize) -> String {
         Op::SumTo(_) | Op::Sum => format!("broadcast({g})"),
         Op::Index(i) => format!("{g} into slice {i}"),
         Op::Stack { at, .. } => format!("{g}[{}]", at[k]),
+        Op::Concat => {
+            let na = f.shape(args[0]).last().unwrap_or(1);
+            let (from, to) = if k == 0 {
+                (0, na)
+            } else {
+                (na, f.shape(y).last().unwrap_or(1))
+            };
+            format!("{g}[.., {from}..{to}]")
+        }
+        Op::SliceLast { start, len } => {
+            format!("{g} into [.., {start}..{}]", start + len)
+        }
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::OneHot(_) => {
             String::from("0")
         }

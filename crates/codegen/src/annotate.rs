@@ -139,7 +139,9 @@ fn term(
         | Op::SumTo(_)
         | Op::Sum
         | Op::Row(_)
-        | Op::Stack { .. } => {
+        | Op::Stack { .. }
+        | Op::Concat
+        | Op::SliceLast { .. } => {
             let inner: Vec<String> = (0..args.len())
                 .map(|k| term(g, args[k], locals, depth - 1, false))
                 .collect();

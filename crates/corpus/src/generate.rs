@@ -29,6 +29,9 @@
 //! The ops variant ([`network_ops`]) draws from a larger vocabulary, with the
 //! activations of issue #13 and `min`, from its own seed; the other variants
 //! keep the original vocabulary, so their seeds still give the committed corpora.
+//! The axis variant ([`network_axis`]) adds the reductions along one axis
+//! (`sum_axis`, `mean_axis`, `max_axis`, `logsumexp_axis`), `layer_norm` and
+//! `concat` to the ops vocabulary, again from its own seed.
 //!
 //! Every generated network is checked by [`gradc_frontend::parse_network`]
 //! before it is accepted, so the corpus only holds networks gradc accepts.
@@ -63,6 +66,24 @@ pub const LABEL_INPUT: &str = "lab";
 pub const SEED_OPS: u64 = 0x6772_6164_635f_4f50;
 /// The number of networks in the ops corpus.
 pub const COUNT_OPS: usize = 40;
+
+/// The seed of the committed corpus of the axis reductions, `layer_norm` and
+/// `concat` (`tests/networks_axis.rs`).
+pub const SEED_AXIS: u64 = 0x6772_6164_635f_4158;
+/// The number of networks in the axis corpus.
+pub const COUNT_AXIS: usize = 40;
+
+/// Which functions a corpus draws: each vocabulary extends the one before,
+/// and a corpus keeps its vocabulary so its seed keeps giving its networks.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Vocab {
+    /// The original functions.
+    Base,
+    /// Plus the elementwise ops of issue #13 and `min`.
+    Ops,
+    /// Plus the axis reductions, `layer_norm` and `concat`.
+    Axis,
+}
 
 /// The unary vocabulary of the ops corpus: the original one plus the
 /// activations of issue #13. The other corpora keep the original list, so
@@ -195,7 +216,7 @@ pub struct Generated {
 ///
 /// With `batch`, the `#[input]`s have a `B` axis and the network is declared
 /// `<const B: usize>`; parameters never have one.
-fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool, ops: bool) -> Option<String> {
+fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool, vocab: Vocab) -> Option<String> {
     let mut vars: Vec<Var> = Vec::new();
     let mut args = Vec::new();
     let n_inputs = 1 + rng.below(2);
@@ -267,7 +288,8 @@ fn draw(rng: &mut Rng, name: &str, batch: bool, class: bool, ops: bool) -> Optio
     let n_stmts = 3 + rng.below(6);
     let mut next = 0;
     for _ in 0..n_stmts {
-        let Some((expr, shape, param, data)) = statement(rng, &mut vars, &exprs, batch, ops) else {
+        let Some((expr, shape, param, data)) = statement(rng, &mut vars, &exprs, batch, vocab)
+        else {
             continue;
         };
         // gradc rejects values with two `B` axes (`[B B]`).
@@ -352,8 +374,9 @@ fn statement(
     vars: &mut [Var],
     exprs: &[(String, Shape, bool, bool)],
     batch: bool,
-    ops: bool,
+    vocab: Vocab,
 ) -> Option<(String, Shape, bool, bool)> {
+    let ops = vocab >= Vocab::Ops;
     // A verbatim repeat of an earlier expression: a shared subexpression.
     if !exprs.is_empty() && rng.chance(0.1) {
         return Some(rng.pick(exprs).clone());
@@ -362,7 +385,8 @@ fn statement(
     let (an, ash) = (vars[a].name.clone(), vars[a].shape.clone());
     let mut param = vars[a].param;
     let mut data = vars[a].data;
-    let kind = rng.below(14);
+    // The axis vocabulary draws its own kinds often: 8 of 22.
+    let kind = rng.below(if vocab >= Vocab::Axis { 22 } else { 14 });
     let out = match kind {
         0..=3 => {
             let f = if ops {
@@ -479,6 +503,75 @@ fn statement(
             };
             (e, ash)
         }
+        // The axis vocabulary: a reduction along one axis.
+        14..=17 => {
+            if ash.is_scalar() {
+                return None;
+            }
+            let f = *rng.pick(&["sum_axis", "mean_axis", "max_axis", "logsumexp_axis"]);
+            let axis = rng.below(ash.rank());
+            let out = Shape::new(
+                ash.dims()
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| k != axis)
+                    .map(|(_, &d)| d)
+                    .collect::<Vec<_>>(),
+            );
+            let e = if rng.chance(0.5) {
+                format!("{an}.{f}({axis})")
+            } else {
+                format!("{f}({an}, {axis})")
+            };
+            (e, out)
+        }
+        // `layer_norm` with gamma and beta among the values of the row's shape.
+        18..=19 => {
+            let n = *ash.dims().last()?;
+            let rows: Vec<usize> = (0..vars.len())
+                .filter(|&i| vars[i].shape.dims() == [n])
+                .collect();
+            if rows.is_empty() {
+                return None;
+            }
+            let (g, b) = (*rng.pick(&rows), *rng.pick(&rows));
+            let e = format!("layer_norm({an}, {}, {})", vars[g].name, vars[b].name);
+            for k in [g, b] {
+                vars[k].used = true;
+                param |= vars[k].param;
+                data |= vars[k].data;
+            }
+            (e, ash)
+        }
+        // `concat` with a value equal but for the last axis.
+        20..=21 => {
+            let Some((&na, lead)) = ash.dims().split_last() else {
+                return None;
+            };
+            let fits: Vec<usize> = (0..vars.len())
+                .filter(|&i| {
+                    vars[i]
+                        .shape
+                        .dims()
+                        .split_last()
+                        .is_some_and(|(_, l)| l == lead)
+                })
+                .collect();
+            let b = *rng.pick(&fits);
+            let nb = *vars[b].shape.dims().last()?;
+            let bn = vars[b].name.clone();
+            let e = if rng.chance(0.5) {
+                format!("{an}.concat({bn})")
+            } else {
+                format!("concat({an}, {bn})")
+            };
+            vars[b].used = true;
+            param |= vars[b].param;
+            data |= vars[b].data;
+            let mut d = lead.to_vec();
+            d.push(na + nb);
+            (e, Shape::new(d))
+        }
         _ => {
             if ash.rank() != 2 {
                 return None;
@@ -565,26 +658,54 @@ fn finish(vars: &mut [Var], main: String) -> String {
 /// Draws network number `index` for `seed`: re-draws until the frontend
 /// accepts the source (at most 1000 tries).
 pub fn network(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("net_{index:03}"), false, false, false)
+    generated(
+        seed,
+        index,
+        format!("net_{index:03}"),
+        false,
+        false,
+        Vocab::Base,
+    )
 }
 
 /// Draws batch-generic network number `index` for `seed` (named `gen_NNN`,
 /// declared `<const B: usize>`), like [`network`].
 pub fn network_batch(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("gen_{index:03}"), true, false, false)
+    generated(
+        seed,
+        index,
+        format!("gen_{index:03}"),
+        true,
+        false,
+        Vocab::Base,
+    )
 }
 
 /// Draws literal class-index network number `index` for `seed` (named
 /// `cls_NNN`): its loss is `cross_entropy` against the class-index input
 /// [`LABEL_INPUT`].
 pub fn network_class(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("cls_{index:03}"), false, true, false)
+    generated(
+        seed,
+        index,
+        format!("cls_{index:03}"),
+        false,
+        true,
+        Vocab::Base,
+    )
 }
 
 /// Draws batch-generic class-index network number `index` for `seed` (named
 /// `cls_NNN`, declared `<const B: usize>`, labels `[B]`).
 pub fn network_class_batch(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("cls_{index:03}"), true, true, false)
+    generated(
+        seed,
+        index,
+        format!("cls_{index:03}"),
+        true,
+        true,
+        Vocab::Base,
+    )
 }
 
 /// Draws network number `index` of the ops corpus for `seed` (named
@@ -592,7 +713,28 @@ pub fn network_class_batch(seed: u64, index: usize) -> Result<Generated, String>
 /// elementwise ops (`abs`, `leaky_relu`, `elu`, `gelu`, `gelu_tanh`, `silu`,
 /// `clamp`, `hardtanh`, `square`, `ln_1p`, `min`).
 pub fn network_ops(seed: u64, index: usize) -> Result<Generated, String> {
-    generated(seed, index, format!("ops_{index:03}"), false, false, true)
+    generated(
+        seed,
+        index,
+        format!("ops_{index:03}"),
+        false,
+        false,
+        Vocab::Ops,
+    )
+}
+
+/// Draws network number `index` of the axis corpus for `seed` (named
+/// `axs_NNN`): like [`network_ops`], with `sum_axis`, `mean_axis`,
+/// `max_axis`, `logsumexp_axis`, `layer_norm` and `concat` too.
+pub fn network_axis(seed: u64, index: usize) -> Result<Generated, String> {
+    generated(
+        seed,
+        index,
+        format!("axs_{index:03}"),
+        false,
+        false,
+        Vocab::Axis,
+    )
 }
 
 /// The literal-batch twin of a batch-generic network: the same source with
@@ -630,12 +772,12 @@ fn generated(
     name: String,
     batch: bool,
     class: bool,
-    ops: bool,
+    vocab: Vocab,
 ) -> Result<Generated, String> {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407));
     let mut last_err = String::from("no usable draw");
     for _ in 0..1000 {
-        let Some(source) = draw(&mut rng, &name, batch, class, ops) else {
+        let Some(source) = draw(&mut rng, &name, batch, class, vocab) else {
             continue;
         };
         match accepts(&source) {
@@ -681,6 +823,29 @@ pub fn corpus_ops_source(seed: u64, count: usize) -> Result<String, String> {
     );
     for i in 0..count {
         let g = network_ops(seed, i)?;
+        out.push('\n');
+        out.push_str(&g.source);
+        out.push_str(&format!(
+            "\n#[test]\nfn check_{0}() {{\n    gradc_corpus::check_network!({0});\n}}\n",
+            g.name
+        ));
+    }
+    Ok(out)
+}
+
+/// The whole axis-corpus test file for `count` networks from `seed`
+/// ([`network_axis`]), each followed by its `#[test]`.
+pub fn corpus_axis_source(seed: u64, count: usize) -> Result<String, String> {
+    let mut out = format!(
+        "//! GENERATED by `cargo run -p gradc-corpus --bin regenerate-corpus` from seed\n\
+         //! {seed:#x} ({count} networks drawing the axis reductions, layer_norm and concat).\n\
+         //! Do not edit: change the generator and regenerate. Each test checks one network\n\
+         //! compiled vs interpreted vs central finite differences, and the optimized vs the\n\
+         //! unoptimized joint graph.\n\n\
+         use gradc::network;\n"
+    );
+    for i in 0..count {
+        let g = network_axis(seed, i)?;
         out.push('\n');
         out.push_str(&g.source);
         out.push_str(&format!(

@@ -1,11 +1,12 @@
 //! The committed corpora (`networks.rs`, `networks_batch.rs`, `networks_class.rs`,
-//! `networks_ops.rs`, `networks_loops.rs`) are what the generator makes from the seed, so
+//! `networks_ops.rs`, `networks_axis.rs`, `networks_loops.rs`) are what the generator makes from the seed, so
 //! `regenerate-corpus` reproduces it and a generator change cannot go unnoticed.
 //! Compared as tokens: `cargo fmt` may re-layout the committed file.
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
-    COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
+    corpus_axis_source, corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source,
+    COUNT, COUNT_AXIS, COUNT_BATCH, COUNT_CLASS, COUNT_OPS, SEED, SEED_AXIS, SEED_BATCH,
+    SEED_CLASS, SEED_OPS,
 };
 use gradc_corpus::loops::{corpus_loops_source, COUNT_LOOPS, SEED_LOOPS};
 
@@ -124,4 +125,29 @@ fn committed_loop_corpus_matches_the_generator() {
         count("check_unrolled!") >= COUNT_LOOPS / 3,
         "unrolled twins"
     );
+}
+
+#[test]
+fn committed_axis_corpus_matches_the_generator() {
+    let expected = corpus_axis_source(SEED_AXIS, COUNT_AXIS)
+        .expect("the generator makes valid networks with the axis ops");
+    let committed = include_str!("networks_axis.rs");
+    assert!(
+        tokens(committed) == tokens(&expected),
+        "tests/networks_axis.rs is stale: run `cargo run -p gradc-corpus --bin regenerate-corpus`"
+    );
+    // Every function of the axis vocabulary appears somewhere.
+    for f in [
+        "sum_axis",
+        "mean_axis",
+        "max_axis",
+        "logsumexp_axis",
+        "layer_norm",
+        "concat",
+    ] {
+        assert!(
+            committed.contains(&format!("{f}(")),
+            "the axis corpus never draws `{f}`"
+        );
+    }
 }

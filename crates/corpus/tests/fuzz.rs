@@ -144,6 +144,15 @@ const VOCAB: &[&str] = &[
     "square",
     "ln_1p",
     "normal_cdf",
+    "sum_axis",
+    "mean_axis",
+    "max_axis",
+    "logsumexp_axis",
+    "layer_norm",
+    "concat",
+    "max_last",
+    "max_mask",
+    "slice_last",
     "mse",
     "cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -239,6 +248,11 @@ const BINARY: &[&str] = &[
     "leaky_relu",
     "mse",
     "cross_entropy",
+    "sum_axis",
+    "mean_axis",
+    "max_axis",
+    "logsumexp_axis",
+    "concat",
 ];
 const NUMBERS: &[&str] = &[
     "0",
@@ -432,6 +446,9 @@ fn seeds() -> Vec<String> {
         "fn mlp<const B: usize>(#[input] x: [[f32; 4]; B], #[input] t: [[f32; 3]; B], w: [[f32; 3]; 4], b: [f32; 3]) -> f32 { let h: [[f32; 3]; B] = x.matmul(w) + b; cross_entropy(h, t) + mean(x.t().matmul(x)) * 0.0 }",
         "fn fwd<const B: usize>(#[input] x: [[f64; 2]; B], #[input] w: [[f64; 2]; 2]) -> [[f64; 2]; B] { softmax(relu(x.matmul(w))) }",
         "fn col<const B: usize>(#[input] x: [[f64; B]; 2], #[input] y: [f64; B], w: [f64; 2]) -> f64 { mse(w.matmul(x), y) + mean(softplus(x)) + sum(x.matmul(y)) }",
+        // Reductions along one axis, layer norm, concat; over `B` too.
+        "fn ax(#[input] x: [[f64; 3]; 2], w: [[f64; 3]; 3], g: [f64; 3], b: [f64; 3]) -> f64 { let h = layer_norm(x.matmul(w), g, b); sum(sum_axis(h, 0)) + mean(h.mean_axis(1)) + sum(max_axis(h, 1)) + sum(logsumexp_axis(concat(h, x), 0)) }",
+        "fn axb<const B: usize>(#[input] x: [[f32; 3]; B], w: [f32; 3]) -> f32 { sum(mean_axis(x * w, 0)) + sum(concat(x, x).max_axis(1)) + sum(x.logsumexp_axis(0)) }",
         // Class-index targets: labels of the logits' shape without the class axis.
         "fn ci(#[input] x: [[f64; 3]; 2], #[input] lab: [f64; 2], w: [[f64; 4]; 3]) -> f64 { cross_entropy(x.matmul(w), lab) }",
         "fn ci1(#[input] lab: f32, w: [f32; 4], v: f32) -> f32 { cross_entropy(w, lab) + cross_entropy(w * v, 2.0) }",

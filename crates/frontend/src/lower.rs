@@ -85,6 +85,17 @@ enum Kind {
     IntLit,
     /// A number literal, possibly negative (`leaky_relu`'s slope, `clamp`'s bounds).
     FloatLit,
+    /// A non-negative integer literal naming an axis (`sum_axis(x, 1)`).
+    AxisLit,
+}
+
+/// A reduction along one axis, which it removes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AxisReduce {
+    Sum,
+    Mean,
+    Max,
+    LogSumExp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -109,6 +120,9 @@ enum Func {
     Mse,
     CrossEntropy,
     Bce,
+    Axis(AxisReduce),
+    LayerNorm,
+    Concat,
 }
 
 const T: Kind = Kind::Tensor;
@@ -151,6 +165,32 @@ const FUNCS: &[(&str, Func, &[Param])] = &[
     ),
     ("hardtanh", Func::HardTanh, &[("x", T)]),
     ("square", Func::Square, &[("x", T)]),
+    (
+        "sum_axis",
+        Func::Axis(AxisReduce::Sum),
+        &[("x", T), ("axis", Kind::AxisLit)],
+    ),
+    (
+        "mean_axis",
+        Func::Axis(AxisReduce::Mean),
+        &[("x", T), ("axis", Kind::AxisLit)],
+    ),
+    (
+        "max_axis",
+        Func::Axis(AxisReduce::Max),
+        &[("x", T), ("axis", Kind::AxisLit)],
+    ),
+    (
+        "logsumexp_axis",
+        Func::Axis(AxisReduce::LogSumExp),
+        &[("x", T), ("axis", Kind::AxisLit)],
+    ),
+    (
+        "layer_norm",
+        Func::LayerNorm,
+        &[("x", T), ("gamma", T), ("beta", T)],
+    ),
+    ("concat", Func::Concat, &[("a", T), ("b", T)]),
     ("mse", Func::Mse, &[("pred", T), ("target", T)]),
     (
         "cross_entropy",
@@ -1276,6 +1316,7 @@ impl Lowerer<'_> {
         let mut tensors = Vec::new();
         let mut ints = Vec::new();
         let mut floats = Vec::new();
+        let mut axes = Vec::new();
         let mut ok = true;
         for (a, (pname, kind)) in all.iter().zip(params) {
             match kind {
@@ -1289,6 +1330,10 @@ impl Lowerer<'_> {
                 },
                 Kind::FloatLit => match self.float_lit(a, &fname, pname) {
                     Some(v) => floats.push(Const::new(v)),
+                    None => ok = false,
+                },
+                Kind::AxisLit => match self.axis_lit(a, &fname) {
+                    Some(v) => axes.push((v, *a)),
                     None => ok = false,
                 },
             }
@@ -1389,6 +1434,34 @@ impl Lowerer<'_> {
                 let b = self.count(batch);
                 self.add(Op::Binary(BinaryOp::Div), &[diff, b], at)
             }
+            Func::Axis(r) => {
+                let (axis, axis_expr) = axes[0];
+                self.reduce_axis(&fname, r, x, axis, axis_expr, at)
+            }
+            Func::LayerNorm => self.layer_norm(x, tensors[1], tensors[2], at),
+            Func::Concat => {
+                let (sa, sb) = (self.g.shape(x).clone(), self.g.shape(tensors[1]).clone());
+                let fixed = |d: usize| Extent::of(d) == Extent::Fixed(d);
+                match (sa.dims().split_last(), sb.dims().split_last()) {
+                    (Some((&na, ra)), Some((&nb, rb))) if ra == rb && fixed(na) && fixed(nb) => {
+                        self.add(Op::Concat, &[x, tensors[1]], at)
+                    }
+                    (Some((_, ra)), Some((_, rb))) if ra == rb => {
+                        self.errors.spanned(
+                            at,
+                            format!("`concat` of {sa} and {sb}: the last axis, along which it joins, must not be the batch size `B`"),
+                        );
+                        None
+                    }
+                    _ => {
+                        self.errors.spanned(
+                            at,
+                            format!("`concat` joins along the last axis: shapes must be equal except in the last axis, got {sa} and {sb}"),
+                        );
+                        None
+                    }
+                }
+            }
             Func::Bce => {
                 let (z, y) = (x, tensors[1]);
                 self.check_target("binary_cross_entropy_with_logits", "logits", z, y, at)?;
@@ -1399,6 +1472,178 @@ impl Lowerer<'_> {
                 self.mean_of(d, n, at)
             }
         }
+    }
+
+    /// An axis: a non-negative integer literal.
+    fn axis_lit(&mut self, e: &Expr, f: &str) -> Option<usize> {
+        let mut cur = e;
+        loop {
+            match cur {
+                Expr::Paren(p) => cur = &p.expr,
+                Expr::Group(g) => cur = &g.expr,
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(i), ..
+                }) if matches!(i.suffix(), "" | "usize") => {
+                    return match i.base10_parse::<usize>() {
+                        Ok(v) => Some(v),
+                        Err(_) => {
+                            self.errors
+                                .spanned(e, format!("`{f}`: this axis does not fit in a `usize`"));
+                            None
+                        }
+                    };
+                }
+                _ => {
+                    self.errors.spanned(
+                        e,
+                        format!("`{f}`: the axis must be a non-negative integer literal, such as `0` or `1`"),
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// `reshape s x`, omitted where `x` already has shape `s`.
+    fn reshape_to(&mut self, x: NodeId, s: Shape, at: &dyn ToTokens) -> Option<NodeId> {
+        if *self.g.shape(x) == s {
+            Some(x)
+        } else {
+            self.add(Op::Reshape(s), &[x], at)
+        }
+    }
+
+    /// A reduction along `axis`, which is removed. Sums go through `sum_to`
+    /// (no copy); the maximum and logsumexp are row ops, so the axis is first
+    /// moved last with reshapes and 2-D transposes.
+    fn reduce_axis(
+        &mut self,
+        f: &str,
+        r: AxisReduce,
+        x: NodeId,
+        axis: usize,
+        axis_expr: &Expr,
+        at: &dyn ToTokens,
+    ) -> Option<NodeId> {
+        let xs = self.g.shape(x).clone();
+        let rank = xs.rank();
+        if axis >= rank {
+            let valid = match rank {
+                0 => "a scalar has no axes".to_string(),
+                1 => "the only axis is 0".to_string(),
+                2 => "valid axes are 0 and 1".to_string(),
+                n => format!("valid axes are 0 to {}", n - 1),
+            };
+            self.errors.spanned(
+                axis_expr,
+                format!("`{f}`: axis {axis} is out of range for shape {xs}; {valid}"),
+            );
+            return None;
+        }
+        let d = xs.dims();
+        let out = Shape(
+            d.iter()
+                .enumerate()
+                .filter(|&(k, _)| k != axis)
+                .map(|(_, &v)| v)
+                .collect(),
+        );
+        match r {
+            AxisReduce::Sum | AxisReduce::Mean => {
+                let mut keep = d.to_vec();
+                keep[axis] = 1;
+                let s = if d[axis] == 1 {
+                    x
+                } else if rank == 1 {
+                    self.add(Op::Sum, &[x], at)?
+                } else {
+                    self.add(Op::SumTo(Shape(keep)), &[x], at)?
+                };
+                let s = self.reshape_to(s, out, at)?;
+                if r == AxisReduce::Mean {
+                    let c = self.count(d[axis]);
+                    self.add(Op::Binary(BinaryOp::Div), &[s, c], at)
+                } else {
+                    Some(s)
+                }
+            }
+            AxisReduce::Max | AxisReduce::LogSumExp => {
+                let row = match r {
+                    AxisReduce::Max => RowOp::MaxLast,
+                    _ => RowOp::LogSumExp,
+                };
+                let p: usize = d[..axis].iter().product();
+                let n = d[axis];
+                let q: usize = d[axis + 1..].iter().product();
+                // Rows of `n` along the last axis; `back` turns the row
+                // results (one per row, in row order) into `out`.
+                let (rows, back_transpose) = if q == 1 {
+                    (self.reshape_to(x, Shape(vec![p, n]), at)?, None)
+                } else if p == 1 {
+                    let m = self.reshape_to(x, Shape(vec![n, q]), at)?;
+                    (self.add(Op::Transpose, &[m], at)?, None)
+                } else {
+                    // [p, n·q]ᵀ = [n·q, p] = [n, q·p]; its transpose has rows
+                    // (q, p) of `n`.
+                    let m = self.reshape_to(x, Shape(vec![p, n * q]), at)?;
+                    let t = self.add(Op::Transpose, &[m], at)?;
+                    let t = self.reshape_to(t, Shape(vec![n, q * p]), at)?;
+                    (self.add(Op::Transpose, &[t], at)?, Some((q, p)))
+                };
+                let y = self.add(Op::Row(row), &[rows], at)?;
+                let y = match back_transpose {
+                    Some((q, p)) => {
+                        let y = self.reshape_to(y, Shape(vec![q, p]), at)?;
+                        self.add(Op::Transpose, &[y], at)?
+                    }
+                    None => y,
+                };
+                self.reshape_to(y, out, at)
+            }
+        }
+    }
+
+    /// `(x − μ) / √(σ² + 1e-5) · gamma + beta` over the last axis, with μ and
+    /// the biased σ² in two passes (no E[x²] − E[x]² cancellation).
+    fn layer_norm(
+        &mut self,
+        x: NodeId,
+        gamma: NodeId,
+        beta: NodeId,
+        at: &dyn ToTokens,
+    ) -> Option<NodeId> {
+        let xs = self.g.shape(x).clone();
+        let Some(&n) = xs.dims().last() else {
+            self.errors.spanned(
+                at,
+                "`layer_norm` normalises over the last axis and needs a 1-D or larger tensor, got a scalar",
+            );
+            return None;
+        };
+        for (what, p) in [("gamma", gamma), ("beta", beta)] {
+            let ps = self.g.shape(p);
+            if ps.dims() != [n] {
+                let msg = format!(
+                    "`layer_norm`: `{what}` must have shape [{}] (the last axis of {xs}), got {ps}",
+                    Extent::of(n)
+                );
+                self.errors.spanned(at, msg);
+                return None;
+            }
+        }
+        let c = self.count(n);
+        let s = self.add(Op::Row(RowOp::SumLast), &[x], at)?;
+        let mean = self.add(Op::Binary(BinaryOp::Div), &[s, c], at)?;
+        let d = self.add(Op::Binary(BinaryOp::Sub), &[x, mean], at)?;
+        let sq = self.add(Op::Unary(UnaryOp::Powi(2)), &[d], at)?;
+        let ss = self.add(Op::Row(RowOp::SumLast), &[sq], at)?;
+        let var = self.add(Op::Binary(BinaryOp::Div), &[ss, c], at)?;
+        let eps = self.g.constant(1e-5);
+        let ve = self.add(Op::Binary(BinaryOp::Add), &[var, eps], at)?;
+        let sd = self.add(Op::Unary(UnaryOp::Sqrt), &[ve], at)?;
+        let xhat = self.add(Op::Binary(BinaryOp::Div), &[d, sd], at)?;
+        let scaled = self.add(Op::Binary(BinaryOp::Mul), &[xhat, gamma], at)?;
+        self.add(Op::Binary(BinaryOp::Add), &[scaled, beta], at)
     }
 
     /// `div (sum x) n`.

@@ -218,7 +218,7 @@ fn result_shape_differs_from_return_type() {
 fn unknown_function_lists_supported_ones() {
     one(
         &body("foo(x)"),
-        "unknown function `foo`; supported: matmul, dot, t, transpose, sum, mean, softmax, log_softmax, powi, max, min, leaky_relu, clamp, hardtanh, square, mse, cross_entropy, binary_cross_entropy_with_logits, and elementwise relu, sigmoid, tanh, exp, ln, softplus, sqrt, abs, elu, gelu, gelu_tanh, silu, ln_1p",
+        "unknown function `foo`; supported: matmul, dot, t, transpose, sum, mean, softmax, log_softmax, powi, max, min, leaky_relu, clamp, hardtanh, square, sum_axis, mean_axis, max_axis, logsumexp_axis, layer_norm, concat, mse, cross_entropy, binary_cross_entropy_with_logits, and elementwise relu, sigmoid, tanh, exp, ln, softplus, sqrt, abs, elu, gelu, gelu_tanh, silu, ln_1p",
         "foo",
     );
 }
@@ -713,4 +713,43 @@ fn unparsable_item_is_an_error_not_a_panic() {
     let errs = errors("struct S;");
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(errs[0].0.contains("expected"), "{errs:#?}");
+}
+
+// ---- axis reductions, layer_norm, concat ----
+
+#[test]
+fn axis_out_of_range_names_the_valid_axes() {
+    one(
+        &body("sum(x.max_axis(2))"),
+        "`max_axis`: axis 2 is out of range for shape [4 2]; valid axes are 0 and 1",
+        "2",
+    );
+    one(
+        "fn f(w: [[[f32; 2]; 3]; 4]) -> f32 { sum(logsumexp_axis(w, 3)) }",
+        "axis 3 is out of range for shape [4 3 2]; valid axes are 0 to 2",
+        "3",
+    );
+    one(
+        &body("sum(sum_axis(y, -1))"),
+        "`sum_axis`: the axis must be a non-negative integer literal",
+        "-1",
+    );
+}
+
+#[test]
+fn concat_along_the_batch_axis_is_an_error() {
+    one(
+        "fn f<const B: usize>(#[input] x: [f32; B], w: [f32; 3]) -> f32 { sum(concat(x, w)) }",
+        "the last axis, along which it joins, must not be the batch size `B`",
+        "concat(x, w)",
+    );
+}
+
+#[test]
+fn layer_norm_needs_an_axis() {
+    one(
+        &body("layer_norm(b, w, w)"),
+        "`layer_norm` normalises over the last axis and needs a 1-D or larger tensor",
+        "layer_norm(b, w, w)",
+    );
 }

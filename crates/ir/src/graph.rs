@@ -271,7 +271,9 @@ impl Graph {
                 | Op::Sum
                 | Op::Row(_)
                 | Op::Index(_)
-                | Op::Stack { .. } => {}
+                | Op::Stack { .. }
+                | Op::Concat
+                | Op::SliceLast { .. } => {}
             }
         }
         Ok(out)

@@ -77,6 +77,15 @@ impl Plan {
                 p.dout = dims2(out);
             }
             Op::Transpose => p.da = dims2(arg(0)),
+            Op::Concat => {
+                let last = |k: usize| arg(k).last().unwrap_or(1);
+                p.da = [last(0), last(1)];
+                p.rows = out.numel() / out.last().unwrap_or(1).max(1);
+            }
+            Op::SliceLast { .. } => {
+                p.last = arg(0).last().unwrap_or(1);
+                p.rows = out.numel() / out.last().unwrap_or(1).max(1);
+            }
             // Elementwise over whole buffers, or leaves: nothing to precompute.
             Op::Input(_)
             | Op::Param(_)
@@ -367,6 +376,17 @@ fn row_max<T: Float>(row: &[T]) -> T {
     m
 }
 
+/// The index of the element `row_max` returns: the first maximum.
+fn row_argmax<T: Float>(row: &[T]) -> usize {
+    let mut k = 0;
+    for (j, &v) in row.iter().enumerate().skip(1) {
+        if v > row[k] {
+            k = j;
+        }
+    }
+    k
+}
+
 /// `m + ln Σ exp(x - m)` with `m` the row maximum; never overflows.
 fn row_logsumexp<T: Float>(row: &[T]) -> T {
     if row.is_empty() {
@@ -472,6 +492,32 @@ fn eval_node<T: Float>(n: &Node, p: &Plan, vals: &mut [Vec<T>], id: usize) {
         Op::Row(RowOp::LogSumExp) => {
             for (o, row) in out.iter_mut().zip(x(0).chunks_exact(p.last.max(1))) {
                 *o = row_logsumexp(row);
+            }
+        }
+        Op::Row(RowOp::MaxLast) => {
+            for (o, row) in out.iter_mut().zip(x(0).chunks_exact(p.last.max(1))) {
+                *o = row_max(row);
+            }
+        }
+        Op::Row(RowOp::MaxMask) => {
+            let last = p.last.max(1);
+            for (orow, row) in out.chunks_exact_mut(last).zip(x(0).chunks_exact(last)) {
+                orow.fill(T::ZERO);
+                orow[row_argmax(row)] = T::ONE;
+            }
+        }
+        Op::Concat => {
+            let [na, nb] = p.da;
+            let rows = out.chunks_exact_mut((na + nb).max(1));
+            for (orow, (a, b)) in rows.zip(x(0).chunks_exact(na).zip(x(1).chunks_exact(nb))) {
+                orow[..na].copy_from_slice(a);
+                orow[na..].copy_from_slice(b);
+            }
+        }
+        Op::SliceLast { start, len } => {
+            let rows = out.chunks_exact_mut((*len).max(1));
+            for (orow, row) in rows.zip(x(0).chunks_exact(p.last.max(1))) {
+                orow.copy_from_slice(&row[*start..start + len]);
             }
         }
         Op::Row(RowOp::Softmax) => {
@@ -652,6 +698,47 @@ fn vjp_node<T: Float>(
                 }
                 for (d, &xv) in drow.iter_mut().zip(xrow) {
                     *d += gr * ((xv - m).exp() / s);
+                }
+            }
+        }
+        // g·max_mask(x): all to the first maximum
+        Op::Row(RowOp::MaxLast) => {
+            let last = p.last.max(1);
+            let rows = lo[arg(0)]
+                .chunks_exact_mut(last)
+                .zip(x(0).chunks_exact(last));
+            for ((drow, xrow), &gr) in rows.zip(g) {
+                drow[row_argmax(xrow)] += gr;
+            }
+        }
+        // A mask passes nothing on.
+        Op::Row(RowOp::MaxMask) => {}
+        // slice_last(0, na, g) and slice_last(na, nb, g)
+        Op::Concat => {
+            let [na, nb] = p.da;
+            let grows = g.chunks_exact((na + nb).max(1));
+            if want(0) {
+                for (d, gr) in lo[arg(0)].chunks_exact_mut(na).zip(grows.clone()) {
+                    for (dv, &gv) in d.iter_mut().zip(&gr[..na]) {
+                        *dv += gv;
+                    }
+                }
+            }
+            if want(1) {
+                for (d, gr) in lo[arg(1)].chunks_exact_mut(nb).zip(grows) {
+                    for (dv, &gv) in d.iter_mut().zip(&gr[na..]) {
+                        *dv += gv;
+                    }
+                }
+            }
+        }
+        // g placed at start..start + len of the last axis, zeros elsewhere
+        Op::SliceLast { start, len } => {
+            let last = p.last.max(1);
+            let rows = lo[arg(0)].chunks_exact_mut(last);
+            for (d, gr) in rows.zip(g.chunks_exact((*len).max(1))) {
+                for (dv, &gv) in d[*start..start + len].iter_mut().zip(gr) {
+                    *dv += gv;
                 }
             }
         }

@@ -39,13 +39,15 @@ impl fmt::Display for Graph {
                 Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => write!(f, " {s}")?,
                 Op::Index(i) => write!(f, " {i}")?,
                 Op::Stack { len, at } => write!(f, " {len} {}", Shape(at.clone()))?,
+                Op::SliceLast { start, len } => write!(f, " {start} {len}")?,
                 // The name says it all.
                 Op::Unary(_)
                 | Op::Binary(_)
                 | Op::MatMul { .. }
                 | Op::Transpose
                 | Op::Sum
-                | Op::Row(_) => {}
+                | Op::Row(_)
+                | Op::Concat => {}
             }
             for a in &n.args {
                 write!(f, " {a}")?;
@@ -278,6 +280,16 @@ impl FromStr for Graph {
                                 a,
                             ),
                             _ => return err("stack takes a length and slice indices `[0 2]`"),
+                        },
+                        "slice_last" => match rest {
+                            [start, len, a @ ..] => (
+                                Op::SliceLast {
+                                    start: number(start)?,
+                                    len: number(len)?,
+                                },
+                                a,
+                            ),
+                            _ => return err("slice_last takes a start and a length"),
                         },
                         "leaky_relu" => match rest {
                             [s, a @ ..] => {

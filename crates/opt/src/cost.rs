@@ -23,7 +23,9 @@ pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
         | Op::SumTo(_)
         | Op::Sum
         | Op::Row(_)
-        | Op::Stack { .. } => (out.nominal_numel() * dtype.size()) as u64,
+        | Op::Stack { .. }
+        | Op::Concat
+        | Op::SliceLast { .. } => (out.nominal_numel() * dtype.size()) as u64,
     }
 }
 
@@ -46,7 +48,8 @@ pub fn op_cost(op: &Op, args: &[&Shape], out: &Shape, dtype: DType) -> u64 {
 /// Comparisons and selects (`gt`, `max`, `relu`, `one_hot`, the running maximum
 /// of a softmax) do no arithmetic and count 0, as in the usual flop counts of
 /// linear algebra; extraction still charges their bytes and their statement
-/// (see [`op_cost`]). Data movement (`transpose`, `reshape`, `broadcast_to`)
+/// (see [`op_cost`]). Data movement (`transpose`, `reshape`, `broadcast_to`,
+/// `concat`, `slice_last`)
 /// and leaves are free. A symbolic batch size `B` counts as
 /// [`gradc_ir::NOMINAL_BATCH`].
 pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
@@ -55,7 +58,7 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
     match op {
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
         Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::OneHot(_) => 0,
-        Op::Index(_) | Op::Stack { .. } => 0,
+        Op::Index(_) | Op::Stack { .. } | Op::Concat | Op::SliceLast { .. } => 0,
         Op::Unary(u) => n * u.flops(),
         Op::Binary(b) => n * b.flops(),
         Op::MatMul { ta, .. } => {

@@ -268,7 +268,9 @@ impl<'a> Names<'a> {
             | Op::Sum
             | Op::Row(_)
             | Op::Index(_)
-            | Op::Stack { .. } => None,
+            | Op::Stack { .. }
+            | Op::Concat
+            | Op::SliceLast { .. } => None,
         };
         name.map_or_else(|| n.to_string(), str::to_string)
     }

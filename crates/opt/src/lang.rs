@@ -97,6 +97,7 @@ impl fmt::Display for ENode {
                 write!(f, "{}:{}", self.op.name(), shape_text(s))
             }
             Op::Index(i) => write!(f, "{}:{i}", self.op.name()),
+            Op::SliceLast { start, len } => write!(f, "{}:{start}:{len}", self.op.name()),
             Op::Stack { len, at } => {
                 write!(
                     f,
@@ -110,7 +111,8 @@ impl fmt::Display for ENode {
             | Op::MatMul { .. }
             | Op::Transpose
             | Op::Sum
-            | Op::Row(_)) => f.write_str(op.name()),
+            | Op::Row(_)
+            | Op::Concat) => f.write_str(op.name()),
         }
     }
 }
@@ -143,6 +145,13 @@ fn op_from_atom(atom: &str) -> Option<Op> {
             "broadcast_to" => parse_shape(data).map(Op::BroadcastTo),
             "sum_to" => parse_shape(data).map(Op::SumTo),
             "index" => data.parse().ok().map(Op::Index),
+            "slice_last" => {
+                let (start, len) = data.split_once(':')?;
+                Some(Op::SliceLast {
+                    start: start.parse().ok()?,
+                    len: len.parse().ok()?,
+                })
+            }
             "stack" => {
                 let (len, at) = data.split_once(':')?;
                 Some(Op::Stack {
@@ -201,6 +210,10 @@ mod tests {
                 tb: true,
             },
             Op::Row(RowOp::LogSoftmax),
+            Op::Row(RowOp::MaxLast),
+            Op::Row(RowOp::MaxMask),
+            Op::Concat,
+            Op::SliceLast { start: 2, len: 5 },
             Op::Index(3),
             Op::Stack {
                 len: 10,

@@ -484,6 +484,49 @@ pub fn op_cases() -> Result<Vec<Case>, IrError> {
     for (name, op, a) in shaped {
         v.push(op_case(name, vec![a], un(op))?);
     }
+    // The row maximum (uniform data: no ties) and its mask, which passes no
+    // gradient: `max_mask(a)·a` has gradient the mask itself.
+    for (name, dims) in [("max_last", &[3, 4][..]), ("max_last_1d", &[4][..])] {
+        v.push(op_case(
+            name,
+            vec![u("a", dims, 79, -1.0, 1.0)],
+            un(Op::Row(RowOp::MaxLast)),
+        )?);
+    }
+    v.push(op_case(
+        "max_mask",
+        vec![u("a", &[3, 4], 80, -1.0, 1.0)],
+        |g, p| {
+            let m = g.add(Op::Row(RowOp::MaxMask), &[p[0]])?;
+            g.add(Op::Binary(BinaryOp::Mul), &[m, p[0]])
+        },
+    )?);
+    v.push(op_case(
+        "concat",
+        vec![
+            u("a", &[2, 3], 81, -1.0, 1.0),
+            u("b", &[2, 2], 82, -1.0, 1.0),
+        ],
+        bin(Op::Concat),
+    )?);
+    v.push(op_case(
+        "concat_1d",
+        vec![u("a", &[1], 83, -1.0, 1.0), u("b", &[3], 84, -1.0, 1.0)],
+        bin(Op::Concat),
+    )?);
+    // Inside, at the start and at the end of the row: the VJP pads with
+    // zeros on both sides, one side, the other side.
+    for (name, start, len) in [
+        ("slice_last", 1, 2),
+        ("slice_last_head", 0, 3),
+        ("slice_last_tail", 2, 2),
+    ] {
+        v.push(op_case(
+            name,
+            vec![u("a", &[3, 4], 85, -1.0, 1.0)],
+            un(Op::SliceLast { start, len }),
+        )?);
+    }
     Ok(v)
 }
 

@@ -1,13 +1,14 @@
 //! Writes `tests/networks.rs`, `tests/networks_batch.rs`,
-//! `tests/networks_class.rs`, `tests/networks_ops.rs` and `tests/networks_loops.rs`
-//! from their seeds:
+//! `tests/networks_class.rs`, `tests/networks_ops.rs`, `tests/networks_axis.rs`
+//! and `tests/networks_loops.rs` from their seeds:
 //! `cargo run -p gradc-corpus --bin regenerate-corpus`.
 
 #![forbid(unsafe_code)]
 
 use gradc_corpus::generate::{
-    corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source, COUNT, COUNT_BATCH,
-    COUNT_CLASS, COUNT_OPS, SEED, SEED_BATCH, SEED_CLASS, SEED_OPS,
+    corpus_axis_source, corpus_batch_source, corpus_class_source, corpus_ops_source, corpus_source,
+    COUNT, COUNT_AXIS, COUNT_BATCH, COUNT_CLASS, COUNT_OPS, SEED, SEED_AXIS, SEED_BATCH,
+    SEED_CLASS, SEED_OPS,
 };
 use gradc_corpus::loops::{corpus_loops_source, COUNT_LOOPS, SEED_LOOPS};
 
@@ -58,5 +59,10 @@ fn main() {
         "networks_loops.rs",
         corpus_loops_source(SEED_LOOPS, COUNT_LOOPS),
         &format!("{COUNT_LOOPS} loop networks from seed {SEED_LOOPS:#x}"),
+    );
+    write(
+        "networks_axis.rs",
+        corpus_axis_source(SEED_AXIS, COUNT_AXIS),
+        &format!("{COUNT_AXIS} networks with the axis reductions, layer_norm and concat from seed {SEED_AXIS:#x}"),
     );
 }

@@ -126,6 +126,12 @@ pub enum Op {
     /// increasing. It is the adjoint of `index`, and autodiff merges the
     /// adjoints of a loop's `ws[0]`, `ws[1]`, ... into one.
     Stack { len: usize, at: Vec<usize> },
+    /// `a` and `b` side by side along the last axis: shapes equal but for the
+    /// last axis, whose lengths (literals) add.
+    Concat,
+    /// Elements `start..start + len` of the last axis (literals): the adjoint
+    /// of `concat`.
+    SliceLast { start: usize, len: usize },
 }
 
 /// What a symbolic derivative (the `vjp` of [`UnaryOp`], [`BinaryOp`],
@@ -164,7 +170,8 @@ impl Op {
             Op::Unary(_) | Op::OneHot(_) | Op::Row(_) | Op::Sum | Op::Index(_) => 1,
             Op::Stack { at, .. } => at.len(),
             Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => 1,
-            Op::Binary(_) | Op::MatMul { .. } => 2,
+            Op::SliceLast { .. } => 1,
+            Op::Binary(_) | Op::MatMul { .. } | Op::Concat => 2,
         }
     }
 
@@ -180,15 +187,17 @@ impl Op {
             Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) | Op::OneHot(_) => false,
             Op::Unary(u) => u.has_gradient(),
             Op::Binary(b) => b.has_gradient(),
+            Op::Row(r) => r.has_gradient(),
             Op::MatMul { .. }
             | Op::Transpose
             | Op::Reshape(_)
             | Op::BroadcastTo(_)
             | Op::SumTo(_)
             | Op::Sum
-            | Op::Row(_)
             | Op::Index(_)
-            | Op::Stack { .. } => true,
+            | Op::Stack { .. }
+            | Op::Concat
+            | Op::SliceLast { .. } => true,
         }
     }
 
@@ -211,12 +220,14 @@ impl Op {
             Op::Row(r) => r.name(),
             Op::Index(_) => "index",
             Op::Stack { .. } => "stack",
+            Op::Concat => "concat",
+            Op::SliceLast { .. } => "slice_last",
         }
     }
 
     /// The op with this text-form name, for ops that carry no data (everything but
     /// `input`, `param`, `const`, `count`, `powi`, `leaky_relu`, `clamp`, `one_hot`,
-    /// `reshape`, `broadcast_to`, `sum_to`).
+    /// `reshape`, `broadcast_to`, `sum_to`, `index`, `stack`, `slice_last`).
     pub fn from_plain_name(name: &str) -> Option<Op> {
         if let Some(u) = UnaryOp::from_name(name) {
             return Some(Op::Unary(u));
@@ -234,6 +245,7 @@ impl Op {
         matmul.or(match name {
             "transpose" => Some(Op::Transpose),
             "sum" => Some(Op::Sum),
+            "concat" => Some(Op::Concat),
             _ => None,
         })
     }
@@ -390,6 +402,36 @@ impl Op {
                 d.extend_from_slice(args[0].dims());
                 Ok(Shape(d))
             }
+            Concat => {
+                let (a, b) = (args[0].dims(), args[1].dims());
+                let fixed = |d: &usize| crate::Extent::of(*d) == crate::Extent::Fixed(*d);
+                match (a.split_last(), b.split_last()) {
+                    (Some((na, ra)), Some((nb, rb))) if ra == rb && fixed(na) && fixed(nb) => {
+                        let mut d = ra.to_vec();
+                        d.push(na + nb);
+                        Ok(Shape(d))
+                    }
+                    _ => Err(IrError::new(format!(
+                        "concat of {} and {}: shapes must be equal but for the last axis, whose lengths must not depend on `B`",
+                        args[0], args[1]
+                    ))),
+                }
+            }
+            SliceLast { start, len } => match args[0].dims().split_last() {
+                Some((&n, rest))
+                    if crate::Extent::of(n) == crate::Extent::Fixed(n)
+                        && *len > 0
+                        && start.checked_add(*len).is_some_and(|e| e <= n) =>
+                {
+                    let mut d = rest.to_vec();
+                    d.push(*len);
+                    Ok(Shape(d))
+                }
+                _ => Err(IrError::new(format!(
+                    "slice_last {start} {len} does not fit the last axis of {}",
+                    args[0]
+                ))),
+            },
             Row(r) => {
                 if args[0].is_scalar() {
                     return Err(IrError::new(format!(
@@ -436,7 +478,7 @@ mod tests {
         let mut plain: Vec<Op> = UnaryOp::PLAIN.into_iter().map(Op::Unary).collect();
         plain.extend(BinaryOp::ALL.map(Op::Binary));
         plain.extend(RowOp::ALL.map(Op::Row));
-        plain.extend([Op::Transpose, Op::Sum]);
+        plain.extend([Op::Transpose, Op::Sum, Op::Concat]);
         plain.extend(
             [(false, false), (true, false), (false, true), (true, true)]
                 .map(|(ta, tb)| Op::MatMul { ta, tb }),
@@ -464,6 +506,7 @@ mod tests {
             Op::constant(1.0),
             Op::Count(4),
             Op::Input(0),
+            Op::SliceLast { start: 0, len: 1 },
         ] {
             assert_eq!(Op::from_plain_name(data_op.name()), None);
         }
@@ -516,5 +559,24 @@ mod tests {
         assert!(!Op::Binary(BinaryOp::Gt).has_gradient());
         assert!(!Op::OneHot(3).has_gradient());
         assert!(Op::Row(RowOp::Softmax).has_gradient());
+        assert!(!Op::Row(RowOp::MaxMask).has_gradient());
+    }
+
+    #[test]
+    fn concat_and_slice_shapes() {
+        let sh = |d: &[usize]| Shape::new(d.to_vec());
+        let b = crate::BATCH;
+        let cat = |x: &[usize], y: &[usize]| Op::Concat.infer_shape(&[&sh(x), &sh(y)]);
+        assert_eq!(cat(&[b, 3], &[b, 2]).unwrap(), sh(&[b, 5]));
+        assert_eq!(cat(&[3], &[4]).unwrap(), sh(&[7]));
+        assert!(cat(&[2, 3], &[4, 3]).is_err());
+        assert!(cat(&[3], &[1, 3]).is_err());
+        assert!(cat(&[], &[]).is_err());
+        assert!(cat(&[2, b], &[2, 1]).is_err());
+        let sl = |start, len, x: &[usize]| Op::SliceLast { start, len }.infer_shape(&[&sh(x)]);
+        assert_eq!(sl(1, 2, &[b, 3]).unwrap(), sh(&[b, 2]));
+        assert!(sl(2, 2, &[b, 3]).is_err());
+        assert!(sl(0, 0, &[3]).is_err());
+        assert!(sl(0, 1, &[]).is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! Row ops: functions of each row along the last axis (sums, log-sum-exp and
-//! the softmaxes). Their kernels read a whole row, so the interpreter and codegen
+//! Row ops: functions of each row along the last axis (sums, log-sum-exp,
+//! the softmaxes and the row maximum with its first-maximum mask). Their kernels read a whole row, so the interpreter and codegen
 //! each keep one per op; everything else about them is written here.
 
 use super::{BinaryOp, Build, Names, Op, UnaryOp};
@@ -15,15 +15,23 @@ pub enum RowOp {
     Softmax,
     /// `z - logsumexp(z)` over the last axis.
     LogSoftmax,
+    /// Maximum over the last axis, keeping it with size 1. The scan keeps the
+    /// first of equal maxima (`v > m` replaces), so a NaN is kept only first.
+    MaxLast,
+    /// 1 at the first maximal element of each row (the one `max_last` keeps),
+    /// 0 elsewhere: `max_last`'s gradient mask. Like `gt` it has no gradient.
+    MaxMask,
 }
 
 impl RowOp {
     /// Every row op, in declaration order.
-    pub const ALL: [RowOp; 4] = [
+    pub const ALL: [RowOp; 6] = [
         RowOp::SumLast,
         RowOp::LogSumExp,
         RowOp::Softmax,
         RowOp::LogSoftmax,
+        RowOp::MaxLast,
+        RowOp::MaxMask,
     ];
 
     /// The name in the text form, the e-graph language, reports, and (for
@@ -34,6 +42,8 @@ impl RowOp {
             RowOp::LogSumExp => "logsumexp",
             RowOp::Softmax => "softmax",
             RowOp::LogSoftmax => "log_softmax",
+            RowOp::MaxLast => "max_last",
+            RowOp::MaxMask => "max_mask",
         }
     }
 
@@ -44,8 +54,20 @@ impl RowOp {
     /// Whether the result keeps the row (else it is reduced to size 1).
     pub fn keeps_row(self) -> bool {
         match self {
-            RowOp::SumLast | RowOp::LogSumExp => false,
-            RowOp::Softmax | RowOp::LogSoftmax => true,
+            RowOp::SumLast | RowOp::LogSumExp | RowOp::MaxLast => false,
+            RowOp::Softmax | RowOp::LogSoftmax | RowOp::MaxMask => true,
+        }
+    }
+
+    /// Whether the op passes a gradient (the mask does not).
+    pub fn has_gradient(self) -> bool {
+        match self {
+            RowOp::SumLast
+            | RowOp::LogSumExp
+            | RowOp::Softmax
+            | RowOp::LogSoftmax
+            | RowOp::MaxLast => true,
+            RowOp::MaxMask => false,
         }
     }
 
@@ -60,19 +82,23 @@ impl RowOp {
             RowOp::Softmax => 4 * input,
             // Per element: subtract the max, exp, add, final subtract; per row: ln.
             RowOp::LogSoftmax => 4 * input + input / last.max(1),
+            // One comparison per element after the first of each row.
+            RowOp::MaxLast => input.saturating_sub(out),
+            // The scan for the first maximum, then one store per element.
+            RowOp::MaxMask => 2 * input,
         }
     }
 
     /// The symbolic vector-Jacobian product for operand `x` of node `y` with
-    /// adjoint `g`.
+    /// adjoint `g`; `None` for the mask, which passes no gradient.
     pub fn vjp<B: Build>(
         self,
         b: &mut B,
         x: NodeId,
         y: NodeId,
         g: NodeId,
-    ) -> Result<NodeId, IrError> {
-        match self {
+    ) -> Result<Option<NodeId>, IrError> {
+        let d = match self {
             // broadcast_to(shape x, g)
             RowOp::SumLast => b.broadcast_to(g, x),
             // g·softmax(x)
@@ -94,7 +120,14 @@ impl RowOp {
                 let es = b.node(BinaryOp::Mul, &[e, s])?;
                 b.node(BinaryOp::Sub, &[g, es])
             }
-        }
+            // g·max_mask(x): the whole gradient goes to the first maximum
+            RowOp::MaxLast => {
+                let m = b.node(RowOp::MaxMask, &[x])?;
+                b.node(BinaryOp::Mul, &[g, m])
+            }
+            RowOp::MaxMask => return Ok(None),
+        };
+        d.map(Some)
     }
 
     /// The chain-rule term the operand receives, as provenance text.
@@ -105,6 +138,8 @@ impl RowOp {
             RowOp::LogSumExp => format!("{g} · softmax({})", n.bare[0]),
             RowOp::Softmax => format!("{y} · ({g} − sum_last({g} · {y}))"),
             RowOp::LogSoftmax => format!("{g} − exp({y}) · sum_last({g})"),
+            RowOp::MaxLast => format!("{g} · max_mask({})", n.bare[0]),
+            RowOp::MaxMask => "0".to_string(),
         }
     }
 }

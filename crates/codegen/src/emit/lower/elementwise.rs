@@ -67,7 +67,9 @@ impl<'g> Emitter<'g> {
             | Op::Sum
             | Op::Row(_)
             | Op::Index(_)
-            | Op::Stack { .. } => return err(format!("`{}` is not elementwise", op.name())),
+            | Op::Stack { .. }
+            | Op::Concat
+            | Op::SliceLast { .. } => return err(format!("`{}` is not elementwise", op.name())),
         })
     }
 

@@ -1,8 +1,9 @@
 //! Lowering: the code of one node. [`Emitter::node`] picks it with a `match`
 //! over [`Op`]; leaves, constants and ops that only alias their operand are
 //! handled there, the others in a file per op kind:
-//! [`elementwise`], [`matmul`], [`shape`] (transpose, one_hot), [`reduce`]
-//! (the sums) and [`rows`] (logsumexp, softmax, log_softmax).
+//! [`elementwise`], [`matmul`], [`shape`] (transpose, one_hot, concat,
+//! slice_last), [`reduce`] (the sums) and [`rows`] (logsumexp, softmax,
+//! log_softmax, max_last, max_mask).
 
 mod elementwise;
 mod matmul;
@@ -124,6 +125,9 @@ impl<'g> Emitter<'g> {
             Op::Row(r @ (RowOp::LogSumExp | RowOp::Softmax | RowOp::LogSoftmax)) => {
                 self.rowwise(id, args[0], *r)?;
             }
+            Op::Row(r @ (RowOp::MaxLast | RowOp::MaxMask)) => self.row_max(id, args[0], *r)?,
+            Op::Concat => self.concat(id, args[0], args[1])?,
+            Op::SliceLast { start, len } => self.slice_last(id, args[0], *start, *len)?,
             Op::Index(i) => self.index(id, args[0], *i)?,
             Op::Stack { at, .. } => self.stack(id, args, at)?,
         }

@@ -1,6 +1,7 @@
 //! Row-wise ops over the last axis: `logsumexp`, `softmax` and
 //! `log_softmax`, each one pass per row from the row maximum (and a
-//! `logsumexp` sharing its pass with a later `softmax` of the same operand).
+//! `logsumexp` sharing its pass with a later `softmax` of the same operand),
+//! and `max_last` / `max_mask`, the row maximum and its first-maximum mask.
 
 use crate::emit::loops::{index, lit, loop_vars, nest};
 use crate::emit::{err, Emitter, Val};
@@ -110,7 +111,78 @@ impl<'g> Emitter<'g> {
                     #shift
                 }
             }
-            RowOp::SumLast => return err(format!("`{}` is not a row op", op.name())),
+            RowOp::SumLast | RowOp::MaxLast | RowOp::MaxMask => {
+                return err(format!("`{}` is not a softmax-like row op", op.name()))
+            }
+        };
+        self.stmts.push(match &vi {
+            Some(i) => {
+                let r = lit(r);
+                quote!(for #i in 0..#r { #body })
+            }
+            None => quote!({ #body }),
+        });
+        Ok(())
+    }
+
+    /// `max_last` (the row maximum) or `max_mask` (1 at its first position):
+    /// a scan that replaces only on `v > mx`, as the interpreter does, so the
+    /// first of equal maxima wins.
+    pub(super) fn row_max(&mut self, id: NodeId, x: NodeId, op: RowOp) -> Result<(), IrError> {
+        let (r, c) = self.rows_cols(x);
+        let xn = self.tensor(x)?;
+        let vars = loop_vars(&[r, c]);
+        let (vi, vj) = (vars[0].clone(), vars[1].clone());
+        let row0 = index(&[(&vi, c)]);
+        let xij = index(&[(&vi, c), (&vj, 1)]);
+        let track = matches!(op, RowOp::MaxMask);
+        let scan = match &vj {
+            Some(j) => {
+                let c = lit(c);
+                let keep = if track {
+                    quote!(mx = v; k = #j;)
+                } else {
+                    quote!(mx = v;)
+                };
+                quote! {
+                    for #j in 1..#c {
+                        let v = #xn[#xij];
+                        if v > mx { #keep }
+                    }
+                }
+            }
+            None => quote!(),
+        };
+        let y = self.new_buffer_for(id, true);
+        let body = match op {
+            RowOp::MaxLast => {
+                let yi = index(&[(&vi, 1)]);
+                quote! {
+                    let mut mx = #xn[#row0];
+                    #scan
+                    #y[#yi] = mx;
+                }
+            }
+            RowOp::MaxMask => {
+                let (one, zero) = (self.one().ts, self.zero().ts);
+                let hit = match &vj {
+                    Some(j) => quote!(if #j == k { #one } else { #zero }),
+                    None => quote!(#one),
+                };
+                let fill = nest(std::slice::from_ref(&vj), &[c], quote!(#y[#xij] = #hit;));
+                let init = match &vj {
+                    Some(_) => quote!(let mut mx = #xn[#row0]; let mut k = 0usize;),
+                    None => quote!(),
+                };
+                quote! {
+                    #init
+                    #scan
+                    #fill
+                }
+            }
+            RowOp::SumLast | RowOp::LogSumExp | RowOp::Softmax | RowOp::LogSoftmax => {
+                return err(format!("`{}` is not a row maximum", op.name()))
+            }
         };
         self.stmts.push(match &vi {
             Some(i) => {

@@ -1,6 +1,7 @@
 //! Ops that lay elements out anew: `transpose`, `one_hot` (a label to a row
 //! of 0/1), and the slices of stacked layers: `index` (read in place) and
-//! `stack` (its adjoint, assembled slice by slice).
+//! `stack` (its adjoint, assembled slice by slice); `concat` along the last
+//! axis and its adjoint `slice_last`, plain row-by-row copies.
 
 use crate::emit::loops::{index_of, lit, loop_vars, nest};
 use crate::emit::{err, Emitter, Val};
@@ -89,6 +90,57 @@ impl<'g> Emitter<'g> {
                     .push(quote!(#y[#from..#to].copy_from_slice(#src);));
             }
         }
+        Ok(())
+    }
+
+    /// `y[i, ..na] = a[i, ..]`, `y[i, na..] = b[i, ..]` row by row.
+    pub(super) fn concat(&mut self, id: NodeId, a: NodeId, b: NodeId) -> Result<(), IrError> {
+        let last = |s: &gradc_ir::Shape| s.last().unwrap_or(1);
+        let (na, nb, n) = (
+            last(self.shape(a)),
+            last(self.shape(b)),
+            last(self.shape(id)),
+        );
+        let r = self.shape(id).numel() / n.max(1);
+        let y = self.new_buffer_for(id, true);
+        for (x, w, off) in [(a, na, 0), (b, nb, na)] {
+            let vars = loop_vars(&[r, w]);
+            let xe = self.read(x, &index_of(&vars, &[w, 1]))?.ts;
+            let yi = index_of(&vars, &[n, 1]);
+            let body = if off == 0 {
+                quote!(#y[#yi] = #xe;)
+            } else {
+                let off = lit(off);
+                quote!(#y[#yi + #off] = #xe;)
+            };
+            self.stmts.push(nest(&vars, &[r, w], body));
+        }
+        Ok(())
+    }
+
+    /// `y[i, j] = x[i, start + j]` row by row.
+    pub(super) fn slice_last(
+        &mut self,
+        id: NodeId,
+        x: NodeId,
+        start: usize,
+        len: usize,
+    ) -> Result<(), IrError> {
+        let n = self.shape(x).last().unwrap_or(1);
+        let r = self.shape(id).numel() / len.max(1);
+        let vars = loop_vars(&[r, len]);
+        let xi = index_of(&vars, &[n, 1]);
+        let xi = if start == 0 {
+            xi
+        } else {
+            let s = lit(start);
+            quote!(#xi + #s)
+        };
+        let xe = self.read(x, &xi)?.ts;
+        let yi = index_of(&vars, &[len, 1]);
+        let y = self.new_buffer_for(id, true);
+        self.stmts
+            .push(nest(&vars, &[r, len], quote!(#y[#yi] = #xe;)));
         Ok(())
     }
 }

@@ -1,0 +1,8 @@
+use gradc::network;
+
+#[network]
+fn net(w: f32) -> f32 {
+    mean_axis(w, 0)
+}
+
+fn main() {}
