@@ -21,6 +21,9 @@ pub trait Float:
     const ONE: Self;
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
+    /// `exp`, `ln`, `ln_1p`, `tanh`, `sigmoid` and `softplus` are the runtime's
+    /// kernels, the functions generated code calls, so the interpreter and
+    /// compiled code agree bit for bit.
     fn exp(self) -> Self;
     fn ln(self) -> Self;
     fn ln_1p(self) -> Self;
@@ -31,6 +34,10 @@ pub trait Float:
     /// `1 − erf(x)`, accurate where it is small.
     fn erfc(self) -> Self;
     fn tanh(self) -> Self;
+    /// The logistic sigmoid (`gradc_runtime::sigmoid_f32`, `sigmoid_f64`).
+    fn sigmoid(self) -> Self;
+    /// `ln(1 + eˣ)` (`gradc_runtime::softplus_f32`, `softplus_f64`).
+    fn softplus(self) -> Self;
     fn sqrt(self) -> Self;
     fn powi(self, n: i32) -> Self;
     fn abs(self) -> Self;
@@ -39,7 +46,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:ident, $erfc:ident) => {
+    ($t:ty, $exp:ident, $ln:ident, $ln_1p:ident, $tanh:ident, $sigmoid:ident, $softplus:ident, $erf:ident, $erfc:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -49,14 +56,17 @@ macro_rules! impl_float {
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            #[inline]
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                gradc_runtime::$exp(self)
             }
+            #[inline]
             fn ln(self) -> Self {
-                <$t>::ln(self)
+                gradc_runtime::$ln(self)
             }
+            #[inline]
             fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
+                gradc_runtime::$ln_1p(self)
             }
             fn exp_m1(self) -> Self {
                 <$t>::exp_m1(self)
@@ -67,8 +77,17 @@ macro_rules! impl_float {
             fn erfc(self) -> Self {
                 gradc_runtime::$erfc(self)
             }
+            #[inline]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                gradc_runtime::$tanh(self)
+            }
+            #[inline]
+            fn sigmoid(self) -> Self {
+                gradc_runtime::$sigmoid(self)
+            }
+            #[inline]
+            fn softplus(self) -> Self {
+                gradc_runtime::$softplus(self)
             }
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
@@ -89,22 +108,40 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, erf_f32, erfc_f32);
-impl_float!(f64, erf_f64, erfc_f64);
+impl_float!(
+    f32,
+    exp_f32,
+    ln_f32,
+    ln_1p_f32,
+    tanh_f32,
+    sigmoid_f32,
+    softplus_f32,
+    erf_f32,
+    erfc_f32
+);
+impl_float!(
+    f64,
+    exp_f64,
+    ln_f64,
+    ln_1p_f64,
+    tanh_f64,
+    sigmoid_f64,
+    softplus_f64,
+    erf_f64,
+    erfc_f64
+);
 
-/// Logistic sigmoid that never overflows: `exp` is only taken of a non-positive number.
+/// Logistic sigmoid that never overflows: `exp` is only taken of a
+/// non-positive number (the runtime's kernel, see [`Float::sigmoid`]).
+#[inline]
 pub fn sigmoid<T: Float>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
+    x.sigmoid()
 }
 
 /// `ln(1 + exp(x))` without overflow: `max(x, 0) + ln(1 + exp(-|x|))`.
+#[inline]
 pub fn softplus<T: Float>(x: T) -> T {
-    x.max(T::ZERO) + (-x.abs()).exp().ln_1p()
+    x.softplus()
 }
 
 /// `x·σ(x)` (SiLU, swish), exactly as written: the `silu-recognize` rule

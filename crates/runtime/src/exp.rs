@@ -45,7 +45,7 @@ pub fn exp_f32(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn madd(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn madd(a: f32, b: f32, c: f32) -> f32 {
     // Without the FMA target feature `mul_add` is a libm call.
     #[cfg(target_feature = "fma")]
     {

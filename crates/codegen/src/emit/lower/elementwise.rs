@@ -77,14 +77,20 @@ impl<'g> Emitter<'g> {
     /// knows each unary op (`gradc_ir::UnaryOp` holds everything else).
     fn unary(&self, u: UnaryOp, x: &E) -> Result<E, IrError> {
         let rt = |f: TokenStream| quote!(::gradc::__private::#f);
+        // The runtime's kernels, the interpreter's too: branch-free in f32,
+        // so these loops vectorise.
+        let kernel = |f: &str| {
+            let f = quote::format_ident!("{f}_{}", self.dtype.name());
+            expr::call(quote!(::gradc::__private::rt::#f), x)
+        };
         Ok(match u {
             UnaryOp::Neg => expr::neg(x),
             UnaryOp::Relu => expr::if_else(&expr::gt(x, &self.zero()), x, &self.zero()),
             UnaryOp::Sigmoid => expr::call(rt(quote!(sigmoid)), x),
             UnaryOp::Softplus => expr::call(rt(quote!(softplus)), x),
-            UnaryOp::Tanh => expr::method(x, quote!(tanh), quote!()),
-            UnaryOp::Exp => expr::method(x, quote!(exp), quote!()),
-            UnaryOp::Ln => expr::method(x, quote!(ln), quote!()),
+            UnaryOp::Tanh => kernel("tanh"),
+            UnaryOp::Exp => kernel("exp"),
+            UnaryOp::Ln => kernel("ln"),
             UnaryOp::Sqrt => expr::method(x, quote!(sqrt), quote!()),
             UnaryOp::Powi(n) => expr::method(x, quote!(powi), expr::int(i64::from(n))),
             UnaryOp::Abs => expr::method(x, quote!(abs), quote!()),
@@ -106,7 +112,7 @@ impl<'g> Emitter<'g> {
                 let upper = expr::if_else(&expr::ge(&hi, x), x, &hi);
                 expr::if_else(&expr::ge(x, &lo), &upper, &lo)
             }
-            UnaryOp::Ln1p => expr::method(x, quote!(ln_1p), quote!()),
+            UnaryOp::Ln1p => kernel("ln_1p"),
         })
     }
 

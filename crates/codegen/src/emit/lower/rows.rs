@@ -38,12 +38,14 @@ impl<'g> Emitter<'g> {
             None => quote!(let mx = #xn[#row0];),
         };
         let cols = |body: TokenStream| nest(std::slice::from_ref(&vj), &[c], body);
-        // f32 rows use the runtime's branch-free exp (≤ 2 ulp), which LLVM
-        // vectorises; libm's is an opaque call per element.
-        let exp = |x: TokenStream| match self.dtype {
-            DType::F32 => quote!(::gradc::__private::rt::exp_f32(#x)),
-            DType::F64 => quote!((#x).exp()),
+        // The runtime's exp and ln, the interpreter's too; in f32 the exp is
+        // branch-free (≤ 2 ulp), so the row loop vectorises.
+        let (exp, ln) = match self.dtype {
+            DType::F32 => (quote!(exp_f32), quote!(ln_f32)),
+            DType::F64 => (quote!(exp_f64), quote!(ln_f64)),
         };
+        let exp = |x: TokenStream| quote!(::gradc::__private::rt::#exp(#x));
+        let ln_se = quote!(::gradc::__private::rt::#ln(se));
         let e_ij = exp(quote!(#xn[#xij] - mx));
         let y = self.new_buffer_for(id, true);
         // `logsumexp x` with a later `softmax x`: the exponentials go into the
@@ -73,7 +75,7 @@ impl<'g> Emitter<'g> {
                     #exps
                     let mut se = #z;
                     #sum
-                    #y[#yi] = mx + se.ln();
+                    #y[#yi] = mx + #ln_se;
                     #scale
                 }
             }
@@ -84,7 +86,7 @@ impl<'g> Emitter<'g> {
                     #max
                     let mut se = #z;
                     #acc
-                    #y[#yi] = mx + se.ln();
+                    #y[#yi] = mx + #ln_se;
                 }
             }
             RowOp::Softmax => {
@@ -107,7 +109,7 @@ impl<'g> Emitter<'g> {
                     #max
                     let mut se = #z;
                     #acc
-                    let lse = mx + se.ln();
+                    let lse = mx + #ln_se;
                     #shift
                 }
             }
