@@ -253,7 +253,7 @@ fn forward_at_b_is_rows_at_one() {
         fill(s, &mut state);
     }
     let all: [[f64; 4]; 5] = logits::forward(&params, &inputs);
-    for r in 0..5 {
+    for (r, want) in all.iter().enumerate() {
         let one = logits::Inputs::<1> {
             x: [inputs.x[r]],
             ..logits::Inputs::<1>::zeros()
@@ -265,7 +265,7 @@ fn forward_at_b_is_rows_at_one() {
             ..one
         };
         let row = logits::forward(&params, &one);
-        assert_eq!(row[0], all[r], "row {r}");
+        assert_eq!(row[0], *want, "row {r}");
     }
     // The original function is generic too and runs the compiled forward pass.
     assert_eq!(logits(inputs.x, inputs.w1, inputs.b1, inputs.w2), all);

@@ -4,6 +4,7 @@
 //!
 //! A "step" is loss plus every parameter gradient, no optimizer update, f32.
 
+#![allow(clippy::needless_range_loop)] // hand-written steps index like the math they transcribe
 #![allow(dead_code)]
 
 pub use gradc_testkit::nets::{n1, n1b, n2, n3, n3b, n4, n4b};

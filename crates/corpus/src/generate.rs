@@ -545,9 +545,7 @@ fn statement(
         }
         // `concat` with a value equal but for the last axis.
         20..=21 => {
-            let Some((&na, lead)) = ash.dims().split_last() else {
-                return None;
-            };
+            let (&na, lead) = ash.dims().split_last()?;
             let fits: Vec<usize> = (0..vars.len())
                 .filter(|&i| {
                     vars[i]

@@ -865,9 +865,7 @@ fn regression_powi_i32_min_is_an_error() {
     let item: TokenStream = "fn f(w: f32) -> f32 { powi(w, -2147483648) }"
         .parse()
         .unwrap();
-    let e = gradc_frontend::parse_network(TokenStream::new(), item.clone())
-        .err()
-        .expect("rejected");
+    let e = gradc_frontend::parse_network(TokenStream::new(), item.clone()).expect_err("rejected");
     assert!(e.to_string().contains("exponent"), "{e}");
     let out = no_panic(|| gradc_driver::expand(TokenStream::new(), item)).expect("no panic");
     assert!(out.to_string().contains("compile_error"));
@@ -1490,8 +1488,7 @@ fn regression_empty_statement_error_is_spanned() {
     ] {
         let item: TokenStream = src.parse().unwrap();
         let e = gradc_frontend::parse_network(TokenStream::new(), item)
-            .err()
-            .expect("rejected");
+            .expect_err("rejected");
         assert!(e.to_string().contains("empty statement"), "{e}");
         assert_eq!(spanned(&e), Ok(()));
     }

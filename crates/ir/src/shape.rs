@@ -24,7 +24,7 @@ pub enum Extent {
 impl Extent {
     /// Decodes an extent or element count.
     pub fn of(d: usize) -> Extent {
-        if d != 0 && d % BATCH == 0 {
+        if d != 0 && d.is_multiple_of(BATCH) {
             Extent::Batch(d / BATCH)
         } else {
             Extent::Fixed(d)
@@ -53,7 +53,7 @@ impl fmt::Display for Extent {
 /// How many factors of `B` the extent or count `d` has.
 pub(crate) fn batch_power(mut d: usize) -> usize {
     let mut k = 0;
-    while d != 0 && d % BATCH == 0 {
+    while d != 0 && d.is_multiple_of(BATCH) {
         d /= BATCH;
         k += 1;
     }

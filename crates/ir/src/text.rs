@@ -412,9 +412,9 @@ mod tests {
         // mean over 15 elements of x[b][j] * w[j]; d/dw_j = mean over b of x[b][j] / 3
         let want: f64 = (0..15).map(|i| i as f64 * w[i % 3]).sum::<f64>() / 15.0;
         assert!((loss - want).abs() < 1e-12, "{loss} vs {want}");
-        for j in 0..3 {
+        for (j, g) in gw.iter().enumerate() {
             let d: f64 = (0..5).map(|b| (3 * b + j) as f64).sum::<f64>() / 15.0;
-            assert!((gw[j] - d).abs() < 1e-12);
+            assert!((g - d).abs() < 1e-12);
         }
     }
 

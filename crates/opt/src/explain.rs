@@ -18,6 +18,7 @@ use std::fmt;
 use std::rc::Rc;
 
 /// At most this many steps are listed; the rest are counted.
+// Kept in step with the `steps` field doc.
 const MAX_STEPS: usize = 200;
 /// A subterm is printed this deep and this long at most.
 const TERM_DEPTH: usize = 6;
@@ -50,7 +51,7 @@ pub struct Explanation {
     pub naive: String,
     /// The emitted term of `explained`, cut for printing.
     pub optimized: String,
-    /// The first [`MAX_STEPS`] rewrite steps, in order.
+    /// The first 200 rewrite steps, in order.
     pub steps: Vec<Step>,
     /// How many steps there are in all (saturating).
     pub total_steps: usize,

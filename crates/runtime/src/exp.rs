@@ -10,14 +10,8 @@
 /// round once. No table, no branch: a loop of these vectorises.
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
-    // Compare-based clamp: a NaN fails both tests and flows through as NaN.
-    let x = if x < -104.0 {
-        -104.0
-    } else if x > 89.0 {
-        89.0
-    } else {
-        x
-    };
+    // `clamp` compares, so a NaN flows through as NaN.
+    let x = x.clamp(-104.0, 89.0);
     // Round-to-nearest by the 1.5·2²³ trick (no SSE4.1 `round` needed); the
     // low mantissa bits of `big` hold k.
     const SHIFT: f32 = 12_582_912.0;

@@ -513,6 +513,15 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
+/// A zeroed `Box<[T; N]>` built on the heap directly (no `N`-sized stack
+/// temporary), for workspace buffers too large for the stack.
+pub fn zeroed_box<T: Elem, const N: usize>() -> Box<[T; N]> {
+    match vec![T::default(); N].into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("a vector of N elements converts to [T; N]"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,14 +631,5 @@ mod tests {
         assert_eq!(c, vec![1.0; 6]);
         gemm(2, 3, 0, a, &[], &mut c, false);
         assert_eq!(c, vec![0.0; 6]);
-    }
-}
-
-/// A zeroed `Box<[T; N]>` built on the heap directly (no `N`-sized stack
-/// temporary), for workspace buffers too large for the stack.
-pub fn zeroed_box<T: Elem, const N: usize>() -> Box<[T; N]> {
-    match vec![T::default(); N].into_boxed_slice().try_into() {
-        Ok(b) => b,
-        Err(_) => unreachable!("a vector of N elements converts to [T; N]"),
     }
 }

@@ -10,8 +10,8 @@
 
 use crate::exp::{exp_f32, madd};
 
-const LN2_HI: f32 = 6.931_381_2e-1;
-const LN2_LO: f32 = 9.058_000_6e-6;
+const LN2_HI: f32 = 6.931_381e-1;
+const LN2_LO: f32 = 9.058_001e-6;
 
 /// `ln(1 + f) + c` for `f` in `[√½ − 1, √2 − 1]` and a small correction `c`,
 /// plus `k·ln2`: musl's `logf` core (`s = f/(2+f)`, an even polynomial in `s`).

@@ -331,14 +331,13 @@ fn small_batch(fields: &[(Ident, usize)]) -> Option<Vec<TokenStream>> {
         .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
         .collect();
     // Each condition once (several fields often share a size).
-    let small = small.map(|conds| {
+    small.map(|conds| {
         let mut seen = std::collections::BTreeSet::new();
         conds
             .into_iter()
             .filter(|c| seen.insert(c.to_string()))
             .collect::<Vec<_>>()
-    });
-    small
+    })
 }
 
 /// `predict` for a prediction graph (see `gradc_ir::Graph::extract`): its
