@@ -6,7 +6,10 @@
 //! `GRADC_ULP_POINTS=10000000 cargo test --release -p gradc-runtime --test ulp -- --nocapture`.
 //! Without the variable, 10⁷ in release and 2·10⁵ in debug builds.
 
-use gradc_runtime::{exp_f32, ln_1p_f32, ln_f32, sigmoid_f32, softplus_f32, tanh_f32};
+use gradc_runtime::{
+    erf_f32, erf_f64, erfc_f32, erfc_f64, exp_f32, ln_1p_f32, ln_f32, sigmoid_f32, softplus_f32,
+    tanh_f32,
+};
 
 /// Distance in f32 ulps of the exact value `want` (subnormal ulp below 2⁻¹²⁶);
 /// a NaN or infinite `want` must be matched exactly.
@@ -42,13 +45,17 @@ fn softplus_f64(x: f64) -> f64 {
 type Kernel = (&'static str, fn(f32) -> f32, fn(f64) -> f64, f64);
 
 /// Each kernel, its reference and its documented bound in ulps.
-const KERNELS: [Kernel; 6] = [
+/// (`erf_f64` and `erfc_f64` are checked against double-double references in
+/// `tests/erf.rs`, within a few f64 ulp: far below an f32 ulp.)
+const KERNELS: [Kernel; 8] = [
     ("exp_f32", exp_f32, f64::exp, 2.0),
     ("ln_f32", ln_f32, f64::ln, 1.0),
     ("ln_1p_f32", ln_1p_f32, f64::ln_1p, 2.0),
     ("tanh_f32", tanh_f32, f64::tanh, 3.0),
     ("sigmoid_f32", sigmoid_f32, sigmoid_f64, 3.0),
     ("softplus_f32", softplus_f32, softplus_f64, 3.0),
+    ("erf_f32", erf_f32, erf_f64, 1.0),
+    ("erfc_f32", erfc_f32, erfc_f64, 1.0),
 ];
 
 const SPECIAL: [f32; 22] = [
