@@ -272,6 +272,10 @@ pub const RULES: &[RuleSpec] = &[
     c("leaky-relu-recognize", Exact, Derive,
       &["(max ?x (mul ?s ?x))", "(max ?x (mul ?x ?s))", "(max (mul ?s ?x) ?x)", "(max (mul ?x ?s) ?x)"],
       leaky_relu_recognize),
+    // No layer-norm rule: the frontend lowers `layer_norm` to the primitives a
+    // hand-written one uses (mean, centred squares, sqrt(v + 1e-5)), so both
+    // are the same graph (tests/axis.rs). Rewriting E[x²] − E[x]² into the
+    // two-pass form would need the whole pattern across broadcasts; not done.
 
     // ===== numerical stability =====
     // ln σ(x) = −softplus(−x): no ln of an underflowed 0 for very negative x.
