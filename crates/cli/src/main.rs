@@ -4,14 +4,15 @@
 //! never compiles the user's crate.
 //!
 //! Files: `source.rs` (finding networks in a file, rustc-style diagnostics),
-//! `dot.rs` (Graphviz output), `explain.rs` (where a line of generated code came
-//! from).
+//! `dot.rs` (Graphviz output), `svg.rs` (pictures without Graphviz),
+//! `explain.rs` (where a line of generated code came from).
 
 #![forbid(unsafe_code)]
 
 mod dot;
 mod explain;
 mod source;
+mod svg;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -62,7 +63,7 @@ enum Command {
         /// What to print.
         #[arg(long, value_enum, default_value_t = Emit::Rust)]
         emit: Emit,
-        /// Which graph `--emit dot` draws.
+        /// Which graph `--emit dot` and `--emit svg` draw.
         #[arg(long, value_enum, default_value_t = Stage::Optimized)]
         graph: Stage,
     },
@@ -102,11 +103,13 @@ enum Emit {
     Rust,
     /// Graphviz DOT of the graph chosen by `--graph`.
     Dot,
+    /// An SVG picture of the graph chosen by `--graph` (no Graphviz needed).
+    Svg,
     /// Optimizer report, saved residuals and scratch size.
     Report,
 }
 
-/// A graph for `--emit dot`.
+/// A graph for `--emit dot` and `--emit svg`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Stage {
     Forward,
@@ -186,7 +189,7 @@ fn show(
                 .unwrap_or_default()
         }
         Emit::Rust => compiled.gradient_code.clone(),
-        Emit::Dot => {
+        Emit::Dot | Emit::Svg => {
             let g = match graph {
                 Stage::Forward => &compiled.network.graph,
                 Stage::Joint => joint("joint")?,
@@ -198,7 +201,11 @@ fn show(
                         .unwrap_or(&compiled.network.graph)
                 }
             };
-            dot::to_dot(g, name)
+            if emit == Emit::Dot {
+                dot::to_dot(g, name)
+            } else {
+                svg::render(g, "graph", &svg::title(graph, name))
+            }
         }
         Emit::Report => {
             let mut out = format!("network `{name}`\n\n");
