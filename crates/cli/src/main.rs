@@ -5,12 +5,14 @@
 //!
 //! Files: `source.rs` (finding networks in a file, rustc-style diagnostics),
 //! `dot.rs` (Graphviz output), `svg.rs` (pictures without Graphviz),
-//! `explain.rs` (where a line of generated code came from).
+//! `explain.rs` (where a line of generated code came from), `explore.rs` (the
+//! explorer page).
 
 #![forbid(unsafe_code)]
 
 mod dot;
 mod explain;
+mod explore;
 mod source;
 mod svg;
 
@@ -40,6 +42,14 @@ Examples:
 
 NODE is a local of the generated code (see `gradc show FILE --emit rust`) or a
 source variable name.";
+
+const EXPLORE_EXAMPLES: &str = "\
+Examples:
+  gradc explore examples/xor.rs --network xor -o xor.html
+
+The page needs no server and no network: open it in a browser. Click a line of
+generated code to see its source statement, graph nodes and chain-rule term;
+click a node to see the rewrites that produced it.";
 
 /// Inspect what gradc generates for a network: every stage, diagnostics, and
 /// where each line of the gradient code comes from.
@@ -87,6 +97,19 @@ enum Command {
         /// A local of the generated code, such as `d_h` or `t7`.
         #[arg(long, value_name = "NAME")]
         node: String,
+    },
+    /// Write one self-contained HTML page to explore a network: source, graphs,
+    /// generated code and optimizer report, linked to each other.
+    #[command(after_help = EXPLORE_EXAMPLES)]
+    Explore {
+        /// A Rust source file holding `#[network]` functions.
+        file: PathBuf,
+        /// Which network (required when the file has several).
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+        /// Where to write the page.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
     },
 }
 
@@ -146,6 +169,11 @@ fn main() -> ExitCode {
             network,
             node,
         } => explain::explain(&file, network.as_deref(), &node),
+        Command::Explore {
+            file,
+            network,
+            output,
+        } => explore::write(&file, network.as_deref(), &output),
     };
     match result {
         Ok(out) => {
