@@ -34,12 +34,13 @@ pub(crate) fn explain(file: &Path, network: Option<&str>, node: &str) -> Result<
                 known.join(", ")
             )
         })?;
-    describe(&src, &found, &compiled, &locals, id, node)
+    describe(&src, &found, &compiled, &locals, id, node, None)
 }
 
 /// What `gradc explain` prints for node `id` of the optimized graph, given
 /// its locals ([`gradc_codegen::local_names`]), calling it `node`; the
-/// explorer page shows the same text for each node.
+/// explorer page shows the same text for each node. `explained` is the node's
+/// [`gradc_opt::explain_nodes`] answer when the caller has it already.
 pub(crate) fn describe(
     src: &Source,
     found: &Found,
@@ -47,6 +48,7 @@ pub(crate) fn describe(
     locals: &[(gradc_ir::NodeId, String)],
     id: gradc_ir::NodeId,
     node: &str,
+    explained: Option<&gradc_opt::Explanation>,
 ) -> Result<String, Failure> {
     let name = &found.name;
     let Some(g) = &compiled.optimized else {
@@ -113,8 +115,11 @@ pub(crate) fn describe(
         let _ = writeln!(out, "  rewrites:  none (not computed by the pass)");
         return Ok(out);
     }
-    let e = gradc_opt::explain_node(joint, g, &config, id)
-        .map_err(|e| format!("gradc internal error in explain: {e}"))?;
+    let e = match explained {
+        Some(e) => e.clone(),
+        None => gradc_opt::explain_node(joint, g, &config, id)
+            .map_err(|e| format!("gradc internal error in explain: {e}"))?,
+    };
     if e.explained != id {
         let _ = writeln!(
             out,

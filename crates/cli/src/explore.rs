@@ -250,13 +250,26 @@ pub(crate) fn page(src: &Source, found: &Found, compiled: &Compiled) -> Result<S
                     esc(line)
                 );
             }
-            // What `gradc explain` prints, for every node.
+            // What `gradc explain` prints, for every node, from one replay
+            // of the saturation.
+            let joint = compiled.joint.as_ref().ok_or_else(|| {
+                Failure::from("gradc internal error: an optimized graph without a joint graph")
+            })?;
+            let computed: Vec<NodeId> =
+                opt.node_ids().filter(|id| !opt.op(*id).is_leaf()).collect();
+            let config = gradc_driver::opt_config(&compiled.network);
+            let explained = gradc_opt::explain_nodes(joint, opt, &config, &computed)
+                .map_err(|e| format!("gradc internal error in explain: {e}"))?;
             for id in opt.node_ids() {
                 let label = locals
                     .iter()
                     .find(|(i, _)| *i == id)
                     .map_or_else(|| id.to_string(), |(_, l)| l.clone());
-                let text = describe(src, found, compiled, &locals, id, &label)?;
+                let e = computed
+                    .iter()
+                    .position(|c| *c == id)
+                    .map(|k| &explained[k]);
+                let text = describe(src, found, compiled, &locals, id, &label, e)?;
                 let _ = writeln!(
                     explains,
                     "<pre class=\"explain\" id=\"explain-{}\" data-node=\"{}\" hidden=\"hidden\">{}</pre>",
