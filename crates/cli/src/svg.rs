@@ -1,6 +1,7 @@
 //! SVG pictures of a graph without Graphviz: a layered (Sugiyama-style) layout
 //! of our own, since the graphs are small DAGs whose node ids are already a
-//! topological order. Layers come from the longest path, crossings are reduced
+//! topological order. Layers come from the longest path (then each node as
+//! low as its users allow), crossings are reduced
 //! by barycenter sweeps, and x coordinates are the least-squares placement near
 //! the neighbours' barycenters that keeps each layer's order (pool adjacent
 //! violators). Everything is a function of node order, so output is
@@ -168,19 +169,18 @@ struct Layout {
 fn layout(g: &Graph, sizes: &[(f64, f64)]) -> Layout {
     let n = g.len();
     let roots = g.roots();
-    // Longest path from the leaves; a leaf then sits just above its first user
-    // so constants do not all crowd the top layer.
+    // Longest path from the leaves, then each node with users as low as they
+    // allow (just above the first), so a constant or a slice of a stacked
+    // parameter sits by its user instead of at the top with a long edge.
     let mut layer = vec![0usize; n];
     for id in g.node_ids() {
         if let Some(m) = g.args(id).iter().map(|a| layer[a.index()]).max() {
             layer[id.index()] = m + 1;
         }
     }
-    for id in g.node_ids() {
-        if g.args(id).is_empty() {
-            if let Some(m) = g.users(id).iter().map(|u| layer[u.index()]).min() {
-                layer[id.index()] = m.saturating_sub(1);
-            }
+    for id in g.node_ids().rev() {
+        if let Some(m) = g.users(id).iter().map(|u| layer[u.index()]).min() {
+            layer[id.index()] = m - 1;
         }
     }
     let mut verts: Vec<Vertex> = (0..n)
