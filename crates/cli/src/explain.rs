@@ -4,8 +4,9 @@
 //! which rewrites turned the naive chain-rule term into the emitted one (egg's
 //! explanation, from `gradc_opt::explain_node`).
 
-use crate::source::Source;
+use crate::source::{Found, Source};
 use crate::Failure;
+use gradc_driver::Compiled;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -33,6 +34,28 @@ pub(crate) fn explain(file: &Path, network: Option<&str>, node: &str) -> Result<
                 known.join(", ")
             )
         })?;
+    describe(&src, &found, &compiled, &locals, id, node, None)
+}
+
+/// What `gradc explain` prints for node `id` of the optimized graph, given
+/// its locals ([`gradc_codegen::local_names`]), calling it `node`; the
+/// explorer page shows the same text for each node. `explained` is the node's
+/// [`gradc_opt::explain_nodes`] answer when the caller has it already.
+pub(crate) fn describe(
+    src: &Source,
+    found: &Found,
+    compiled: &Compiled,
+    locals: &[(gradc_ir::NodeId, String)],
+    id: gradc_ir::NodeId,
+    node: &str,
+    explained: Option<&gradc_opt::Explanation>,
+) -> Result<String, Failure> {
+    let name = &found.name;
+    let Some(g) = &compiled.optimized else {
+        return Err(
+            format!("network `{name}` has no parameters, so no gradient code to explain").into(),
+        );
+    };
     let local = |id: gradc_ir::NodeId| {
         locals
             .iter()
@@ -56,7 +79,7 @@ pub(crate) fn explain(file: &Path, network: Option<&str>, node: &str) -> Result<
     match g.origin(id) {
         Some(o) => {
             let line = src
-                .stmt_line(&found, o.stmt)
+                .stmt_line(found, o.stmt)
                 .map_or_else(String::new, |l| format!("{}:{l}: ", src.path.display()));
             let _ = writeln!(out, "  source:    {line}{}", o.source);
             match &o.term {
@@ -92,8 +115,11 @@ pub(crate) fn explain(file: &Path, network: Option<&str>, node: &str) -> Result<
         let _ = writeln!(out, "  rewrites:  none (not computed by the pass)");
         return Ok(out);
     }
-    let e = gradc_opt::explain_node(joint, g, &config, id)
-        .map_err(|e| format!("gradc internal error in explain: {e}"))?;
+    let e = match explained {
+        Some(e) => e.clone(),
+        None => gradc_opt::explain_node(joint, g, &config, id)
+            .map_err(|e| format!("gradc internal error in explain: {e}"))?,
+    };
     if e.explained != id {
         let _ = writeln!(
             out,

@@ -4,14 +4,17 @@
 //! never compiles the user's crate.
 //!
 //! Files: `source.rs` (finding networks in a file, rustc-style diagnostics),
-//! `dot.rs` (Graphviz output), `explain.rs` (where a line of generated code came
-//! from).
+//! `dot.rs` (Graphviz output), `svg.rs` (pictures without Graphviz),
+//! `explain.rs` (where a line of generated code came from), `explore.rs` (the
+//! explorer page).
 
 #![forbid(unsafe_code)]
 
 mod dot;
 mod explain;
+mod explore;
 mod source;
+mod svg;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -40,6 +43,14 @@ Examples:
 NODE is a local of the generated code (see `gradc show FILE --emit rust`) or a
 source variable name.";
 
+const EXPLORE_EXAMPLES: &str = "\
+Examples:
+  gradc explore examples/xor.rs --network xor -o xor.html
+
+The page needs no server and no network: open it in a browser. Click a line of
+generated code to see its source statement, graph nodes and chain-rule term;
+click a node to see the rewrites that produced it.";
+
 /// Inspect what gradc generates for a network: every stage, diagnostics, and
 /// where each line of the gradient code comes from.
 #[derive(Parser)]
@@ -62,7 +73,7 @@ enum Command {
         /// What to print.
         #[arg(long, value_enum, default_value_t = Emit::Rust)]
         emit: Emit,
-        /// Which graph `--emit dot` draws.
+        /// Which graph `--emit dot` and `--emit svg` draw.
         #[arg(long, value_enum, default_value_t = Stage::Optimized)]
         graph: Stage,
     },
@@ -87,6 +98,19 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         node: String,
     },
+    /// Write one self-contained HTML page to explore a network: source, graphs,
+    /// generated code and optimizer report, linked to each other.
+    #[command(after_help = EXPLORE_EXAMPLES)]
+    Explore {
+        /// A Rust source file holding `#[network]` functions.
+        file: PathBuf,
+        /// Which network (required when the file has several).
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+        /// Where to write the page.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 /// A stage of the pipeline to print.
@@ -102,11 +126,13 @@ enum Emit {
     Rust,
     /// Graphviz DOT of the graph chosen by `--graph`.
     Dot,
+    /// An SVG picture of the graph chosen by `--graph` (no Graphviz needed).
+    Svg,
     /// Optimizer report, saved residuals and scratch size.
     Report,
 }
 
-/// A graph for `--emit dot`.
+/// A graph for `--emit dot` and `--emit svg`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Stage {
     Forward,
@@ -143,6 +169,11 @@ fn main() -> ExitCode {
             network,
             node,
         } => explain::explain(&file, network.as_deref(), &node),
+        Command::Explore {
+            file,
+            network,
+            output,
+        } => explore::write(&file, network.as_deref(), &output),
     };
     match result {
         Ok(out) => {
@@ -186,7 +217,7 @@ fn show(
                 .unwrap_or_default()
         }
         Emit::Rust => compiled.gradient_code.clone(),
-        Emit::Dot => {
+        Emit::Dot | Emit::Svg => {
             let g = match graph {
                 Stage::Forward => &compiled.network.graph,
                 Stage::Joint => joint("joint")?,
@@ -198,7 +229,11 @@ fn show(
                         .unwrap_or(&compiled.network.graph)
                 }
             };
-            dot::to_dot(g, name)
+            if emit == Emit::Dot {
+                dot::to_dot(g, name)
+            } else {
+                svg::render(g, "graph", &svg::title(graph, name))
+            }
         }
         Emit::Report => {
             let mut out = format!("network `{name}`\n\n");

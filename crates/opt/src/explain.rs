@@ -107,15 +107,30 @@ pub fn explain_node(
     config: &OptConfig,
     node: NodeId,
 ) -> Result<Explanation, IrError> {
-    if node.index() >= optimized.len() {
-        return Err(IrError::new(format!(
-            "explain: no node {node} in the optimized graph"
-        )));
-    }
-    if optimized.op(node).is_leaf() {
-        return Err(IrError::new(format!(
-            "explain: {node} is an argument or a constant; no rewrite produced it"
-        )));
+    let mut all = explain_nodes(joint, optimized, config, &[node])?;
+    Ok(all.remove(0))
+}
+
+/// [`explain_node`] for each of `nodes`, in order, from one replay of the
+/// saturation (the replay is most of the cost, so a page that explains every
+/// node asks once).
+pub fn explain_nodes(
+    joint: &Graph,
+    optimized: &Graph,
+    config: &OptConfig,
+    nodes: &[NodeId],
+) -> Result<Vec<Explanation>, IrError> {
+    for &node in nodes {
+        if node.index() >= optimized.len() {
+            return Err(IrError::new(format!(
+                "explain: no node {node} in the optimized graph"
+            )));
+        }
+        if optimized.op(node).is_leaf() {
+            return Err(IrError::new(format!(
+                "explain: {node} is an argument or a constant; no rewrite produced it"
+            )));
+        }
     }
     let mut sat = saturate(joint, config, true)?;
     let eg = &mut sat.egraph;
@@ -132,46 +147,50 @@ pub fn explain_node(
             ))
         })
     };
+    let mut out = Vec::with_capacity(nodes.len());
+    for &node in nodes {
+        // Breadth-first over users, in node order, to a node the joint graph has.
+        let mut explained = None;
+        let mut queue = std::collections::VecDeque::from([node]);
+        let mut seen = vec![false; optimized.len()];
+        while let Some(n) = queue.pop_front() {
+            if std::mem::replace(&mut seen[n.index()], true) {
+                continue;
+            }
+            if let Some(&j) = joint_of.get(&class_of(eg, n)?) {
+                explained = Some((n, j));
+                break;
+            }
+            queue.extend(optimized.users(n));
+        }
+        let Some((explained, j)) = explained else {
+            return Err(IrError::new(format!(
+                "explain: neither {node} nor a node using it has a term in the joint graph"
+            )));
+        };
 
-    // Breadth-first over users, in node order, to a node the joint graph has.
-    let mut explained = None;
-    let mut queue = std::collections::VecDeque::from([node]);
-    let mut seen = vec![false; optimized.len()];
-    while let Some(n) = queue.pop_front() {
-        if std::mem::replace(&mut seen[n.index()], true) {
-            continue;
-        }
-        if let Some(&j) = joint_of.get(&class_of(eg, n)?) {
-            explained = Some((n, j));
-            break;
-        }
-        queue.extend(optimized.users(n));
+        let naive = term(joint, j);
+        let opt = term(optimized, explained);
+        let explanation = eg.explain_equivalence(&naive, &opt);
+        // Per node: its caches are keyed by the addresses of this proof's terms.
+        let names = Names::new(joint);
+        let mut walk = Walk {
+            names: &names,
+            memo: HashMap::new(),
+            steps: Vec::new(),
+        };
+        let total_steps = walk.count(&explanation.explanation_trees);
+        walk.collect(&explanation.explanation_trees);
+        out.push(Explanation {
+            node,
+            explained,
+            naive: names.rec_expr(&naive),
+            optimized: names.rec_expr(&opt),
+            steps: walk.steps,
+            total_steps,
+        });
     }
-    let Some((explained, j)) = explained else {
-        return Err(IrError::new(format!(
-            "explain: neither {node} nor a node using it has a term in the joint graph"
-        )));
-    };
-
-    let naive = term(joint, j);
-    let opt = term(optimized, explained);
-    let explanation = eg.explain_equivalence(&naive, &opt);
-    let names = Names::new(joint);
-    let mut walk = Walk {
-        names: &names,
-        memo: HashMap::new(),
-        steps: Vec::new(),
-    };
-    let total_steps = walk.count(&explanation.explanation_trees);
-    walk.collect(&explanation.explanation_trees);
-    Ok(Explanation {
-        node,
-        explained,
-        naive: names.rec_expr(&naive),
-        optimized: names.rec_expr(&opt),
-        steps: walk.steps,
-        total_steps,
-    })
+    Ok(out)
 }
 
 /// The term of `n` in `g` as an egg expression (shared subterms stay shared).
@@ -546,6 +565,27 @@ mod tests {
         let e = explain_node(&joint, &opt, &config, sub).unwrap();
         assert_ne!(e.explained, sub, "{e}");
         assert!(e.steps.iter().any(|s| s.rule == "sigmoid-grad"), "{e}");
+    }
+
+    #[test]
+    fn one_replay_for_many_nodes_gives_each_node_its_own_answer() {
+        let fwd = hand_sigmoid();
+        let joint = gradc_autodiff::differentiate(&fwd).unwrap();
+        let config = OptConfig::default();
+        let (opt, _) = optimize(&joint, &config).unwrap();
+        let computed: Vec<NodeId> = opt.node_ids().filter(|n| !opt.op(*n).is_leaf()).collect();
+        assert!(computed.len() > 3, "{opt}");
+        // Backwards too, so no answer can lean on the order of the questions.
+        for order in [computed.clone(), computed.iter().rev().copied().collect()] {
+            let all = explain_nodes(&joint, &opt, &config, &order).unwrap();
+            assert_eq!(all.len(), order.len());
+            for (n, e) in order.iter().zip(&all) {
+                let alone = explain_node(&joint, &opt, &config, *n).unwrap();
+                assert_eq!(e, &alone, "{n}");
+            }
+        }
+        let leaf = opt.params()[0];
+        assert!(explain_nodes(&joint, &opt, &config, &[computed[0], leaf]).is_err());
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub mod lang;
 pub mod rules;
 
 pub use cost::flops;
-pub use explain::{explain_node, Explanation};
+pub use explain::{explain_node, explain_nodes, Explanation};
 
 use analysis::{ShapeAnalysis, EG};
 use egg::{Id, Runner, StopReason};
