@@ -1,6 +1,8 @@
-//! Criterion benchmarks for issue 4: compiled, interpreted and hand-written steps
-//! of N1-N4, then the ratio table. `cargo bench --bench steps`.
+//! Criterion benchmarks for issues 4 and 14: compiled, interpreted and
+//! hand-written steps of N1-N4, compiled and hand-written steps of N5-N7, then
+//! the tables. `cargo bench --bench steps`.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -56,6 +58,71 @@ fn steps(c: &mut Criterion) {
         |p: &n4::Params, i: &n4::Inputs, g: &mut n4::Grads| hand_n4(p, i, g, &mut s4)
     );
     gradc::set_threads(1);
+    wide_steps(c);
+}
+
+/// Issue 14's networks: compiled and hand-written steps (no interpreter: an
+/// N6 step takes a fifth of a second), N5/N6 also with two threads.
+fn wide_steps(c: &mut Criterion) {
+    macro_rules! pair {
+        ($name:expr, $net:ident, $classes:expr, $hand:expr) => {{
+            let (p, i, mut g) = setup!($net, $classes);
+            let mut group = c.benchmark_group($name);
+            group.sample_size(10);
+            group.bench_function("compiled", |b| {
+                b.iter(|| $net::forward_backward(black_box(&p), black_box(&i), &mut g))
+            });
+            #[allow(unused_mut)]
+            let mut hand = $hand;
+            group.bench_function("hand", |b| {
+                b.iter(|| hand(black_box(&*p), black_box(&*i), &mut *g))
+            });
+            if stringify!($net).starts_with("n7") {
+                group.finish();
+            } else {
+                assert_eq!(gradc::set_threads(2), 2);
+                group.bench_function("compiled, 2 threads", |b| {
+                    b.iter(|| $net::forward_backward(black_box(&p), black_box(&i), &mut g))
+                });
+                gradc::set_threads(1);
+                group.finish();
+            }
+        }};
+    }
+    let mut s5 = MlpScratch::new(64, 1024);
+    pair!(
+        "N5",
+        n5,
+        Some(10),
+        |p: &n5::Params, i: &n5::Inputs, g: &mut n5::Grads| { hand_n5(p, i, g, &mut s5) }
+    );
+    let mut s6 = MlpScratch::new(64, 4096);
+    pair!(
+        "N6",
+        n6,
+        Some(10),
+        |p: &n6::Params, i: &n6::Inputs, g: &mut n6::Grads| { hand_n6(p, i, g, &mut s6) }
+    );
+    pair!("N3 vs constant loops", n3, Some(10), hand_n3_loops);
+    macro_rules! deep {
+        ($name:expr, $net:ident, $l:literal, $tanh:expr) => {{
+            let mut s = DeepScratch::<$l>::new();
+            pair!(
+                $name,
+                $net,
+                None::<usize>,
+                |p: &$net::Params, i: &$net::Inputs, g: &mut $net::Grads| {
+                    hand_deep::<$l>(
+                        $tanh, &p.ws, &p.bs, &i.x, &i.y, &mut g.ws, &mut g.bs, &mut s,
+                    )
+                }
+            );
+        }};
+    }
+    deep!("N7 10 tanh", n7_tanh10, 10, true);
+    deep!("N7 10 relu", n7_relu10, 10, false);
+    deep!("N7 100 tanh", n7_tanh100, 100, true);
+    deep!("N7 100 relu", n7_relu100, 100, false);
 }
 
 criterion_group! {
@@ -74,4 +141,5 @@ fn main() {
     println!();
     check_hand();
     print_table(Duration::from_millis(400));
+    print_wide(Duration::from_millis(400));
 }

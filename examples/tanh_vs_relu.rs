@@ -46,15 +46,15 @@ const FLOPS: f64 = 2.0 * 32.0 * 64.0 * 64.0 * (10.0 + 10.0 + 9.0);
 
 macro_rules! step_time {
     ($net:ident) => {{
-        let mut p = Box::new($net::Params::zeros());
-        let mut i = Box::new($net::Inputs::zeros());
+        let mut p = $net::Params::zeros_boxed();
+        let mut i = $net::Inputs::zeros_boxed();
         for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
             fill(s, 10 + k as u64, 0.2);
         }
         let [(_, x), (_, y)] = i.slices_mut();
         fill(x, 1, 1.0);
         fill(y, 2, 1.0);
-        let mut g = Box::new($net::Grads::zeros());
+        let mut g = $net::Grads::zeros_boxed();
         move || {
             best(Duration::from_millis(200), || {
                 black_box($net::forward_backward(black_box(&p), black_box(&i), &mut g));

@@ -49,7 +49,8 @@ pub trait Tensors: Clone + Debug + Sized {
     /// Each tensor's name and dimensions (`&[]` for a scalar), in order.
     const SHAPES: &'static [(&'static str, &'static [usize])];
 
-    /// Every element zero, built on the heap (large networks do not fit the stack).
+    /// Every element zero, made on the heap without passing through the stack, so
+    /// a network of any size fits (debug builds too).
     fn zeros_boxed() -> Box<Self>;
     /// Each tensor as a flat row-major slice, in order.
     fn tensors(&self) -> Vec<&[Self::Elem]>;

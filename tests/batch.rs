@@ -276,7 +276,7 @@ fn large_batch_uses_workspace_and_matches_interpreter() {
     fn run<const B: usize>(seed: u64) {
         let mut state = seed;
         let mut params = wide::Params::zeros();
-        let mut inputs = Box::new(wide::Inputs::<B>::zeros());
+        let mut inputs = wide::Inputs::<B>::zeros_boxed();
         let mut buf = vec![0.0f64; 96 * 48];
         for (_, s) in params.slices_mut() {
             fill(&mut buf[..s.len()], &mut state);

@@ -90,16 +90,16 @@ fn large_network_allocates_only_its_workspace() {
         "{}",
         wide::GRADIENT_CODE
     );
-    let mut p = Box::new(wide::Params::zeros());
+    let mut p = wide::Params::zeros_boxed();
     for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
         fill(s, k as u32);
     }
-    let mut i = Box::new(wide::Inputs::zeros());
+    let mut i = wide::Inputs::zeros_boxed();
     fill(i.x.as_flattened_mut(), 7);
     for (r, row) in i.y.iter_mut().enumerate() {
         row[r % 10] = 1.0;
     }
-    let mut g = Box::new(wide::Grads::zeros());
+    let mut g = wide::Grads::zeros_boxed();
 
     // Caller-owned workspace: the call itself never allocates.
     let mut ws = wide::Workspace::new();
@@ -118,7 +118,7 @@ fn large_network_allocates_only_its_workspace() {
     assert_eq!((first, again), (l1, l1));
 
     // And it computes what the interpreter does.
-    let mut ig = Box::new(wide::Grads::zeros());
+    let mut ig = wide::Grads::zeros_boxed();
     let il = wide::interpreted_forward_backward(&p, &i, &mut ig);
     assert!((il - l1).abs() <= 1e-5 * il.abs().max(1.0), "{il} vs {l1}");
     for ((_, a), (_, b)) in g.slices().iter().zip(ig.slices().iter()) {
@@ -131,16 +131,16 @@ fn large_network_allocates_only_its_workspace() {
 #[test]
 fn batch_generic_networks_allocate_nothing_in_a_step() {
     fn wide_at<const B: usize>() {
-        let mut p = Box::new(wide_b::Params::zeros());
+        let mut p = wide_b::Params::zeros_boxed();
         for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
             fill(s, k as u32);
         }
-        let mut i = Box::new(wide_b::Inputs::<B>::zeros());
+        let mut i = wide_b::Inputs::<B>::zeros_boxed();
         fill(i.x.as_flattened_mut(), 5);
         for (r, row) in i.y.iter_mut().enumerate() {
             row[r % 10] = 1.0;
         }
-        let mut g = Box::new(wide_b::Grads::zeros());
+        let mut g = wide_b::Grads::zeros_boxed();
         let mut ws = wide_b::Workspace::<B>::new();
         let before = CountingAlloc::count();
         let l1 = wide_b::forward_backward_with(&p, &i, &mut g, &mut ws);
@@ -186,11 +186,11 @@ fn batch_generic_networks_allocate_nothing_in_a_step() {
 #[test]
 fn predict_allocates_nothing_after_a_threads_first_call() {
     fn run<const B: usize>() {
-        let mut p = Box::new(wide_out::Params::zeros());
+        let mut p = wide_out::Params::zeros_boxed();
         for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
             fill(s, k as u32);
         }
-        let mut f = Box::new(wide_out::Features::<B>::zeros());
+        let mut f = wide_out::Features::<B>::zeros_boxed();
         fill(f.x.as_flattened_mut(), 3);
         let first = wide_out::predict(&p, &f);
         let before = CountingAlloc::count();

@@ -43,16 +43,16 @@ fn rows64(data: &[f32]) -> Strided<'_, f32> {
 #[test]
 fn two_threads_allocate_nothing_after_warm_up() {
     const { assert!(128 * 256 * 128 >= gradc_runtime::MIN_MACS) };
-    let mut p = Box::new(big::Params::zeros());
+    let mut p = big::Params::zeros_boxed();
     for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
         fill(s, k as u32);
     }
-    let mut i = Box::new(big::Inputs::zeros());
+    let mut i = big::Inputs::zeros_boxed();
     fill(i.x.as_flattened_mut(), 3);
     for (r, row) in i.y.iter_mut().enumerate() {
         row[r % 10] = 1.0;
     }
-    let mut g1 = Box::new(big::Grads::zeros());
+    let mut g1 = big::Grads::zeros_boxed();
     let mut ws = big::Workspace::new();
     let one = big::forward_backward_with(&p, &i, &mut g1, &mut ws);
 
@@ -66,7 +66,7 @@ fn two_threads_allocate_nothing_after_warm_up() {
     let helped =
         (0..10_000).any(|_| gemm_two_threads(Isa::Best, 64, 64, 64, a, b, &mut c, false) == 2);
     assert!(helped, "the helper ran a job");
-    let mut g2 = Box::new(big::Grads::zeros());
+    let mut g2 = big::Grads::zeros_boxed();
     big::forward_backward_with(&p, &i, &mut g2, &mut ws);
     let before = CountingAlloc::total();
     let mut two = 0.0;

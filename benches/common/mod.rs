@@ -41,8 +41,8 @@ pub fn one_hot(ys: &mut [f32], c: usize, seed: u64) {
 
 macro_rules! setup {
     ($net:ident, $classes:expr) => {{
-        let mut p = Box::new($net::Params::zeros());
-        let mut i = Box::new($net::Inputs::zeros());
+        let mut p = $net::Params::zeros_boxed();
+        let mut i = $net::Inputs::zeros_boxed();
         for (k, (_, s)) in p.slices_mut().into_iter().enumerate() {
             let scale = 1.0 / (s.len() as f32).sqrt().max(1.0);
             fill(s, 10 + k as u64, scale.max(0.05));
@@ -53,10 +53,13 @@ macro_rules! setup {
             Some(c) => one_hot(y, c, 3),
             None => fill(y, 2, 1.0),
         }
-        let g = Box::new($net::Grads::zeros());
+        let g = $net::Grads::zeros_boxed();
         (p, i, g)
     }};
 }
+
+mod wide;
+pub use wide::*;
 
 pub fn setup_n1() -> (Box<n1::Params>, Box<n1::Inputs>, Box<n1::Grads>) {
     setup!(n1, None::<usize>)

@@ -246,10 +246,24 @@ fn struct_def(
             #(pub #idents: #types,)*
         }
 
+        // SAFETY: the fields above are all there is, and the bound makes the
+        // compiler check that each is a float or an array of floats.
+        unsafe impl #gp ::gradc::__private::rt::Zeroed for #ty
+        where
+            #(#types: ::gradc::__private::rt::Zeroed,)*
+        {
+        }
+
         impl #gp #ty {
             /// Every element zero.
             pub fn zeros() -> Self {
                 #name { #(#idents: #zero,)* }
+            }
+
+            /// Every element zero, made on the heap without passing through
+            /// the stack (so any size fits, in debug builds too).
+            pub fn zeros_boxed() -> ::std::boxed::Box<Self> {
+                ::gradc::__private::rt::zeroed_boxed()
             }
 
             /// Each field as `(name, flat row-major slice)`, in declaration order.
@@ -633,7 +647,7 @@ fn network_impl(
                 type Elem = #elem;
                 const SHAPES: &'static [(&'static str, &'static [usize])] = &[#((#names, #dims)),*];
                 fn zeros_boxed() -> ::std::boxed::Box<Self> {
-                    ::std::boxed::Box::new(Self::zeros())
+                    ::gradc::__private::rt::zeroed_boxed()
                 }
                 fn tensors(&self) -> ::std::vec::Vec<&[#elem]> {
                     use ::gradc::__private::Flat as _;

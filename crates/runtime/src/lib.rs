@@ -19,12 +19,14 @@ use std::mem::MaybeUninit;
 
 mod erf;
 mod exp;
+mod heap;
 mod math;
 mod parallel;
 mod simd;
 mod workspace;
 pub use erf::{erf_f32, erf_f64, erfc_f32, erfc_f64};
 pub use exp::exp_f32;
+pub use heap::{zeroed_boxed, Zeroed};
 pub use math::{
     exp_f64, ln_1p_f32, ln_1p_f64, ln_f32, ln_f64, sigmoid_f32, sigmoid_f64, softplus_f32,
     softplus_f64, tanh_f32, tanh_f64,
