@@ -59,6 +59,7 @@ macro_rules! setup {
 }
 
 mod wide;
+#[allow(unused_imports)] // not every includer uses the wide networks
 pub use wide::*;
 
 pub fn setup_n1() -> (Box<n1::Params>, Box<n1::Inputs>, Box<n1::Grads>) {
