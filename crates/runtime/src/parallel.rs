@@ -89,14 +89,22 @@ pub fn threads() -> usize {
     }
 }
 
+/// Per helper: set once it has allocated its packing buffers.
+static READY: [AtomicBool; HELPERS] = [const { AtomicBool::new(false) }; HELPERS];
+
 fn helper(i: usize) -> Option<&'static Thread> {
     POOL[i]
         .get_or_init(|| {
-            std::thread::Builder::new()
+            let h = std::thread::Builder::new()
                 .name(format!("gradc-gemm-{}", i + 1))
                 .spawn(move || helper_loop(i))
-                .ok()
-                .map(|h| h.thread().clone())
+                .ok()?;
+            // Wait for its allocations, so that none happens later, during
+            // a product (a training step allocates nothing after warm-up).
+            while !READY[i].load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            Some(h.thread().clone())
         })
         .as_ref()
 }
@@ -124,6 +132,7 @@ fn helper_loop(i: usize) {
     // The packing buffers now, so that no product allocates on this thread.
     f32::with_pack(|_| ());
     f64::with_pack(|_| ());
+    READY[i].store(true, Ordering::Release);
     let slot = &SLOTS[i];
     let mut idle_since = Instant::now();
     let mut spins = 0u32;
