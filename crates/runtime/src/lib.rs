@@ -7,13 +7,17 @@
 //! cached by std), so a plain `cargo build --release` still uses the machine's
 //! vector units; other targets get the portable build.
 //!
-//! The kernel is the usual packed design: `A` and `B` are copied block by block
-//! into contiguous panels on the stack (so the kernel reads both sequentially,
-//! whatever their strides, and nothing is allocated), and an `MR × NR` tile of
-//! `C` lives in vector registers for a whole `KC`-deep slice of the product.
+//! The kernel is the usual packed design: an `MR × NR` tile of `C` lives in
+//! vector registers for a whole `KC`-deep slice of the product, reading `A`
+//! and `B` from contiguous panels whatever their strides. Small products pack
+//! one `B` panel at a time on the stack; large ones are cache-blocked as in
+//! BLIS (a `KC × NC` block of `B` and `MC × KC` blocks of `A` packed into a
+//! per-thread buffer allocated on the thread's first large product), so no
+//! call allocates.
 //!
-//! [`set_threads`] (or `GRADC_THREADS=2`) splits large products over the
-//! calling thread and one persistent helper thread; off by default.
+//! [`set_threads`] (or `GRADC_THREADS=n`) splits large products into blocks
+//! of `C` over the calling thread and `n - 1` persistent helper threads; off
+//! by default. Results are bit-identical for every thread count.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
