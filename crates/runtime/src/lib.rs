@@ -7,14 +7,20 @@
 //! cached by std), so a plain `cargo build --release` still uses the machine's
 //! vector units; other targets get the portable build.
 //!
-//! The kernel is the usual packed design: `A` and `B` are copied block by block
-//! into contiguous panels on the stack (so the kernel reads both sequentially,
-//! whatever their strides, and nothing is allocated), and an `MR × NR` tile of
-//! `C` lives in vector registers for a whole `KC`-deep slice of the product.
+//! The kernel is the usual packed design: an `MR × NR` tile of `C` lives in
+//! vector registers for a whole `KC`-deep slice of the product, reading `A`
+//! and `B` from contiguous panels whatever their strides. Small products pack
+//! one `B` panel at a time on the stack; large ones are cache-blocked as in
+//! BLIS (a `KC × NC` block of `B` and `MC × KC` blocks of `A` packed into a
+//! per-thread buffer allocated on the thread's first large product), so no
+//! call allocates.
 //!
-//! [`set_threads`] (or `GRADC_THREADS=2`) splits large products over the
-//! calling thread and one persistent helper thread; off by default.
+//! [`set_threads`] (or `GRADC_THREADS=n`) splits large products into blocks
+//! of `C` over the calling thread and `n - 1` persistent helper threads; off
+//! by default. Results are bit-identical for every thread count.
 
+use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 mod erf;
@@ -31,7 +37,7 @@ pub use math::{
     exp_f64, ln_1p_f32, ln_1p_f64, ln_f32, ln_f64, sigmoid_f32, sigmoid_f64, softplus_f32,
     softplus_f64, tanh_f32, tanh_f64,
 };
-pub use parallel::{gemm_two_threads, set_threads, threads, MIN_MACS};
+pub use parallel::{gemm_threads, gemm_two_threads, set_threads, threads, MAX_THREADS, MIN_MACS};
 use simd::{Portable, Simd};
 pub use workspace::with_workspace;
 
@@ -45,10 +51,15 @@ pub trait Elem: Copy + Default + Send + Sync + 'static + sealed::Sealed {
         k: usize,
         a: Strided<'_, Self>,
         b: Strided<'_, Self>,
-        c: &mut [Self],
+        c: Out<'_, Self>,
         acc: bool,
         isa: Isa,
+        plan: Plan,
     );
+    /// Runs `f` with this thread's packing buffer ([`PACK_LEN`] elements),
+    /// allocated on the thread's first call and kept.
+    #[doc(hidden)]
+    fn with_pack<R>(f: impl FnOnce(&mut [MaybeUninit<Self>]) -> R) -> R;
 }
 
 mod sealed {
@@ -67,29 +78,160 @@ macro_rules! elem {
                 k: usize,
                 a: Strided<'_, Self>,
                 b: Strided<'_, Self>,
-                c: &mut [Self],
+                mut c: Out<'_, Self>,
                 acc: bool,
                 isa: Isa,
+                plan: Plan,
             ) {
-                #[cfg(target_arch = "x86_64")]
-                if isa != Isa::Portable {
-                    if let Some(s) = simd::$avx512::detect().filter(|_| isa == Isa::Best) {
-                        // SAFETY: the token `s` exists, so the CPU has the
-                        // entry point's features (its only requirement).
-                        return unsafe { x86::$avx512_fn(s, m, n, k, a, b, c, acc) };
+                let run = |c: &mut Out<'_, Self>, buf: Option<&mut [MaybeUninit<Self>]>| {
+                    #[cfg(target_arch = "x86_64")]
+                    if isa != Isa::Portable {
+                        if let Some(s) = simd::$avx512::detect().filter(|_| isa == Isa::Best) {
+                            // SAFETY: the token `s` exists, so the CPU has the
+                            // entry point's features (its only requirement).
+                            return unsafe { x86::$avx512_fn(s, m, n, k, a, b, c, acc, buf) };
+                        }
+                        if let Some(s) = simd::$avx2::detect() {
+                            // SAFETY: as above.
+                            return unsafe { x86::$avx2_fn(s, m, n, k, a, b, c, acc, buf) };
+                        }
                     }
-                    if let Some(s) = simd::$avx2::detect() {
-                        // SAFETY: as above.
-                        return unsafe { x86::$avx2_fn(s, m, n, k, a, b, c, acc) };
-                    }
+                    driver::<Portable<$t>, 4, 8, 8>(Portable::new(), m, n, k, a, b, c, acc, buf)
+                };
+                if plan.blocked(n, k) {
+                    Self::with_pack(|buf| run(&mut c, Some(buf)))
+                } else {
+                    run(&mut c, None)
                 }
-                driver::<Portable<$t>, 4, 8, 8>(Portable::new(), m, n, k, a, b, c, acc)
+            }
+
+            fn with_pack<R>(f: impl FnOnce(&mut [MaybeUninit<Self>]) -> R) -> R {
+                thread_local! {
+                    static PACK: RefCell<Vec<MaybeUninit<$t>>> = const { RefCell::new(Vec::new()) };
+                }
+                let mut f = Some(f);
+                let r = PACK.try_with(|p| {
+                    let mut p = p.try_borrow_mut().ok()?;
+                    if p.is_empty() {
+                        p.resize_with(PACK_LEN, MaybeUninit::uninit);
+                    }
+                    f.take().map(|f| f(&mut p[..]))
+                });
+                match (r, f) {
+                    (Ok(Some(r)), _) => r,
+                    // During thread teardown (or if ever re-entered): a buffer
+                    // for this call only.
+                    (_, Some(f)) => f(&mut vec![MaybeUninit::uninit(); PACK_LEN]),
+                    (_, None) => unreachable!("`f` ran but returned nothing"),
+                }
             }
         }
     };
 }
 elem!(f32, Avx512F32, avx512_f32, Avx2F32, avx2_f32);
 elem!(f64, Avx512F64, avx512_f64, Avx2F64, avx2_f64);
+
+/// How [`Elem::gemm_dispatch`] blocks a product (tests and benchmarks pick one;
+/// the entry points use `Auto`). Every plan computes each element of `C` by the
+/// same operations (the depth slicing depends only on `k`), so all agree bit for bit.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// `Blocked` when `B` has at least [`BLOCK_MIN`] elements and is wider
+    /// than one panel, else `Panel`.
+    Auto,
+    /// One `B` panel at a time on the stack, `A` read in place.
+    Panel,
+    /// `KC × NC` blocks of `B` and `MC × KC` blocks of `A` packed into the
+    /// thread's buffer.
+    Blocked,
+}
+
+impl Plan {
+    fn blocked(self, n: usize, k: usize) -> bool {
+        match self {
+            Plan::Auto => n > 32 && k.saturating_mul(n) >= BLOCK_MIN,
+            Plan::Panel => false,
+            Plan::Blocked => true,
+        }
+    }
+}
+
+/// `B` operands with at least this many elements (1 MiB in f32) are packed a
+/// block at a time. A smaller `B` stays in L2 whatever the order it is read
+/// in, and reading `A` in place beats packing it: N4's 128×256×784 product
+/// ran at about 0.85× the panel path's speed when blocked.
+pub const BLOCK_MIN: usize = 1 << 18;
+
+/// The output matrix `C` (or a block of it): row-major with row stride `ldc`.
+/// It borrows its elements exclusively like `&mut [T]`; blocks split from it
+/// ([`Out::split_cols`], [`Out::split_rows`]) are disjoint, so threads may
+/// write them at once.
+#[doc(hidden)]
+pub struct Out<'a, T> {
+    ptr: *mut T,
+    rows: usize,
+    cols: usize,
+    ldc: usize,
+    _borrow: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: an `Out` is an exclusive borrow of its block's elements, like
+// `&mut [T]`, which is `Send` for `T: Send`.
+unsafe impl<T: Send> Send for Out<'_, T> {}
+
+impl<'a, T> Out<'a, T> {
+    /// `c` as a row-major `m×n` matrix. Panics if `c` is shorter.
+    pub fn new(c: &'a mut [T], m: usize, n: usize) -> Self {
+        // Checked: a wrapped product would let `row` leave the slice.
+        let len = m.checked_mul(n);
+        assert!(
+            len.is_some_and(|len| c.len() >= len),
+            "C has {} elements, not {m}×{n}",
+            c.len()
+        );
+        Out {
+            ptr: c.as_mut_ptr(),
+            rows: m,
+            cols: n,
+            ldc: n,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Columns `j..j + len` of row `i`. Panics outside the block.
+    #[inline(always)]
+    fn row(&mut self, i: usize, j: usize, len: usize) -> &mut [T] {
+        assert!(i < self.rows && j <= self.cols && len <= self.cols - j);
+        // SAFETY: the element `(i, j)` and the `len - 1` after it lie in the
+        // block (checked above), which `self` borrows exclusively (the slice
+        // it came from held every element of the block); the result borrows
+        // `self` mutably, so no other slice of this block exists meanwhile.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i * self.ldc + j), len) }
+    }
+
+    /// Columns `..j` and `j..`. Panics if `j` is past the block.
+    pub fn split_cols(self, j: usize) -> (Self, Self) {
+        assert!(j <= self.cols);
+        let right = Out {
+            ptr: self.ptr.wrapping_add(j),
+            cols: self.cols - j,
+            ..self
+        };
+        (Out { cols: j, ..self }, right)
+    }
+
+    /// Rows `..i` and `i..`. Panics if `i` is past the block.
+    pub fn split_rows(self, i: usize) -> (Self, Self) {
+        assert!(i <= self.rows);
+        let bottom = Out {
+            ptr: self.ptr.wrapping_add(i * self.ldc),
+            rows: self.rows - i,
+            ..self
+        };
+        (Out { rows: i, ..self }, bottom)
+    }
+}
 
 /// Strided view of a matrix operand: element `(i, p)` is `data[i * rs + p * cs]`,
 /// so a transposed operand is the same buffer with its strides swapped.
@@ -211,13 +353,32 @@ pub fn gemm_with<T: Elem>(
     c: &mut [T],
     acc: bool,
 ) {
-    T::gemm_dispatch(m, n, k, a, b, c, acc, isa)
+    T::gemm_dispatch(m, n, k, a, b, Out::new(c, m, n), acc, isa, Plan::Auto)
+}
+
+/// [`gemm_with`] with a chosen blocking plan (tests and benchmarks: `Panel`
+/// is the kernel before cache blocking).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_plan<T: Elem>(
+    plan: Plan,
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided<'_, T>,
+    b: Strided<'_, T>,
+    c: &mut [T],
+    acc: bool,
+) {
+    T::gemm_dispatch(m, n, k, a, b, Out::new(c, m, n), acc, isa, plan)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::simd::{Avx2F32, Avx2F64, Avx512F32, Avx512F64};
-    use super::{driver, Strided};
+    use super::{driver, Out, Strided};
+    use std::mem::MaybeUninit;
 
     // Register budget: MR rows × NV vectors of accumulators, plus NV vectors of
     // the `B` row and one broadcast of `A`. AVX-512 has 32 registers: 8 × 2
@@ -234,10 +395,11 @@ mod x86 {
                 k: usize,
                 a: Strided<'_, $t>,
                 b: Strided<'_, $t>,
-                c: &mut [$t],
+                c: &mut Out<'_, $t>,
                 acc: bool,
+                buf: Option<&mut [MaybeUninit<$t>]>,
             ) {
-                driver::<$name, $mr, $nv, $mr2>(s, m, n, k, a, b, c, acc)
+                driver::<$name, $mr, $nv, $mr2>(s, m, n, k, a, b, c, acc, buf)
             }
         };
     }
@@ -250,6 +412,18 @@ mod x86 {
 /// Depth of one slice of the product (`KC`, at most): the packed `B` panel
 /// (`KC × NR`) stays in L1 while every row tile of `A` sweeps it.
 const KC: usize = 256;
+/// Rows of `A` per packed block (`MC`, rounded down to a multiple of `MR`):
+/// the block (`MC × KC`, 128 KiB in f32) stays in L2 while every panel of
+/// the `B` block sweeps it.
+const MC: usize = 128;
+/// Columns of `B` per packed block (`NC`, a multiple of every `NR`): the block
+/// (`KC × NC`, 1 MiB in f32) is packed once per depth slice and reused by
+/// every row block of `A`; packing whole rows of it reads `B` sequentially.
+const NC: usize = 1024;
+/// Elements of the per-thread packing buffer: a `B` block (plus one narrow
+/// panel of at most 16 lanes), an `A` block, and 16 to align them.
+#[doc(hidden)]
+pub const PACK_LEN: usize = KC * (NC + 16) + MC * KC + 16;
 /// Elements of the stack buffer for one packed `B` panel (`NR` ≤ 32).
 const B_BUF: usize = KC * 32;
 /// Elements of the stack buffer for one packed `A` tile (`MR` ≤ 16).
@@ -267,10 +441,11 @@ impl<T, const N: usize> Buf<T, N> {
     }
 }
 
-/// The blocked product: `KC`-deep slices of `k`; per slice, `NR`-column panels
-/// of `B` packed once, each swept by every `MR`-row tile of `A`. `A` is read in
-/// place (row-major rows or transposed columns, both sequential in `p`); only a
-/// tile that is partial or has neither stride 1 is packed.
+/// The product in `KC`-deep slices of `k` (equal slices, so the order of
+/// operations on each element of `C` depends only on `k`). With `buf` (the
+/// thread's packing buffer) it is cache-blocked: see [`blocked`]. Without,
+/// per slice, `NR`-column panels of `B` are packed on the stack one at a
+/// time, each swept by every `MR`-row tile of `A` read in place.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
@@ -280,22 +455,24 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
     k: usize,
     a: Strided<'_, S::T>,
     b: Strided<'_, S::T>,
-    c: &mut [S::T],
+    c: &mut Out<'_, S::T>,
     acc: bool,
+    buf: Option<&mut [MaybeUninit<S::T>]>,
 ) {
     let nr = NV * S::LANES;
-    assert!(MR * nr <= TILE && nr <= 32 && MR <= 16 && MR2 <= 16 && c.len() >= m * n);
+    assert!(MR * nr <= TILE && nr <= 32 && MR <= 16 && MR2 <= 16 && NC.is_multiple_of(nr));
+    assert!(c.rows == m && c.cols == n);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !acc {
-            c[..m * n].fill(S::T::default());
+            for i in 0..m {
+                c.row(i, 0, n).fill(S::T::default());
+            }
         }
         return;
     }
-    let mut bbuf = Buf::<S::T, B_BUF>::new();
-    let mut abuf = Buf::<S::T, A_BUF>::new();
     // Equal slices: 784 = 4 × 196 rather than 3 × 256 + 16.
     let kc = k.div_ceil(k.div_ceil(KC));
     // B(p, j) = Bᵀ(j, p): B panels pack like A tiles with the roles swapped.
@@ -304,6 +481,11 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
         rs: b.cs,
         cs: b.rs,
     };
+    if let Some(buf) = buf {
+        return blocked::<S, MR, NV, MR2>(s, m, n, k, kc, a, bt, c, acc, buf);
+    }
+    let mut bbuf = Buf::<S::T, B_BUF>::new();
+    let mut abuf = Buf::<S::T, A_BUF>::new();
     let mut pc = 0;
     while pc < k {
         let kb = kc.min(k - pc);
@@ -314,14 +496,94 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
             if nb <= S::LANES && NV > 1 {
                 // A narrow last panel (n = 10): one vector per row, taller tiles.
                 let bp = pack::<S::T>(&mut bbuf.0, bt, jc, pc, nb, kb, S::LANES);
-                sweep::<S, MR2, 1>(s, m, n, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum);
+                sweep::<S, MR2, 1>(s, m, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum);
             } else {
                 let bp = pack::<S::T>(&mut bbuf.0, bt, jc, pc, nb, kb, nr);
-                sweep::<S, MR, NV>(s, m, n, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum);
+                sweep::<S, MR, NV>(s, m, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum);
             }
             jc += nr;
         }
         pc += kb;
+    }
+}
+
+/// The cache-blocked product (the BLIS loop order): per `NC`-column block of
+/// `B` and `KC`-deep slice, the `KC × NC` block of `B` is packed into
+/// `NR`-wide panels; per `MC`-row block of `A`, that block is packed into
+/// `MR`-row panels (so the tile reads one stream), and every panel of `B`
+/// sweeps every panel of `A`. A narrow last panel (at most one vector) is
+/// swept by the taller `MR2` tiles reading `A` in place, as in the panel path.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn blocked<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
+    s: S,
+    m: usize,
+    n: usize,
+    k: usize,
+    kc: usize,
+    a: Strided<'_, S::T>,
+    bt: Strided<'_, S::T>,
+    c: &mut Out<'_, S::T>,
+    acc: bool,
+    buf: &mut [MaybeUninit<S::T>],
+) {
+    let l = S::LANES;
+    let nr = NV * l;
+    let mc = MC / MR * MR;
+    // Cache-line aligned blocks: the buffer has 16 spare elements.
+    let off = buf.as_ptr().align_offset(64).min(16);
+    let (bbuf, abuf) = buf[off..].split_at_mut(KC * (NC + 16));
+    let mut tiny = Buf::<S::T, A_BUF>::new();
+    let mut jc = 0;
+    while jc < n {
+        let nb = NC.min(n - jc);
+        // Columns in full-width panels; the rest (at most one vector) narrow.
+        let rem = nb % nr;
+        let wide = if rem != 0 && rem <= l && NV > 1 {
+            nb - rem
+        } else {
+            nb
+        };
+        let mut pc = 0;
+        while pc < k {
+            let kb = kc.min(k - pc);
+            let accum = acc || pc > 0;
+            let (bw, bn) = bbuf.split_at_mut(wide.div_ceil(nr) * nr * kb);
+            let bw = pack::<S::T>(bw, bt, jc, pc, wide, kb, nr);
+            let mut ic = 0;
+            while ic < m && wide > 0 {
+                let mb = mc.min(m - ic);
+                let ap = pack::<S::T>(abuf, a, ic, pc, mb, kb, MR);
+                for (t, bp) in bw.chunks_exact(kb * nr).enumerate() {
+                    let j = jc + t * nr;
+                    let cols = nr.min(jc + wide - j);
+                    for (q, apt) in ap.chunks_exact(kb * MR).enumerate() {
+                        let i = ic + q * MR;
+                        let rows = MR.min(m - i);
+                        tile::<S, MR, NV>(s, kb, APacked(apt), bp, c, i, j, rows, cols, accum);
+                    }
+                }
+                ic += mb;
+            }
+            if wide < nb {
+                let bp = pack::<S::T>(bn, bt, jc + wide, pc, nb - wide, kb, l);
+                sweep::<S, MR2, 1>(
+                    s,
+                    m,
+                    kb,
+                    pc,
+                    jc + wide,
+                    nb - wide,
+                    a,
+                    bp,
+                    &mut tiny.0,
+                    c,
+                    accum,
+                );
+            }
+            pc += kb;
+        }
+        jc += nb;
     }
 }
 
@@ -332,7 +594,6 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
 fn sweep<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     m: usize,
-    n: usize,
     kb: usize,
     pc: usize,
     jc: usize,
@@ -340,27 +601,26 @@ fn sweep<S: Simd, const MR: usize, const NV: usize>(
     a: Strided<'_, S::T>,
     bp: &[S::T],
     abuf: &mut [MaybeUninit<S::T>],
-    c: &mut [S::T],
+    c: &mut Out<'_, S::T>,
     accum: bool,
 ) {
     let mut ir = 0;
     while ir < m {
         let rows = MR.min(m - ir);
-        let c = &mut c[ir * n + jc..];
         let base = ir * a.rs + pc * a.cs;
         if a.cs == 1 {
             // Rows past `m` repeat the last one; their results are dropped.
             let rows_of = std::array::from_fn(|r| &a.data[base + r.min(rows - 1) * a.rs..][..kb]);
-            tile::<S, MR, NV>(s, kb, ARows(rows_of), bp, c, n, rows, nb, accum);
+            tile::<S, MR, NV>(s, kb, ARows(rows_of), bp, c, ir, jc, rows, nb, accum);
         } else if a.rs == 1 && rows == MR {
             let cols = ACols {
                 data: &a.data[base..],
                 cs: a.cs,
             };
-            tile::<S, MR, NV>(s, kb, cols, bp, c, n, rows, nb, accum);
+            tile::<S, MR, NV>(s, kb, cols, bp, c, ir, jc, rows, nb, accum);
         } else {
             let ap = pack::<S::T>(abuf, a, ir, pc, rows, kb, MR);
-            tile::<S, MR, NV>(s, kb, APacked(ap), bp, c, n, rows, nb, accum);
+            tile::<S, MR, NV>(s, kb, APacked(ap), bp, c, ir, jc, rows, nb, accum);
         }
         ir += MR;
     }
@@ -423,23 +683,54 @@ fn pack<'b, T: Elem>(
     let tiles = rows.div_ceil(r);
     let len = tiles * r * kb;
     let out = &mut buf[..len];
-    for t in 0..tiles {
-        let dst = &mut out[t * r * kb..][..r * kb];
-        let live = r.min(rows - t * r);
-        let base = (i0 + t * r) * x.rs + p0 * x.cs;
-        if x.rs == 1 {
-            // Each column of the tile is contiguous in `x`.
-            for (p, d) in dst.chunks_exact_mut(r).enumerate() {
-                let src = &x.data[base + p * x.cs..][..live];
+    if x.rs == 1 {
+        // Step `p` of every tile is contiguous in `x`: one pass along it.
+        for p in 0..kb {
+            let src = &x.data[i0 + (p0 + p) * x.cs..][..rows];
+            for (t, src) in src.chunks(r).enumerate() {
+                let d = &mut out[(t * kb + p) * r..][..r];
                 for (d, &v) in d.iter_mut().zip(src) {
                     d.write(v);
                 }
-                for d in &mut d[live..] {
+                for d in &mut d[src.len()..] {
                     d.write(T::default());
                 }
             }
-        } else {
-            for q in 0..r {
+        }
+    } else {
+        for t in 0..tiles {
+            let dst = &mut out[t * r * kb..][..r * kb];
+            let live = r.min(rows - t * r);
+            let base = (i0 + t * r) * x.rs + p0 * x.cs;
+            let mut q0 = 0;
+            if x.cs == 1 {
+                // Rows contiguous in `p`: 8 × 8 blocks transposed in registers
+                // (a scalar store per element would cost as much as the
+                // multiply-adds that use it when `m` is 64).
+                while q0 + 8 <= live {
+                    let src: [&[T]; 8] =
+                        std::array::from_fn(|u| &x.data[base + (q0 + u) * x.rs..][..kb]);
+                    let mut p = 0;
+                    while p + 8 <= kb {
+                        let blk: [[T; 8]; 8] =
+                            std::array::from_fn(|u| std::array::from_fn(|v| src[u][p + v]));
+                        for v in 0..8 {
+                            let d = &mut dst[(p + v) * r + q0..][..8];
+                            for (u, d) in d.iter_mut().enumerate() {
+                                d.write(blk[u][v]);
+                            }
+                        }
+                        p += 8;
+                    }
+                    for p in p..kb {
+                        for (u, s) in src.iter().enumerate() {
+                            dst[p * r + q0 + u].write(s[p]);
+                        }
+                    }
+                    q0 += 8;
+                }
+            }
+            for q in q0..r {
                 if q < live {
                     let row = base + q * x.rs;
                     for p in 0..kb {
@@ -459,8 +750,8 @@ fn pack<'b, T: Elem>(
     unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<T>(), len) }
 }
 
-/// One `MR × NR` register tile: `c[..rows][..cols] (+)= A_tile · B_panel` over
-/// `kb` steps; `c` starts at the tile's top-left element, row stride `ldc`.
+/// One `MR × NR` register tile: `C[i..i+rows][j..j+cols] (+)= A_tile · B_panel`
+/// over `kb` steps.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn tile<S: Simd, const MR: usize, const NV: usize>(
@@ -468,8 +759,9 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
     kb: usize,
     a: impl ATile<S::T, MR>,
     b: &[S::T],
-    c: &mut [S::T],
-    ldc: usize,
+    c: &mut Out<'_, S::T>,
+    i: usize,
+    j: usize,
     rows: usize,
     cols: usize,
     accum: bool,
@@ -492,7 +784,7 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
     }
     if rows == MR && cols == nr {
         for (r, row) in t.iter().enumerate() {
-            let cr = &mut c[r * ldc..][..nr];
+            let cr = c.row(i + r, j, nr);
             for (v, &x) in row.iter().enumerate() {
                 let d = &mut cr[v * l..];
                 let x = if accum { s.add(x, s.load(d)) } else { x };
@@ -507,7 +799,7 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
             }
         }
         for r in 0..rows {
-            let cr = &mut c[r * ldc..][..cols];
+            let cr = c.row(i + r, j, cols);
             for (d, &x) in cr.iter_mut().zip(&tmp[r * nr..]) {
                 *d = if accum { S::add_t(*d, x) } else { x };
             }
@@ -556,8 +848,8 @@ mod tests {
         x.iter().map(|&v| v as f32).collect()
     }
 
-    /// Every build (widest, AVX2, portable) in f32 and f64 against a naive
-    /// product: shapes with every remainder of the row tile, column panel, row
+    /// Every build (widest, AVX2, portable) and blocking plan in f32 and f64
+    /// against a naive product: shapes with every remainder of the row tile, column panel, row
     /// block and depth slice; plain and transposed operands; overwrite and
     /// accumulate. Small integers keep every sum exact in f32.
     #[test]
@@ -572,6 +864,11 @@ mod tests {
             (70, 47, 300),
             (130, 10, 64),
             (3, 100, 520),
+            // Past one block of `A` rows and of `B` columns (the blocked
+            // plan's `MC` and `NC`), with partial wide and narrow panels.
+            (137, 1050, 9),
+            (9, 1041, 3),
+            (130, 40, 600),
         ];
         for &(m, n, k) in &shapes {
             let ad = data(m * k, 1);
@@ -604,6 +901,14 @@ mod tests {
                         let mut c = f32s(&init);
                         gemm_with(isa, m, n, k, a32, b32, &mut c, acc);
                         assert_eq!(c, f32s(&w), "f32 {isa:?} {at}");
+                        for plan in [Plan::Panel, Plan::Blocked] {
+                            let mut c = init.clone();
+                            gemm_plan(plan, isa, m, n, k, a, b, &mut c, acc);
+                            assert_eq!(c, w, "f64 {plan:?} {isa:?} {at}");
+                            let mut c = f32s(&init);
+                            gemm_plan(plan, isa, m, n, k, a32, b32, &mut c, acc);
+                            assert_eq!(c, f32s(&w), "f32 {plan:?} {isa:?} {at}");
+                        }
                     }
                     if !tb {
                         let mut c = init.clone();
@@ -619,6 +924,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_panics() {
+        let a = Strided {
+            data: &[][..],
+            rs: 0,
+            cs: 1,
+        };
+        let r = std::panic::catch_unwind(|| {
+            gemm_with::<f32>(
+                Isa::Best,
+                1 << (usize::BITS - 1),
+                2,
+                0,
+                a,
+                a,
+                &mut [],
+                false,
+            )
+        });
+        assert!(r.is_err());
     }
 
     #[test]

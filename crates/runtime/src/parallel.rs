@@ -1,24 +1,26 @@
-//! Optional two-thread GEMM, off by default.
+//! Large GEMMs split over `n` threads: the calling thread and `n - 1`
+//! persistent helpers, off by default.
 //!
-//! One helper thread, started once and kept: spawning a thread per product
-//! costs tens of microseconds, as much as the products of an N4-sized step
-//! take. A large product is split by rows of `C` (`split_at_mut`, so the halves
-//! are disjoint): the calling thread computes the top half, the helper the
-//! bottom half, each through the same kernel with its own stack scratch. Every
-//! element of `C` is computed by the same sequence of operations whichever
-//! half holds it (the depth slicing depends only on `k`), so the result is
-//! bit-identical to one thread.
+//! Helpers are started once and kept: spawning a thread per product costs
+//! tens of microseconds, as much as the products of an N4-sized step take. A
+//! large product is split into blocks of whole output columns (when `C` is at
+//! least as wide as it is tall, so each thread packs only its own part of the
+//! larger `B`) or rows ([`Out::split_cols`], [`Out::split_rows`]: disjoint),
+//! one per thread, each computed by the same kernel with the thread's own
+//! packing buffer. Every element of `C` is computed by the same sequence of
+//! operations whichever block holds it (the depth slicing depends only on
+//! `k`, never on the split), so the result is bit-identical to one thread.
 //!
-//! The handoff is one `AtomicPtr` to a job on the caller's stack: the caller
-//! publishes it and wakes the helper, which claims it by swapping in a marker.
-//! After its own half the caller takes the job back if the helper has not
-//! claimed it yet (a busy machine may not schedule the helper soon) and runs
-//! it itself; otherwise it waits until the helper stores null. A drop guard
-//! does the same if the caller's half panics, so everything the job borrows
-//! outlives its use. An idle helper spins briefly (the next product of a
-//! training step follows within microseconds), then parks. Only one caller
-//! uses the helper at a time; a second thread that finds it busy computes its
-//! product alone.
+//! The handoff is one `AtomicPtr` per helper to a job on the caller's stack:
+//! the caller publishes the jobs and wakes the helpers, each of which claims
+//! its job by swapping in a marker. After its own block the caller takes back
+//! every job not yet claimed (a busy machine may not schedule a helper soon)
+//! and runs it itself; for the others it waits until the helper stores null.
+//! A drop guard does the same if the caller's block panics, so everything the
+//! jobs borrow outlives its use. An idle helper spins briefly (the next
+//! product of a training step follows within microseconds), then parks. Only
+//! one caller uses the helpers at a time; a second thread that finds them busy
+//! computes its product alone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
@@ -26,13 +28,14 @@ use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crate::{Elem, Isa, Strided};
+use crate::{Elem, Isa, Out, Plan, Strided};
 
-/// Products with fewer multiply-adds stay on one thread: waking the helper
-/// and the second packing of `B` cost a few microseconds.
+/// Products with fewer multiply-adds stay on one thread: waking a helper and
+/// packing `A` once more cost a few microseconds.
 pub const MIN_MACS: usize = 1 << 20;
-/// Fewer rows than this: no split (halves would be thinner than a tile).
-const MIN_ROWS: usize = 16;
+/// The most threads [`set_threads`] uses.
+pub const MAX_THREADS: usize = 64;
+const HELPERS: usize = MAX_THREADS - 1;
 /// How long an idle helper spins before parking.
 const SPIN: Duration = Duration::from_micros(100);
 
@@ -41,35 +44,35 @@ const SPIN: Duration = Duration::from_micros(100);
 static THREADS: AtomicUsize = AtomicUsize::new(UNSET);
 const UNSET: usize = usize::MAX;
 
-/// The helper thread (`None` if it could not be spawned).
-static HELPER: OnceLock<Option<Thread>> = OnceLock::new();
-/// Null (no job), a pending job, or [`taken`] while the helper runs one.
-static SLOT: AtomicPtr<Job> = AtomicPtr::new(std::ptr::null_mut());
+/// Helper `i` (`None` if it could not be spawned).
+static POOL: [OnceLock<Option<Thread>>; HELPERS] = [const { OnceLock::new() }; HELPERS];
+/// Per helper: null (no job), a pending job, or [`taken`] while it runs one.
+static SLOTS: [AtomicPtr<Job>; HELPERS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; HELPERS];
 
 /// The marker for "the helper is running the job": never a `Job`'s address.
 fn taken() -> *mut Job {
     std::ptr::dangling_mut()
 }
-/// Held by the one caller currently using the helper.
+/// Held by the one caller currently using the helpers.
 static BUSY: AtomicBool = AtomicBool::new(false);
 
-/// Sets how many threads large GEMMs use: 1 (the default) or 2; larger values
-/// are clamped to 2, 0 means 1. Turning threads on starts the helper thread
-/// (once per process). Returns the count now in effect: 1 if the helper could
-/// not be started.
+/// Sets how many threads large GEMMs use: `n` (0 means 1, at most
+/// [`MAX_THREADS`]). Turning threads on starts the helper threads that do not
+/// exist yet (each once per process). Returns the count now in effect: fewer
+/// if a helper could not be started.
 ///
 /// Without a call, the environment variable `GRADC_THREADS` (read once, on the
 /// first large product) sets the count the same way.
 ///
-/// Only products of at least [`MIN_MACS`] multiply-adds with at least 16 rows
-/// are split, so small networks are unaffected; results are bit-identical to
-/// one thread. Worth it for N4-sized networks (784-256-128-10, batch 128) on a
-/// machine with a spare core; on a busy machine the second thread only waits.
+/// Only products of at least [`MIN_MACS`] multiply-adds are split, so small
+/// networks are unaffected; results are bit-identical to one thread. Worth it
+/// for networks of width 256 and more on a machine with spare cores; on a busy
+/// machine the helpers only wait.
 pub fn set_threads(n: usize) -> usize {
-    let n = n.clamp(1, 2);
-    let n = if n == 2 && helper().is_none() { 1 } else { n };
-    THREADS.store(n, Ordering::Relaxed);
-    n
+    let want = n.clamp(1, MAX_THREADS);
+    let got = 1 + (0..want - 1).take_while(|&i| helper(i).is_some()).count();
+    THREADS.store(got, Ordering::Relaxed);
+    got
 }
 
 /// The thread count large GEMMs use now (see [`set_threads`]).
@@ -86,19 +89,27 @@ pub fn threads() -> usize {
     }
 }
 
-fn helper() -> Option<&'static Thread> {
-    HELPER
+/// Per helper: set once it has allocated its packing buffers.
+static READY: [AtomicBool; HELPERS] = [const { AtomicBool::new(false) }; HELPERS];
+
+fn helper(i: usize) -> Option<&'static Thread> {
+    POOL[i]
         .get_or_init(|| {
-            std::thread::Builder::new()
-                .name("gradc-gemm".into())
-                .spawn(helper_loop)
-                .ok()
-                .map(|h| h.thread().clone())
+            let h = std::thread::Builder::new()
+                .name(format!("gradc-gemm-{}", i + 1))
+                .spawn(move || helper_loop(i))
+                .ok()?;
+            // Wait for its allocations, so that none happens later, during
+            // a product (a training step allocates nothing after warm-up).
+            while !READY[i].load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            Some(h.thread().clone())
         })
         .as_ref()
 }
 
-/// A job on the caller's stack: `run(data)` runs the helper's half.
+/// A job on the caller's stack: `run(data)` runs one block.
 struct Job {
     run: unsafe fn(*mut ()),
     data: *mut (),
@@ -117,14 +128,19 @@ unsafe fn call<F: FnOnce()>(data: *mut ()) {
     }
 }
 
-fn helper_loop() {
+fn helper_loop(i: usize) {
+    // The packing buffers now, so that no product allocates on this thread.
+    f32::with_pack(|_| ());
+    f64::with_pack(|_| ());
+    READY[i].store(true, Ordering::Release);
+    let slot = &SLOTS[i];
     let mut idle_since = Instant::now();
     let mut spins = 0u32;
     loop {
-        let job = SLOT.load(Ordering::Acquire);
+        let job = slot.load(Ordering::Acquire);
         if job.is_null()
             || job == taken()
-            || SLOT
+            || slot
                 .compare_exchange(job, taken(), Ordering::Acquire, Ordering::Relaxed)
                 .is_err()
         {
@@ -139,7 +155,7 @@ fn helper_loop() {
             continue;
         }
         // SAFETY: we swapped a pending job's address for the marker, so its
-        // caller cannot take it back and stays blocked in `split` until we
+        // caller cannot take it back and stays blocked in `run_parts` until we
         // store null below; its `data` is the `Option<F>` that `run` expects,
         // untouched by the caller meanwhile.
         let job = unsafe { &*job };
@@ -147,98 +163,126 @@ fn helper_loop() {
         if catch_unwind(AssertUnwindSafe(|| unsafe { (job.run)(job.data) })).is_err() {
             job.panicked.store(true, Ordering::Relaxed);
         }
-        // Release: the caller sees our writes to its half of `C`. `job` is
+        // Release: the caller sees our writes to its block of `C`. `job` is
         // not touched after this store.
-        SLOT.store(std::ptr::null_mut(), Ordering::Release);
+        slot.store(std::ptr::null_mut(), Ordering::Release);
         idle_since = Instant::now();
         spins = 0;
     }
 }
 
-/// Takes the job back if the helper has not claimed it, else waits for the
-/// helper to finish it; then frees the helper. Also while unwinding.
-struct Wait {
-    job: *mut Job,
-    /// Whether the job came back unrun.
-    reclaimed: bool,
+/// Takes back every published job a helper has not claimed, waits for the
+/// helpers to finish the others, then frees the helpers. Also while unwinding.
+struct Wait<'j> {
+    jobs: &'j [Job],
+    /// Jobs `..published` went to helpers `..published`.
+    published: usize,
+    /// Which of them came back unrun.
+    reclaimed: [bool; HELPERS],
+    held: bool,
 }
 
-impl Wait {
+impl Wait<'_> {
     fn finish(&mut self) {
-        if self.job.is_null() {
+        if !self.held {
             return;
         }
-        self.reclaimed = SLOT
-            .compare_exchange(
-                self.job,
-                std::ptr::null_mut(),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .is_ok();
-        self.job = std::ptr::null_mut();
-        let mut spins = 0u32;
-        while !SLOT.load(Ordering::Acquire).is_null() {
-            spins = spins.saturating_add(1);
-            if spins < 1 << 14 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
+        for (i, (job, slot)) in self.jobs[..self.published].iter().zip(&SLOTS).enumerate() {
+            let ptr = (job as *const Job).cast_mut();
+            self.reclaimed[i] = slot
+                .compare_exchange(
+                    ptr,
+                    std::ptr::null_mut(),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+            let mut spins = 0u32;
+            while !slot.load(Ordering::Acquire).is_null() {
+                spins = spins.saturating_add(1);
+                if spins < 1 << 14 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         }
+        self.held = false;
         BUSY.store(false, Ordering::Release);
     }
 }
 
-impl Drop for Wait {
+impl Drop for Wait<'_> {
     fn drop(&mut self) {
         self.finish()
     }
 }
 
-/// Runs `theirs` on the helper and `ours` here, returning when both are done
-/// and whether the helper ran `theirs` (else this thread did, after `ours`);
-/// `Err(theirs)` (nothing run) if the helper is missing or busy.
-fn split<F: FnOnce() + Send>(theirs: F, ours: impl FnOnce()) -> Result<bool, F> {
-    let Some(helper) = helper() else {
-        return Err(theirs);
-    };
-    if BUSY
-        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
+/// Runs `fs[0]` here and `fs[1..]` on helpers `0..`; a job a helper has not
+/// claimed by the time this thread finished its own runs here afterwards.
+/// Returns how many jobs the helpers ran: 0, all run here, if a helper is
+/// missing or the helpers are busy.
+fn run_parts<F: FnOnce() + Send>(fs: &mut [Option<F>]) -> usize {
+    let helpers = fs.len().saturating_sub(1).min(HELPERS);
+    let available = (0..helpers).all(|i| helper(i).is_some());
+    if helpers == 0
+        || !available
+        || BUSY
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
     {
-        return Err(theirs);
+        for f in fs.iter_mut() {
+            if let Some(f) = f.take() {
+                f()
+            }
+        }
+        return 0;
     }
-    let mut theirs = Some(theirs);
-    let job = Job {
+    let Some((first, rest)) = fs.split_first_mut() else {
+        return 0;
+    };
+    let mut data = rest.iter_mut();
+    let jobs: [Job; HELPERS] = std::array::from_fn(|_| Job {
         run: call::<F>,
-        data: (&mut theirs as *mut Option<F>).cast(),
+        data: data
+            .next()
+            .map_or(std::ptr::null_mut(), |f| (f as *mut Option<F>).cast()),
         panicked: AtomicBool::new(false),
-    };
-    let ptr = (&job as *const Job).cast_mut();
-    // From here until `wait` finishes the helper may use `job` and `theirs`;
-    // both live in this frame, which `wait` keeps alive.
+    });
+    // From here until `wait` finishes, helpers may use `jobs` and `rest`; both
+    // outlive `wait`, which waits for them even while unwinding.
     let mut wait = Wait {
-        job: ptr,
-        reclaimed: false,
+        jobs: &jobs,
+        published: 0,
+        reclaimed: [false; HELPERS],
+        held: true,
     };
-    SLOT.store(ptr, Ordering::Release);
-    helper.unpark();
-    ours();
-    wait.finish();
-    if wait.reclaimed {
-        if let Some(f) = theirs.take() {
-            f()
+    for (i, job) in jobs[..helpers].iter().enumerate() {
+        SLOTS[i].store((job as *const Job).cast_mut(), Ordering::Release);
+        wait.published = i + 1;
+        if let Some(h) = helper(i) {
+            h.unpark();
         }
     }
-    if job.panicked.load(Ordering::Relaxed) {
-        panic!("gradc-runtime: the GEMM helper thread panicked (operand shorter than its shape?)");
+    if let Some(f) = first.take() {
+        f()
     }
-    Ok(!wait.reclaimed)
+    wait.finish();
+    let mut ran = 0;
+    for (f, &back) in rest.iter_mut().zip(&wait.reclaimed) {
+        match f.take() {
+            Some(f) if back => f(),
+            _ => ran += 1,
+        }
+    }
+    if jobs.iter().any(|j| j.panicked.load(Ordering::Relaxed)) {
+        panic!("gradc-runtime: a GEMM helper thread panicked (operand shorter than its shape?)");
+    }
+    ran
 }
 
-/// The GEMM entry points' body: split over two threads when configured and
-/// the product is large enough, else one call.
+/// The GEMM entry points' body: split over the configured threads when the
+/// product is large enough, else one call.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn gemm<T: Elem>(
@@ -251,16 +295,32 @@ pub(crate) fn gemm<T: Elem>(
     acc: bool,
     isa: Isa,
 ) {
-    let large = m >= MIN_ROWS && m.saturating_mul(n).saturating_mul(k) >= MIN_MACS;
-    if !(large && threads() > 1 && gemm_split(m, n, k, a, b, c, acc, isa).is_some()) {
-        T::gemm_dispatch(m, n, k, a, b, c, acc, isa)
-    }
+    let large = m.saturating_mul(n).saturating_mul(k) >= MIN_MACS;
+    let t = if large { threads() } else { 1 };
+    gemm_parts(t, m, n, k, a, b, c, acc, isa, Plan::Auto);
 }
 
-/// [`crate::gemm_with`] split in two row blocks whatever the size (tests,
-/// benchmarks): returns how many threads computed it (1 when `m < 2`, when the
-/// helper is busy or missing, or when it did not pick up its half before this
-/// thread finished its own). Does not consult [`set_threads`].
+/// [`crate::gemm_with`] split over `t` threads whatever the size (tests,
+/// benchmarks), starting helpers as needed: returns how many threads computed
+/// a block (1 when the product has a single row and column, when the helpers
+/// are busy or missing, or when none picked up its block before this thread
+/// finished its own). Does not consult [`set_threads`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_threads<T: Elem>(
+    t: usize,
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided<'_, T>,
+    b: Strided<'_, T>,
+    c: &mut [T],
+    acc: bool,
+) -> usize {
+    gemm_parts(t, m, n, k, a, b, c, acc, isa, Plan::Auto)
+}
+
+/// [`gemm_threads`] with two threads.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_two_threads<T: Elem>(
     isa: Isa,
@@ -272,23 +332,22 @@ pub fn gemm_two_threads<T: Elem>(
     c: &mut [T],
     acc: bool,
 ) -> usize {
-    match (m >= 2)
-        .then(|| gemm_split(m, n, k, a, b, c, acc, isa))
-        .flatten()
-    {
-        Some(true) => 2,
-        Some(false) => 1,
-        None => {
-            T::gemm_dispatch(m, n, k, a, b, c, acc, isa);
-            1
-        }
+    gemm_threads(2, isa, m, n, k, a, b, c, acc)
+}
+
+/// `x` from element `by` on: the view of the block that starts there.
+fn shift<T>(x: Strided<'_, T>, by: usize) -> Strided<'_, T> {
+    Strided {
+        data: &x.data[by..],
+        ..x
     }
 }
 
-/// Rows `..mid` here, `mid..` on the helper: `None` if not run, else whether
-/// the helper computed its half.
+/// `C` in at most `t` blocks of whole columns (if `n ≥ m`) or rows, block `i`
+/// on thread `i`; returns how many threads computed a block.
 #[allow(clippy::too_many_arguments)]
-fn gemm_split<T: Elem>(
+fn gemm_parts<T: Elem>(
+    t: usize,
     m: usize,
     n: usize,
     k: usize,
@@ -297,24 +356,46 @@ fn gemm_split<T: Elem>(
     c: &mut [T],
     acc: bool,
     isa: Isa,
-) -> Option<bool> {
-    // A multiple of 8 rows (the AVX-512 tile height) when there are enough.
-    let mid = if m >= MIN_ROWS {
-        (m / 2 + 4) / 8 * 8
-    } else {
-        m / 2
-    };
-    // Slicing here, before the handoff, so a short `C` or `A` panics on this
-    // thread; `k == 0` reads nothing from `A`.
-    let (top, bottom) = c[..m * n].split_at_mut(mid * n);
-    let a_bottom = Strided {
-        data: if k == 0 {
-            a.data
+    plan: Plan,
+) -> usize {
+    let out = Out::new(c, m, n);
+    let by_cols = n >= m;
+    let dim = if by_cols { n } else { m };
+    let t = t.clamp(1, MAX_THREADS).min(dim.max(1));
+    if t == 1 || k == 0 {
+        T::gemm_dispatch(m, n, k, a, b, out, acc, isa, plan);
+        return 1;
+    }
+    // Blocks of whole `B` panels (or `A` tiles) when there are enough.
+    let unit = if by_cols { 32 } else { 16 };
+    let unit = if dim >= t * unit { unit } else { 1 };
+    let cut = |i: usize| {
+        if i == t {
+            dim
         } else {
-            &a.data[mid * a.rs..]
-        },
-        ..a
+            dim * i / t / unit * unit
+        }
     };
-    let theirs = move || T::gemm_dispatch(m - mid, n, k, a_bottom, b, bottom, acc, isa);
-    split(theirs, || T::gemm_dispatch(mid, n, k, a, b, top, acc, isa)).ok()
+    let mut rest = Some(out);
+    // Slicing here, before the handoff, so a short `A` or `B` panics on this
+    // thread.
+    let mut fs: [Option<_>; MAX_THREADS] = std::array::from_fn(|i| {
+        if i >= t {
+            return None;
+        }
+        let (lo, hi) = (cut(i), cut(i + 1));
+        let (mine, others) = if by_cols {
+            rest.take()?.split_cols(hi - lo)
+        } else {
+            rest.take()?.split_rows(hi - lo)
+        };
+        rest = Some(others);
+        let (a, b, pm, pn) = if by_cols {
+            (a, shift(b, lo * b.cs), m, hi - lo)
+        } else {
+            (shift(a, lo * a.rs), b, hi - lo, n)
+        };
+        Some(move || T::gemm_dispatch(pm, pn, k, a, b, mine, acc, isa, plan))
+    });
+    1 + run_parts(&mut fs[..t])
 }

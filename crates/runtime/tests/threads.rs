@@ -1,9 +1,11 @@
-//! The two-thread GEMM: bit-identical to one thread for every tile remainder,
-//! transpose and ISA; no deadlock over many calls; correct when several user
-//! threads share the one helper; a panic in the helper's half reaches the caller.
+//! The threaded GEMM: bit-identical to one thread for every tile remainder,
+//! transpose, ISA and thread count; no deadlock over many calls; correct when
+//! several user threads share the helpers; a panic in a helper's block reaches
+//! the caller.
 
 use gradc_runtime::{
-    gemm, gemm_strided, gemm_two_threads, gemm_with, set_threads, threads, Elem, Isa, Strided,
+    gemm, gemm_plan, gemm_strided, gemm_threads, gemm_two_threads, gemm_with, set_threads, threads,
+    Elem, Isa, Plan, Strided, MAX_THREADS,
 };
 
 /// Pseudo-random values in [-1, 1) with full mantissas, so any change in the
@@ -127,32 +129,85 @@ fn two_threads_match_one_bit_for_bit() {
 fn set_threads_clamps_and_large_products_split_identically() {
     let _serial = serial();
     assert_eq!(set_threads(0), 1);
-    assert_eq!(set_threads(7), 2);
-    assert_eq!(threads(), 2);
-    // Above the size threshold: `gemm` / `gemm_strided` take the split path.
-    let (m, n, k) = (128, 256, 64);
-    assert!(m * n * k >= gradc_runtime::MIN_MACS);
-    let ad = data(m * k, 4);
-    let bd = data(k * n, 5);
-    let a = view(&ad, m, k, false);
-    let mut one = vec![0.0; m * n];
-    gemm_with(
-        Isa::Best,
-        m,
-        n,
-        k,
-        a,
-        view(&bd, k, n, false),
-        &mut one,
-        false,
-    );
-    for _ in 0..3 {
-        let mut c = vec![0.0; m * n];
-        gemm(m, n, k, a, &bd, &mut c, false);
-        assert_eq!(bits(&c), bits(&one));
-        let mut c = vec![0.0; m * n];
-        gemm_strided(m, n, k, a, view(&bd, k, n, false), &mut c, false);
-        assert_eq!(bits(&c), bits(&one));
+    assert_eq!(set_threads(MAX_THREADS + 5), MAX_THREADS);
+    assert_eq!(set_threads(3), 3);
+    assert_eq!(threads(), 3);
+    // Above the size threshold: `gemm` / `gemm_strided` take the split path,
+    // by columns (n ≥ m) and by rows.
+    for (m, n, k) in [(128, 256, 64), (300, 100, 40)] {
+        assert!(m * n * k >= gradc_runtime::MIN_MACS);
+        let ad = data(m * k, 4);
+        let bd = data(k * n, 5);
+        let a = view(&ad, m, k, false);
+        let mut one = vec![0.0; m * n];
+        gemm_plan(
+            Plan::Panel,
+            Isa::Best,
+            m,
+            n,
+            k,
+            a,
+            view(&bd, k, n, false),
+            &mut one,
+            false,
+        );
+        for _ in 0..3 {
+            let mut c = vec![0.0; m * n];
+            gemm(m, n, k, a, &bd, &mut c, false);
+            assert_eq!(bits(&c), bits(&one));
+            let mut c = vec![0.0; m * n];
+            gemm_strided(m, n, k, a, view(&bd, k, n, false), &mut c, false);
+            assert_eq!(bits(&c), bits(&one));
+        }
+    }
+    set_threads(1);
+}
+
+/// 1, 2 and 3 threads and both blocking plans agree bit for bit on shapes of
+/// the wide networks' products (blocked, split by columns or rows, with
+/// partial panels and row blocks), in f32 with full mantissas.
+#[test]
+fn one_two_and_three_threads_agree_bit_for_bit() {
+    let _serial = serial();
+    let shapes = [
+        (64, 1100, 300, false, false),
+        (64, 1030, 520, false, true),
+        (200, 1050, 64, true, false),
+        (1100, 70, 33, false, false),
+        (37, 1041, 257, true, true),
+    ];
+    for (m, n, k, ta, tb) in shapes {
+        let f = |x: Vec<f64>| x.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+        let ad = f(data(m * k, 10));
+        let bd = f(data(k * n, 11));
+        let init = f(data(m * n, 12));
+        let a = view(&ad, m, k, ta);
+        let b = view(&bd, k, n, tb);
+        for acc in [false, true] {
+            let mut one = init.clone();
+            gemm_plan(Plan::Panel, Isa::Best, m, n, k, a, b, &mut one, acc);
+            let mut blocked = init.clone();
+            gemm_plan(Plan::Blocked, Isa::Best, m, n, k, a, b, &mut blocked, acc);
+            assert_eq!(bits(&blocked), bits(&one), "{m}x{n}x{k} blocked");
+            for t in [1, 2, 3] {
+                let mut c = init.clone();
+                gemm_threads(t, Isa::Best, m, n, k, a, b, &mut c, acc);
+                assert_eq!(
+                    bits(&c),
+                    bits(&one),
+                    "{m}x{n}x{k} ta={ta} tb={tb} {t} threads"
+                );
+            }
+        }
+        // And close to an independent f64 product.
+        let a64: Vec<f64> = ad.iter().map(|&v| v as f64).collect();
+        let b64: Vec<f64> = bd.iter().map(|&v| v as f64).collect();
+        let want = naive(m, n, k, view(&a64, m, k, ta), view(&b64, k, n, tb));
+        let mut c = vec![0.0f32; m * n];
+        gemm_threads(3, Isa::Best, m, n, k, a, b, &mut c, false);
+        for (q, (&x, &w)) in c.iter().zip(&want).enumerate() {
+            assert!((x as f64 - w).abs() <= 1e-4 * k as f64, "{m}x{n}x{k} [{q}]");
+        }
     }
 }
 
