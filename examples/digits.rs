@@ -10,8 +10,8 @@
 //! The network is written once for any batch size (`const B: usize`): training
 //! runs it at `B = 32` (each epoch reshuffles the training set and drops the
 //! 1438 mod 32 = 30 samples that do not fill a last batch; they are seen in other
-//! epochs), evaluation scores one image at a time (`B = 1`) with the same
-//! parameters, as a deployed model would.
+//! epochs), evaluation scores one image at a time (`B = 1`) through
+//! `mlp::predict`, with the same parameters, as a deployed model would.
 
 use gradc::data::{argmax, load_digits, Dataset};
 use gradc::train::{init, shuffled_batches, Adam, Init, LastBatch, Optimizer, Rng};
@@ -29,7 +29,8 @@ const LEARNING_RATE: f64 = 0.005;
 const SEED: u64 = 1;
 
 /// The loss of one mini-batch of `B` images: 64 → 64 (ReLU) → 10, softmax
-/// cross-entropy against each image's class index (`y[r] = 3.0`).
+/// cross-entropy against each image's class index (`y[r] = 3.0`). The logits
+/// are an `#[output]`: `mlp::predict` computes them from the images alone.
 #[network]
 fn mlp<const B: usize>(
     #[input] x: [[f32; 64]; B],
@@ -40,32 +41,21 @@ fn mlp<const B: usize>(
     b2: [f32; 10],
 ) -> f32 {
     let h = relu(x.matmul(w1) + b1);
-    cross_entropy(h.matmul(w2) + b2, y)
+    #[output]
+    let logits = h.matmul(w2) + b2;
+    cross_entropy(logits, y)
 }
 
-/// The same network's logits, for evaluation (every argument is data).
-#[network]
-fn logits<const B: usize>(
-    #[input] x: [[f32; 64]; B],
-    #[input] w1: [[f32; 64]; 64],
-    #[input] b1: [f32; 64],
-    #[input] w2: [[f32; 10]; 64],
-    #[input] b2: [f32; 10],
-) -> [[f32; 10]; B] {
-    let h = relu(x.matmul(w1) + b1);
-    h.matmul(w2) + b2
-}
-
-/// The fraction of `data` that `params` classifies correctly.
 /// The fraction of `data` that `params` classifies correctly, one image at a
-/// time (`B = 1`).
+/// time (`B = 1`) through `predict`.
 fn accuracy(params: &mlp::Params, data: &Dataset) -> Result<f64, Box<dyn Error>> {
-    let (mut x, mut y) = ([[0.0f32; 64]; 1], [[0.0f32; 10]; 1]);
+    let mut features = mlp::Features::<1>::zeros();
+    let mut y = [[0.0f32; 10]; 1];
     let mut correct = 0;
     for i in 0..data.len() {
-        data.fill_batch(&[i], x.as_flattened_mut(), y.as_flattened_mut())?;
-        let out = logits(x, params.w1, params.b1, params.w2, params.b2);
-        if argmax(&out[0]) == Some(data.labels[i]) {
+        data.fill_batch(&[i], features.x.as_flattened_mut(), y.as_flattened_mut())?;
+        let out = mlp::predict(params, &features);
+        if argmax(&out.logits[0]) == Some(data.labels[i]) {
             correct += 1;
         }
     }

@@ -44,11 +44,11 @@ fn logits_twin<const B: usize>(
     h.matmul(w_out)
 }
 
-fn check<const B: usize>() {
-    let p = seeded::<mlp::Params>(B as u64);
+fn check<const B: usize>(seed: u64) {
+    let p = seeded::<mlp::Params>(seed);
     // `Features` holds exactly the inputs the outputs read: `x`, not `labels`.
     let f = mlp::Features::<B> {
-        x: seeded::<mlp::Inputs<B>>(B as u64 + 1).x,
+        x: seeded::<mlp::Inputs<B>>(seed + 1).x,
     };
     let out: mlp::Outputs<B> = mlp::predict(&p, &f);
     let iout = mlp::interpreted_predict(&p, &f);
@@ -79,9 +79,12 @@ fn check<const B: usize>() {
 
 #[test]
 fn predict_matches_forward_and_the_interpreter() {
-    check::<1>();
-    check::<7>();
-    check::<64>();
+    check::<1>(1);
+    check::<7>(7);
+    check::<64>(64);
+    // Again with other values: a thread reuses its interpreter for each size.
+    check::<7>(70);
+    check::<1>(10);
 }
 
 /// Evaluation code written once, for any network with outputs.

@@ -20,6 +20,8 @@ pub(crate) struct Found {
     pub item: syn::ItemFn,
     /// The attribute's arguments (`fast_math`).
     pub attr: TokenStream,
+    /// The layer `fn`s of the `#[gradc::layers]` module it is in, if any.
+    pub layers: Vec<syn::ItemFn>,
 }
 
 /// `#[network]` or `#[gradc::network]`.
@@ -34,7 +36,20 @@ fn is_network_attr(a: &syn::Attribute) -> bool {
         || matches!(segs.as_slice(), [g, n] if g == "gradc" && n == "network")
 }
 
-fn collect(items: &[syn::Item], out: &mut Vec<Found>) {
+/// `#[layers]` or `#[gradc::layers]`.
+fn is_layers_attr(a: &syn::Attribute) -> bool {
+    let segs: Vec<String> = a
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(segs.as_slice(), [n] if n == "layers")
+        || matches!(segs.as_slice(), [g, n] if g == "gradc" && n == "layers")
+}
+
+/// The networks among `items`, which may call `layers` (as the macro sees them).
+fn collect(items: &[syn::Item], layers: &[syn::ItemFn], out: &mut Vec<Found>) {
     for item in items {
         match item {
             syn::Item::Fn(f) => {
@@ -49,12 +64,28 @@ fn collect(items: &[syn::Item], out: &mut Vec<Found>) {
                         name: f.sig.ident.to_string(),
                         item,
                         attr,
+                        layers: layers.to_vec(),
                     });
                 }
             }
             syn::Item::Mod(m) => {
                 if let Some((_, items)) = &m.content {
-                    collect(items, out);
+                    // As `#[gradc::layers]` expands: its plain `fn`s are the
+                    // layers of the networks directly inside it.
+                    let inner: Vec<syn::ItemFn> = if m.attrs.iter().any(is_layers_attr) {
+                        items
+                            .iter()
+                            .filter_map(|i| match i {
+                                syn::Item::Fn(f) if !f.attrs.iter().any(is_network_attr) => {
+                                    Some(f.clone())
+                                }
+                                _ => None,
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    collect(items, &inner, out);
                 }
             }
             _ => {}
@@ -89,7 +120,7 @@ impl Source {
     /// Every `#[network]` function, in file order.
     pub fn networks(&self) -> Result<Vec<Found>, Failure> {
         let mut out = Vec::new();
-        collect(&self.file.items, &mut out);
+        collect(&self.file.items, &[], &mut out);
         if out.is_empty() {
             return Err(format!("no #[network] functions in {}", self.path.display()).into());
         }
@@ -127,8 +158,12 @@ impl Source {
 
     /// Runs the macro's pipeline; errors are printed as diagnostics.
     pub fn compile(&self, found: &Found) -> Result<Compiled, Failure> {
-        let result = gradc_frontend::lower(found.attr.clone(), found.item.clone())
-            .and_then(gradc_driver::compile);
+        let result = gradc_frontend::lower_with_layers(
+            found.attr.clone(),
+            found.item.clone(),
+            &found.layers,
+        )
+        .and_then(gradc_driver::compile);
         result.map_err(|e| {
             self.report(&e);
             Failure::Reported

@@ -335,6 +335,40 @@ fn explain_gives_the_provenance_of_a_local() {
     );
 }
 
+/// A line made in a layer names the layer and its call site (and the calls
+/// around it), for a closure and for a `#[gradc::layers]` module's `fn` alike,
+/// at the line of the body's statement.
+#[test]
+fn explain_names_the_layer_and_call_site() {
+    let closure = "#[gradc::network]\nfn c(#[input] x: [f32; 3], w: [f32; 3]) -> f32 {\n    let scale = |v, s| v * s;\n    let h = scale(x, w);\n    sum(h * h)\n}\n";
+    let layers = "#[gradc::layers]\nmod m {\n    fn scale(v: _, s: _) -> _ {\n        v * s\n    }\n\n    #[gradc::network]\n    fn l(#[input] x: [f32; 3], w: [f32; 3]) -> f32 {\n        let h = scale(x, w);\n        sum(h * h)\n    }\n}\n";
+    // A layer called from a closure names both calls.
+    let nested = layers.replace(
+        "let h = scale(x, w);",
+        "let f = |a, b| scale(a, b);\n        let h = f(x, w);",
+    );
+    for (name, src, line, site) in [
+        ("closure.rs", closure, 4, "[layer `scale` at `scale(x, w)`]"),
+        ("layers.rs", layers, 9, "[layer `scale` at `scale(x, w)`]"),
+        (
+            "nested.rs",
+            &nested,
+            10,
+            "[layer `scale` at `scale(a, b)` in `f` at `f(x, w)`]",
+        ),
+    ] {
+        let p = temp_file(name, src);
+        let p = p.to_str().unwrap();
+        let r = gradc(&["explain", p, "--node", "d_w"]);
+        assert!(r.ok, "{}", r.stderr);
+        assert!(
+            r.stdout.contains(&format!("{p}:{line}: ")) && r.stdout.contains(site),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
 /// The rule names of the numbered steps `explain` lists, in order.
 fn explained_rules(out: &str) -> Vec<String> {
     out.lines()

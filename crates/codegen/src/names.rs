@@ -2,9 +2,9 @@
 //! node is called, so the readable-code work can change it without touching the
 //! emitters.
 
-use gradc_ir::Graph;
+use gradc_ir::{Graph, NodeId};
 use proc_macro2::{Ident, Span};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Node index → the local that holds its value (first local if several).
 pub(crate) type Locals = BTreeMap<usize, String>;
@@ -99,6 +99,13 @@ pub(crate) fn hints(g: &Graph, roots: bool, ret: &str) -> Vec<Option<String>> {
             }
         }
     }
+    // The first node of each source name, for `product_word`.
+    let mut named: HashMap<&str, NodeId> = HashMap::new();
+    for id in g.node_ids() {
+        if let Some(n) = g.name(id) {
+            named.entry(n).or_insert(id);
+        }
+    }
     for id in g.node_ids() {
         if out[id.index()].is_some() {
             continue;
@@ -112,7 +119,7 @@ pub(crate) fn hints(g: &Graph, roots: bool, ret: &str) -> Vec<Option<String>> {
                 Some(term) => {
                     let x = adjoint_of(term)?;
                     let d = sanitize(&format!("d_{x}"))
-                        .or_else(|| sanitize(&format!("d_{stmt}_{}", op_word(g, x))))?;
+                        .or_else(|| sanitize(&format!("d_{stmt}_{}", op_word(g, &named, x))))?;
                     // A node the term's value is computed from, not the value:
                     // named after it with its own op (`d_y_sub`).
                     let whole = g.roots().iter().any(|r| r.node == id)
@@ -172,7 +179,7 @@ fn wraps(s: &str) -> bool {
 
 /// A word for the outermost operation of a term's expression (as the
 /// chain-rule text spells it): `add` for `x·w1 + c`, `matmul` for `x·w1`.
-fn op_word<'a>(g: &Graph, x: &'a str) -> &'a str {
+fn op_word<'a>(g: &Graph, named: &HashMap<&str, NodeId>, x: &'a str) -> &'a str {
     let mut depth = 0i32;
     let (mut sum, mut prod) = (None, None);
     let mut prev = ' ';
@@ -184,7 +191,7 @@ fn op_word<'a>(g: &Graph, x: &'a str) -> &'a str {
                 sum = Some(if c == '+' { "add" } else { "sub" })
             }
             '/' if depth == 0 && prev == ' ' => prod = Some("div"),
-            '·' if depth == 0 && i > 0 => prod = Some(product_word(g, x, i)),
+            '·' if depth == 0 && i > 0 => prod = Some(product_word(g, named, x, i)),
             _ => {}
         }
         prev = c;
@@ -215,13 +222,9 @@ fn op_word<'a>(g: &Graph, x: &'a str) -> &'a str {
 
 /// `a·b` is spelled the same for `mul` and `matmul`: a product of two named
 /// values of different shapes, one of them a matrix, is a `matmul`.
-fn product_word(g: &Graph, x: &str, at: usize) -> &'static str {
+fn product_word(g: &Graph, named: &HashMap<&str, NodeId>, x: &str, at: usize) -> &'static str {
     let (a, b) = (&x[..at], &x[at + '·'.len_utf8()..]);
-    let shape = |n: &str| {
-        g.node_ids()
-            .find(|id| g.name(*id) == Some(n))
-            .map(|id| g.shape(id).clone())
-    };
+    let shape = |n: &str| named.get(n).map(|id| g.shape(*id).clone());
     match (shape(a), shape(b)) {
         (Some(sa), Some(sb)) if sa != sb && (sa.rank() == 2 || sb.rank() == 2) => "matmul",
         _ => "mul",
@@ -232,6 +235,9 @@ fn product_word(g: &Graph, x: &str, at: usize) -> &'static str {
 /// gets the same names.
 pub(crate) struct Names {
     used: BTreeSet<String>,
+    /// Base name → the next suffix to try: every smaller one is taken, so a
+    /// name used L times costs O(L) in all, not O(L²).
+    next: HashMap<String, usize>,
     locals: Locals,
 }
 
@@ -239,6 +245,7 @@ impl Names {
     pub(crate) fn new() -> Self {
         Names {
             used: BTreeSet::new(),
+            next: HashMap::new(),
             locals: Locals::new(),
         }
     }
@@ -263,12 +270,19 @@ impl Names {
 
     /// A fresh local with the given base name (already snake_case).
     pub(crate) fn take(&mut self, base: &str) -> Ident {
+        // Suffix 1 stands for `base` itself.
+        let mut n = self.next.get(base).copied().unwrap_or(1);
         let mut cand = base.to_string();
-        let mut n = 2;
-        while !self.free(&cand) {
-            cand = format!("{base}_{n}");
+        loop {
+            if n > 1 {
+                cand = format!("{base}_{n}");
+            }
             n += 1;
+            if self.free(&cand) {
+                break;
+            }
         }
+        self.next.insert(base.to_string(), n);
         self.used.insert(cand.clone());
         Ident::new(&cand, Span::call_site())
     }
@@ -296,5 +310,15 @@ mod tests {
         assert_eq!(n.fresh(Some("1x"), 15).to_string(), "t15");
         assert_eq!(n.fresh(Some("naïve"), 16).to_string(), "t16");
         assert!(is_plain_ident("w1") && !is_plain_ident("fn") && !is_plain_ident("_"));
+    }
+
+    #[test]
+    fn suffixes_skip_names_taken_out_of_order() {
+        let mut n = Names::new();
+        let taken: Vec<String> = ["h", "h_3", "h", "h", "h", "h_2"]
+            .iter()
+            .map(|b| n.take(b).to_string())
+            .collect();
+        assert_eq!(taken, ["h", "h_3", "h_2", "h_4", "h_5", "h_2_2"]);
     }
 }

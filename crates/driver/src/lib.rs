@@ -572,6 +572,7 @@ fn prediction_items(c: &Compiled, elem: &syn::Ident) -> TokenStream {
     } else {
         quote!()
     };
+    let key = if fbatch { quote!(B) } else { quote!(0) };
     let check = if fbatch {
         quote!(const { assert!(B > 0, "gradc: the batch size B must be at least 1") };)
     } else {
@@ -596,18 +597,33 @@ fn prediction_items(c: &Compiled, elem: &syn::Ident) -> TokenStream {
         pub fn interpreted_predict #gp (params: &Params, features: &#ft) -> #ot {
             #check
             use ::gradc::__private::Flat as _;
-            let graph = prediction_graph() #instantiate;
-            let mut it = ::gradc::__private::Interpreter::<#elem>::new(&graph)
-                .expect("the generated graph is valid");
-            let values = it
-                .forward(
-                    &[#(features.#feature_idents.flat(),)*],
-                    &[#(params.#param_idents.flat(),)*],
-                )
-                .expect("buffers match the generated graph");
-            let mut out = Outputs::zeros();
-            #(out.#out_idents.flat_mut().copy_from_slice(values[#out_index]);)*
-            out
+            // One interpreter per batch size a thread has used: its buffers
+            // are planned for the graph instantiated at that size.
+            ::std::thread_local! {
+                static INTERPRETERS: ::std::cell::RefCell<::std::vec::Vec<(usize, ::gradc::__private::Interpreter<#elem>)>> =
+                    const { ::std::cell::RefCell::new(::std::vec::Vec::new()) };
+            }
+            INTERPRETERS.with(|its| {
+                let mut its = its.borrow_mut();
+                let key: usize = #key;
+                if !its.iter().any(|(b, _)| *b == key) {
+                    let graph = prediction_graph() #instantiate;
+                    its.push((key, ::gradc::__private::Interpreter::new(&graph).expect("the generated graph is valid")));
+                }
+                let it = its
+                    .iter_mut()
+                    .find_map(|(b, it)| (*b == key).then_some(it))
+                    .expect("an interpreter for this batch size was just added");
+                let values = it
+                    .forward(
+                        &[#(features.#feature_idents.flat(),)*],
+                        &[#(params.#param_idents.flat(),)*],
+                    )
+                    .expect("buffers match the generated graph");
+                let mut out = Outputs::zeros();
+                #(out.#out_idents.flat_mut().copy_from_slice(values[#out_index]);)*
+                out
+            })
         }
     }
 }

@@ -313,7 +313,7 @@ pub(crate) fn lower_body<'b>(
         context: Vec::new(),
         top: 0,
         iterations: 0,
-        calls: 0,
+        calls: Vec::new(),
         outputs: Vec::new(),
     };
     let result = cx.block(block);
@@ -352,8 +352,8 @@ struct Lowerer<'a> {
     top: usize,
     /// Loop iterations unrolled so far.
     iterations: usize,
-    /// Closure and layer calls being lowered, innermost last.
-    calls: usize,
+    /// Closure and layer calls being lowered, innermost last: `name` at `call`.
+    calls: Vec<String>,
     outputs: Vec<(syn::Ident, NodeId)>,
 }
 
@@ -763,14 +763,31 @@ impl Lowerer<'_> {
             return None;
         }
         let vals: Vec<NodeId> = vals.into_iter().collect::<Option<_>>()?;
-        if self.calls >= MAX_CALL_DEPTH {
+        if self.calls.len() >= MAX_CALL_DEPTH {
             self.errors.spanned(
                 at,
                 format!("calls of `{}` nest more than {MAX_CALL_DEPTH} deep: a layer or closure cannot call itself", c.name),
             );
             return None;
         }
-        self.calls += 1;
+        // A block body of one expression reads as that expression; a call
+        // inside a layer names the enclosing calls too, outermost last.
+        let site = format!("`{}` at `{call}`", c.name);
+        let text = match strip_parens(&c.body) {
+            Expr::Block(b) if b.label.is_none() && b.block.stmts.len() == 1 => {
+                match &b.block.stmts[0] {
+                    Stmt::Expr(e, None) => expr_text(e),
+                    _ => expr_text(&c.body),
+                }
+            }
+            body => expr_text(body),
+        };
+        let site = match self.calls.last() {
+            Some(outer) => format!("{site} in {outer}"),
+            None => site,
+        };
+        let text = format!("{text} [layer {site}]");
+        self.calls.push(site);
         let saved = std::mem::replace(&mut self.env.names, c.scope.clone());
         let mut ok = true;
         for ((p, ty), v) in c.params.iter().zip(&vals) {
@@ -791,7 +808,6 @@ impl Lowerer<'_> {
             }
             self.env.bind(&p.to_string(), Some(*v));
         }
-        let text = format!("{} [layer `{}` at `{call}`]", expr_text(&c.body), c.name);
         let out = if ok {
             self.within(text, |cx| match strip_parens(&c.body) {
                 Expr::Block(b) if b.label.is_none() => cx.value_block(&b.block),
@@ -801,7 +817,7 @@ impl Lowerer<'_> {
             None
         };
         self.env.names = saved;
-        self.calls -= 1;
+        self.calls.pop();
         out
     }
 

@@ -4,10 +4,9 @@
 //! egg's `Extractor` minimises tree cost, charging a shared class once per use,
 //! so it would rather recompute a cheap expression than reuse a value. Here the
 //! cost of choosing a node is its own cost plus the own costs of the *distinct*
-//! classes below it (a cost set per class, refined to a fixed point, as in
-//! greedy DAG extraction). Greedy choices can in rare cases form a cycle; then,
-//! and whenever it is cheaper as a DAG, the tree-cost choice of egg's extractor
-//! (always acyclic) is used instead. Ties go to an e-node of the input graph,
+//! classes below it (a cost set per class, as in greedy DAG extraction, each
+//! class settled once in order of cost). Whenever it is cheaper as a DAG, the
+//! tree-cost choice of egg's extractor is used instead. Ties go to an e-node of the input graph,
 //! then to the smallest e-node in `Ord` order (op, then children), so the
 //! result is deterministic. A bounded local search (`improve`) then switches
 //! single classes to other e-nodes while that lowers the cost of the whole DAG,
@@ -18,8 +17,8 @@ use crate::cost::op_cost;
 use crate::lang::ENode;
 use egg::{CostFunction, Extractor, Id, Language};
 use gradc_ir::{DType, IrError, Shape};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::rc::Rc;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 /// Own cost of an e-node, by [`op_cost`]: flops and bytes of the real shapes.
 /// Leaves are free, and a class is paid once however many users it has, so
@@ -28,37 +27,6 @@ pub fn node_cost(egraph: &EG, class: Id, n: &ENode) -> u64 {
     let args: Vec<&Shape> = n.children.iter().map(|c| &egraph[*c].data.shape).collect();
     let dtype = egraph.analysis.dtype.unwrap_or(DType::F64);
     op_cost(&n.op, &args, &egraph[class].data.shape, dtype)
-}
-
-/// A cost set: (class index, own cost of its chosen node), sorted by index.
-type CostSet = Rc<Vec<(usize, u64)>>;
-
-/// What a choice minimises: DAG cost, then not being a preferred e-node.
-type Key = (u64, bool);
-
-fn merge(a: &[(usize, u64)], b: &[(usize, u64)]) -> Vec<(usize, u64)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// The chosen e-node for every class reachable from `roots` (canonical ids).
@@ -160,87 +128,151 @@ fn sorted_nodes(egraph: &EG, class: Id) -> Vec<&ENode> {
     nodes
 }
 
+/// A set of class indices, one bit each.
+#[derive(Clone)]
+struct ClassSet(Vec<u64>);
+
+impl ClassSet {
+    fn empty(classes: usize) -> Self {
+        ClassSet(vec![0; classes.div_ceil(64)])
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Adds `other` and returns the summed `own` cost of the classes it added.
+    fn union_cost(&mut self, other: &ClassSet, own: &[u64]) -> u64 {
+        let mut added = 0;
+        for (w, (a, b)) in self.0.iter_mut().zip(&other.0).enumerate() {
+            let mut new = b & !*a;
+            *a |= b;
+            while new != 0 {
+                added += own[w * 64 + new.trailing_zeros() as usize];
+                new &= new - 1;
+            }
+        }
+        added
+    }
+}
+
+/// Greedy DAG extraction, settled in order of cost as in Dijkstra's algorithm.
+///
+/// The cost of an e-node is its own cost plus the own costs of the distinct
+/// classes below it (the union of its children's cost sets). That cost is at
+/// least each child's, so taking the cheapest pending candidate first settles
+/// every class once, after all of its chosen node's children: no class is
+/// re-evaluated when a class below it improves (a fixed-point worklist does
+/// that, and costs cubic time on a deep chain of layers), and the choices are
+/// acyclic by construction. A candidate keeps its children's sets alive until
+/// its class is settled; a set is dropped once every class using it is settled,
+/// so a chain of layers holds a few sets at a time.
 fn greedy_dag(egraph: &EG, preferred: &HashSet<ENode>) -> HashMap<Id, ENode> {
     let classes = sorted_classes(egraph);
     let index: HashMap<Id, usize> = classes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
-    // Every e-node once, as (class index, node), and for each class the e-nodes using it.
+    // Every e-node once, as (class index, node), grouped by class in `Ord` order.
     let mut nodes: Vec<(usize, &ENode)> = Vec::new();
+    let mut class_nodes: Vec<std::ops::Range<usize>> = Vec::with_capacity(classes.len());
     for (i, &class) in classes.iter().enumerate() {
+        let first = nodes.len();
         nodes.extend(sorted_nodes(egraph, class).into_iter().map(|n| (i, n)));
+        class_nodes.push(first..nodes.len());
     }
+    let kids: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|(_, n)| {
+            let mut k: Vec<usize> = n
+                .children()
+                .iter()
+                .map(|c| index[&egraph.find(*c)])
+                .collect();
+            k.sort_unstable();
+            k.dedup();
+            k
+        })
+        .collect();
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
-    for (k, (_, n)) in nodes.iter().enumerate() {
-        for c in n.children() {
-            users[index[&egraph.find(*c)]].push(k);
+    for (k, ks) in kids.iter().enumerate() {
+        for &c in ks {
+            users[c].push(k);
         }
     }
-    for u in &mut users {
-        u.dedup();
-    }
+    // Per e-node: children not settled yet. Per class: e-nodes of unsettled
+    // classes that use it (its set is kept while there are any).
+    let mut waiting: Vec<usize> = kids.iter().map(Vec::len).collect();
+    let mut pending: Vec<usize> = users.iter().map(Vec::len).collect();
+    let own_node: Vec<u64> = nodes
+        .iter()
+        .map(|(i, n)| node_cost(egraph, classes[*i], n))
+        .collect();
 
-    let mut best: Vec<Option<(Key, CostSet, ENode)>> = vec![None; classes.len()];
-    // Worklist in a fixed order: all e-nodes, then the users of every class whose
-    // choice improved. Keys only decrease, so this terminates; the budget bounds
-    // pathological cases (the result is then merely less optimal).
-    let mut queue: VecDeque<usize> = (0..nodes.len()).collect();
-    let mut queued = vec![true; nodes.len()];
-    let mut budget = 64 * nodes.len().max(1);
-    while let Some(k) = queue.pop_front() {
-        queued[k] = false;
-        budget -= 1;
-        if budget == 0 {
-            break;
-        }
-        let (i, n) = nodes[k];
-        let mut set: Vec<(usize, u64)> = vec![(i, node_cost(egraph, classes[i], n))];
-        let mut ok = true;
-        for c in n.children() {
-            match &best[index[&egraph.find(*c)]] {
-                Some((_, s, _)) => set = merge(&set, s),
-                None => {
-                    ok = false;
-                    break;
+    // Per settled class: own cost of its chosen node, DAG cost, cost set.
+    let mut own = vec![0u64; classes.len()];
+    let mut total = vec![0u64; classes.len()];
+    let mut sets: Vec<Option<ClassSet>> = vec![None; classes.len()];
+    let mut chosen: Vec<Option<usize>> = vec![None; classes.len()];
+
+    // The cost set of e-node `k`, whose children are all settled (so their sets
+    // hold only settled classes, never `k`'s own), and its DAG cost.
+    let cost_set = |k: usize, sets: &[Option<ClassSet>], total: &[u64], own: &[u64]| {
+        // Start from the costliest child, whose set is likely the largest.
+        let first = kids[k].iter().copied().max_by_key(|&c| (total[c], c));
+        let (mut set, mut sum) = match first.and_then(|c| sets[c].clone().map(|s| (s, total[c]))) {
+            Some(start) => start,
+            None => (ClassSet::empty(classes.len()), 0),
+        };
+        for &c in &kids[k] {
+            if Some(c) != first {
+                if let Some(s) = &sets[c] {
+                    sum += set.union_cost(s, own);
                 }
             }
         }
-        // A child set holding this class means a cycle through it.
-        if !ok || child_contains(i, n, egraph, &index, &best) {
+        set.insert(nodes[k].0);
+        (set, sum + own_node[k])
+    };
+
+    // Candidates by (DAG cost, not preferred, e-node order): ties go to the
+    // input graph's e-nodes, then to the smallest e-node.
+    let mut heap: BinaryHeap<Reverse<(u64, bool, usize)>> = BinaryHeap::new();
+    let key = |k: usize, cost: u64| Reverse((cost, !preferred.contains(nodes[k].1), k));
+    for k in (0..nodes.len()).filter(|&k| waiting[k] == 0) {
+        heap.push(key(k, own_node[k]));
+    }
+    while let Some(Reverse((cost, _, k))) = heap.pop() {
+        let i = nodes[k].0;
+        if chosen[i].is_some() {
             continue;
         }
-        let total: u64 = set.iter().map(|(_, c)| c).sum();
-        let key = (total, !preferred.contains(n));
-        if best[i].as_ref().is_none_or(|(old, _, _)| key < *old) {
-            best[i] = Some((key, Rc::new(set), n.clone()));
-            for &u in &users[i] {
-                if !queued[u] {
-                    queued[u] = true;
-                    queue.push_back(u);
+        let (set, _) = cost_set(k, &sets, &total, &own);
+        chosen[i] = Some(k);
+        own[i] = own_node[k];
+        total[i] = cost;
+        if pending[i] > 0 {
+            sets[i] = Some(set);
+        }
+        // This class's e-nodes are done with their children's sets.
+        for k2 in class_nodes[i].clone() {
+            for &c in &kids[k2] {
+                pending[c] -= 1;
+                if pending[c] == 0 && chosen[c].is_some() {
+                    sets[c] = None;
                 }
             }
         }
+        for &u in &users[i] {
+            waiting[u] -= 1;
+            if waiting[u] == 0 && chosen[nodes[u].0].is_none() {
+                let (_, cost) = cost_set(u, &sets, &total, &own);
+                heap.push(key(u, cost));
+            }
+        }
     }
-    classes
+    chosen
         .iter()
-        .zip(best)
-        .filter_map(|(c, b)| b.map(|(_, _, n)| (*c, n)))
+        .enumerate()
+        .filter_map(|(i, k)| k.map(|k| (classes[i], nodes[k].1.clone())))
         .collect()
-}
-
-/// Whether class `i` is a child of `n` or in a child's cost set (a cycle).
-fn child_contains(
-    i: usize,
-    n: &ENode,
-    egraph: &EG,
-    index: &HashMap<Id, usize>,
-    best: &[Option<(Key, CostSet, ENode)>],
-) -> bool {
-    n.children().iter().any(|c| {
-        let ci = index[&egraph.find(*c)];
-        ci == i
-            || best[ci]
-                .as_ref()
-                .is_some_and(|(_, s, _)| s.binary_search_by_key(&i, |(k, _)| *k).is_ok())
-    })
 }
 
 struct TreeCost<'a> {
