@@ -50,7 +50,7 @@ pub struct Explanation {
     pub naive: String,
     /// The emitted term of `explained`, cut for printing.
     pub optimized: String,
-    /// The first [`MAX_STEPS`] rewrite steps, in order.
+    /// The first `MAX_STEPS` rewrite steps, in order.
     pub steps: Vec<Step>,
     /// How many steps there are in all (saturating).
     pub total_steps: usize,
