@@ -3,6 +3,7 @@
 //! crate and the CLI both call it, so what a tool shows is what the macro compiles.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use gradc_frontend::Network;
 use gradc_ir::{Graph, Report};

@@ -15,6 +15,8 @@
 //! [`set_threads`] (or `GRADC_THREADS=2`) splits large products over the
 //! calling thread and one persistent helper thread; off by default.
 
+#![warn(missing_docs)]
+
 use std::mem::MaybeUninit;
 
 mod erf;
