@@ -235,23 +235,42 @@ fn carried_attrs(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
         .collect()
 }
 
-/// `items` with a doc comment added to each named fn that has none. The
+/// `items` with a doc comment added to each named `pub fn` that has none. The
 /// codegen items carry no docs because `GRADIENT_CODE` shows them as code.
+/// Works on the top-level tokens only: a generated body can nest deeper than
+/// a parser's recursion may go on a small stack.
 fn with_fn_docs(items: &TokenStream, docs: &[(&str, &str)]) -> TokenStream {
-    let Ok(mut file) = syn::parse2::<syn::File>(items.clone()) else {
-        return items.clone();
-    };
-    for item in &mut file.items {
-        if let syn::Item::Fn(f) = item {
-            let documented = f.attrs.iter().any(|a| a.path().is_ident("doc"));
-            if let Some((_, doc)) = docs.iter().find(|(n, _)| f.sig.ident == n) {
-                if !documented {
-                    f.attrs.insert(0, syn::parse_quote!(#[doc = #doc]));
-                }
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = items.clone().into_iter().collect();
+    let is_ident =
+        |t: Option<&TokenTree>, s: &str| matches!(t, Some(TokenTree::Ident(i)) if i == s);
+    let mut out = TokenStream::new();
+    // Whether the item being read so far has a `#[doc ..]` attribute.
+    let mut documented = false;
+    for (i, t) in tokens.iter().enumerate() {
+        if is_ident(Some(t), "pub") && is_ident(tokens.get(i + 1), "fn") && !documented {
+            if let Some((_, doc)) = docs.iter().find(|(n, _)| is_ident(tokens.get(i + 2), n)) {
+                out.extend(quote!(#[doc = #doc]));
             }
         }
+        match t {
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => {
+                let first = g.stream().into_iter().next();
+                let after_hash =
+                    i > 0 && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '#');
+                documented |= after_hash && is_ident(first.as_ref(), "doc");
+            }
+            // A body or a `;` ends an item.
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => documented = false,
+            TokenTree::Punct(p) if p.as_char() == ';' => documented = false,
+            TokenTree::Group(_)
+            | TokenTree::Punct(_)
+            | TokenTree::Ident(_)
+            | TokenTree::Literal(_) => {}
+        }
+        out.extend([t.clone()]);
     }
-    quote!(#file)
+    out
 }
 
 fn struct_def(
