@@ -222,15 +222,20 @@ fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
 }
 
 /// The attributes of a network's fn that also apply to its generated module:
-/// `cfg` (the module exists when the fn does) and lint levels (`allow`, `warn`,
-/// `deny`, `forbid`). Not `expect`: the module may not trigger the lint.
+/// `cfg` (the module exists when the fn does), lint levels (`allow`, `warn`,
+/// `deny`, `forbid`) and `#[doc(hidden)]`. Not `expect` (the module may not
+/// trigger the lint), nor doc comments (their examples would run twice).
 fn carried_attrs(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
+    let hidden = |a: &syn::Attribute| {
+        a.path().is_ident("doc") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "hidden")
+    };
     attrs
         .iter()
         .filter(|a| {
-            ["cfg", "allow", "warn", "deny", "forbid"]
-                .iter()
-                .any(|n| a.path().is_ident(n))
+            hidden(a)
+                || ["cfg", "allow", "warn", "deny", "forbid"]
+                    .iter()
+                    .any(|n| a.path().is_ident(n))
         })
         .collect()
 }
