@@ -12,6 +12,37 @@
 //! Saving writes a temporary file next to the target and renames it into place, so
 //! a failed save never leaves a half-written file under the target's name.
 //!
+//! ```
+//! use gradc::checkpoint::{self, CheckpointError};
+//! use gradc::network;
+//!
+//! #[network]
+//! fn dense(#[input] x: [[f32; 3]; 2], #[input] y: [[f32; 2]; 2], w: [[f32; 2]; 3], b: [f32; 2]) -> f32 {
+//!     mse(x.matmul(w) + b, y)
+//! }
+//!
+//! let path = std::env::temp_dir().join(format!("dense-{}.safetensors", std::process::id()));
+//! let trained = dense::Params { w: [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], b: [0.5, -0.5] };
+//! checkpoint::save(&trained, &path)?;
+//!
+//! // A new value from the file, or an existing one overwritten in place.
+//! let loaded: Box<dense::Params> = checkpoint::load(&path)?;
+//! assert_eq!(*loaded, trained);
+//! let mut params = dense::Params::zeros();
+//! checkpoint::load_into(&mut params, &path)?;
+//! assert_eq!(params, trained);
+//!
+//! // Another network's parameters do not fit: the error names the tensor.
+//! #[network]
+//! fn wider(#[input] x: [[f32; 3]; 2], #[input] y: [[f32; 4]; 2], w: [[f32; 4]; 3], b: [f32; 4]) -> f32 {
+//!     mse(x.matmul(w) + b, y)
+//! }
+//! let err = checkpoint::load::<wider::Params>(&path).unwrap_err();
+//! assert!(matches!(err, CheckpointError::WrongShape { ref name, .. } if name == "w"));
+//! # std::fs::remove_file(&path).unwrap();
+//! # Ok::<(), CheckpointError>(())
+//! ```
+//!
 //! [safetensors]: https://github.com/huggingface/safetensors
 
 use crate::net::{Element, Tensors};
@@ -25,25 +56,53 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckpointError {
     /// The file could not be read, written or renamed.
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        message: String,
+    },
     /// The bytes are not a valid safetensors file.
-    Format { path: PathBuf, message: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What the safetensors parser said.
+        message: String,
+    },
     /// The network has a parameter the file lacks.
-    MissingTensor { path: PathBuf, name: String },
+    MissingTensor {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's name.
+        name: String,
+    },
     /// The file has tensors the network lacks (sorted by name).
-    UnexpectedTensors { path: PathBuf, names: Vec<String> },
+    UnexpectedTensors {
+        /// The file.
+        path: PathBuf,
+        /// The names of the tensors no parameter has.
+        names: Vec<String>,
+    },
     /// A tensor's shape differs from the parameter's.
     WrongShape {
+        /// The file.
         path: PathBuf,
+        /// The parameter's name.
         name: String,
+        /// The parameter's dimensions.
         expected: Vec<usize>,
+        /// The tensor's dimensions in the file.
         found: Vec<usize>,
     },
     /// A tensor's dtype differs from the network's element type.
     WrongDtype {
+        /// The file.
         path: PathBuf,
+        /// The parameter's name.
         name: String,
+        /// The network's dtype (`F32` or `F64`).
         expected: String,
+        /// The tensor's dtype in the file.
         found: String,
     },
 }

@@ -174,24 +174,45 @@ impl<T: Element> Dataset<T> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataError {
     /// The file does not exist.
-    Missing { path: PathBuf },
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file exists but could not be opened or read.
-    Io { path: PathBuf, message: String },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        message: String,
+    },
     /// The file is not a valid gzip stream (wrong format, truncated, bad checksum).
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the gzip decoder said.
+        message: String,
+    },
     /// A line of the (decompressed) CSV is malformed.
     Parse {
+        /// The file.
         path: PathBuf,
         /// 1-based line number in the file.
         line: usize,
         /// 1-based column (comma-separated field), when one field is at fault.
         column: Option<usize>,
+        /// What is wrong with the line.
         message: String,
     },
     /// The file holds no samples.
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// Batch buffers or indices do not fit the data set.
-    Batch { message: String },
+    Batch {
+        /// What does not fit.
+        message: String,
+    },
 }
 
 impl fmt::Display for DataError {

@@ -183,7 +183,6 @@ pub trait Network {
     /// `#[input]` names and dimensions in declaration order (= `Inputs::SHAPES`).
     const INPUTS: &'static [(&'static str, &'static [usize])] = <Self::Inputs as Tensors>::SHAPES;
 
-    /// The compiled fused pass: returns the loss and overwrites `grads`.
     /// The `#[input]`s the body's `#[output]` values read (empty without outputs).
     type Features: Tensors<Elem = Self::Elem>;
     /// The values the body marks `#[output]`, one field each (empty without outputs).
@@ -195,6 +194,8 @@ pub trait Network {
     /// The same values through the tape interpreter: `NAME::interpreted_predict`.
     fn interpreted_predict(params: &Self::Params, features: &Self::Features) -> Self::Outputs;
 
+    /// The compiled fused pass, `NAME::forward_backward`: returns the loss and
+    /// overwrites `grads`.
     fn forward_backward(
         params: &Self::Params,
         inputs: &Self::Inputs,

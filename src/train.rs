@@ -221,7 +221,9 @@ pub enum TrainError {
         what: &'static str,
         /// The tensor index, when one tensor's length differs.
         tensor: Option<usize>,
+        /// The count or length the parameters have.
         expected: usize,
+        /// The count or length given.
         found: usize,
     },
     /// An argument outside its documented range (a dropout probability of 1, a

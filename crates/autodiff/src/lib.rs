@@ -8,6 +8,7 @@
 //! it); simplifying the result is the optimizer's job, not this crate's.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod terms;
 

@@ -20,25 +20,30 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Every example runs in a test (`help_examples_run`), from the repository root.
 const SHOW_EXAMPLES: &str = "\
 Examples:
-  gradc show examples/xor.rs --emit rust          the fused forward+backward pass (GRADIENT_CODE)
-  gradc show net.rs --network xor --emit ir       the forward graph in text form
-  gradc show net.rs --emit joint                  after symbolic differentiation, before rewriting
-  gradc show net.rs --emit dot --graph optimized | dot -Tsvg > net.svg
-  gradc show net.rs --emit report                 optimizer report, saved residuals, scratch size";
+  gradc show examples/xor.rs --network xor                the fused forward+backward pass (GRADIENT_CODE)
+  gradc show examples/xor.rs --network xor --emit ir      the forward graph in text form
+  gradc show examples/xor.rs --network xor --emit joint   after symbolic differentiation, before rewriting
+  gradc show examples/xor.rs --network xor --emit dot --graph joint | dot -Tsvg > xor.svg
+  gradc show examples/xor.rs --network xor --emit svg --graph joint  the joint graph as SVG, no Graphviz needed
+  gradc show examples/xor.rs --network xor --emit report  optimizer report, saved residuals, scratch size
+  gradc show examples/xor.rs --network predict --emit rust   a network without parameters: its forward pass
+
+--network may be left out when the file has one network; --graph applies to --emit dot and svg only.";
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
-  gradc check net.rs                 check every #[network] in the file
-  gradc check net.rs --network xor   check one
+  gradc check examples/xor.rs                   check every #[network] in the file
+  gradc check examples/xor.rs --network xor     check one
 
 Prints the diagnostics the macro would give, rustc style, and exits non-zero if any.";
 
 const EXPLAIN_EXAMPLES: &str = "\
 Examples:
-  gradc explain net.rs --network xor --node d_h
-  gradc explain net.rs --network xor --node t7
+  gradc explain examples/xor.rs --network xor --node d_h
+  gradc explain examples/xor.rs --network xor --node h_matmul
 
 NODE is a local of the generated code (see `gradc show FILE --emit rust`) or a
 source variable name.";
@@ -73,9 +78,9 @@ enum Command {
         /// What to print.
         #[arg(long, value_enum, default_value_t = Emit::Rust)]
         emit: Emit,
-        /// Which graph `--emit dot` and `--emit svg` draw.
-        #[arg(long, value_enum, default_value_t = Stage::Optimized)]
-        graph: Stage,
+        /// Which graph `--emit dot` and `--emit svg` draw [default: optimized].
+        #[arg(long, value_enum)]
+        graph: Option<Stage>,
     },
     /// Parse and verify the networks of a file, printing the macro's diagnostics.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -192,8 +197,20 @@ fn show(
     file: &std::path::Path,
     network: Option<&str>,
     emit: Emit,
-    graph: Stage,
+    graph: Option<Stage>,
 ) -> Result<String, Failure> {
+    // A flag that would change nothing is a mistake worth hearing about.
+    let graph = match (emit, graph) {
+        (Emit::Dot | Emit::Svg, g) => g.unwrap_or(Stage::Optimized),
+        (Emit::Ir | Emit::Joint | Emit::Optimized | Emit::Rust | Emit::Report, None) => {
+            Stage::Optimized
+        }
+        (Emit::Ir | Emit::Joint | Emit::Optimized | Emit::Rust | Emit::Report, Some(_)) => {
+            return Err(Failure::from(
+                "--graph picks the graph that --emit dot or --emit svg draws; add one of them or leave --graph out",
+            ));
+        }
+    };
     let src = source::Source::load(file)?;
     let found = src.select(network)?;
     let compiled = src.compile(&found)?;

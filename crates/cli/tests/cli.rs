@@ -481,6 +481,50 @@ fn every_command_has_help_with_examples() {
     assert!(gradc(&["--help"]).stdout.contains("explain"));
 }
 
+/// Every example line of every `--help` (`  gradc ...`, up to a pipe or the
+/// comment column) runs from the repository root and prints something.
+#[test]
+fn help_examples_run() {
+    let mut ran = 0;
+    for cmd in ["show", "check", "explain"] {
+        let help = gradc(&[cmd, "--help"]);
+        assert!(help.ok, "{}", help.stderr);
+        let examples = help.stdout.split("Examples:\n").nth(1).unwrap_or_default();
+        for line in examples.lines().filter_map(|l| l.strip_prefix("  gradc ")) {
+            let line = line.split(" | ").next().unwrap_or_default();
+            let line = line.split("  ").next().unwrap_or_default();
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let r = gradc(&args);
+            assert!(r.ok, "gradc {line}: {}", r.stderr);
+            assert!(!r.stdout.trim().is_empty(), "gradc {line} printed nothing");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 10, "{ran} help examples");
+}
+
+#[test]
+fn graph_without_emit_dot_is_an_error() {
+    for emit in ["rust", "ir", "joint", "optimized", "report"] {
+        let r = gradc(&[
+            "show",
+            FIXTURE,
+            "--network",
+            "xor",
+            "--emit",
+            emit,
+            "--graph",
+            "joint",
+        ]);
+        assert_one_line_error(
+            &r,
+            "--graph picks the graph that --emit dot or --emit svg draws",
+        );
+    }
+    // Left out, --graph changes nothing and is fine.
+    assert!(gradc(&["show", FIXTURE, "--network", "xor", "--emit", "ir"]).ok);
+}
+
 /// Every ```text block of the README that starts with `$ gradc ...` is a real
 /// transcript: running the command prints the rest of the block.
 #[test]

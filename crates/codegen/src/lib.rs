@@ -11,6 +11,7 @@
 //! warnings under `#![deny(warnings)]`. This crate knows graphs, not syn parsing.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod annotate;
 mod emit;

@@ -7,11 +7,13 @@ use std::fmt;
 /// One forward value read by the backward pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Residual {
+    /// The node whose value is kept.
     pub node: NodeId,
     /// The local the generated code holds it in (`h`, `t7`), else `%id`.
     pub name: String,
     /// Shape as the text form prints it (`[4 2]`, `[]`).
     pub shape: String,
+    /// Its size in bytes.
     pub bytes: usize,
     /// An argument (`#[input]` or parameter): read in place from the caller's
     /// structs, so it costs no scratch.

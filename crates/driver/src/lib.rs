@@ -3,6 +3,7 @@
 //! crate and the CLI both call it, so what a tool shows is what the macro compiles.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use gradc_frontend::Network;
 use gradc_ir::{Graph, Report};
@@ -220,9 +221,67 @@ fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The attributes of a network's fn that also apply to its generated module:
+/// `cfg` (the module exists when the fn does), lint levels (`allow`, `warn`,
+/// `deny`, `forbid`) and `#[doc(hidden)]`. Not `expect` (the module may not
+/// trigger the lint), nor doc comments (their examples would run twice).
+fn carried_attrs(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
+    let hidden = |a: &syn::Attribute| {
+        a.path().is_ident("doc") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "hidden")
+    };
+    attrs
+        .iter()
+        .filter(|a| {
+            hidden(a)
+                || ["cfg", "allow", "warn", "deny", "forbid"]
+                    .iter()
+                    .any(|n| a.path().is_ident(n))
+        })
+        .collect()
+}
+
+/// `items` with a doc comment added to each named `pub fn` that has none. The
+/// codegen items carry no docs because `GRADIENT_CODE` shows them as code.
+/// Works on the top-level tokens only: a generated body can nest deeper than
+/// a parser's recursion may go on a small stack.
+fn with_fn_docs(items: &TokenStream, docs: &[(&str, &str)]) -> TokenStream {
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = items.clone().into_iter().collect();
+    let is_ident =
+        |t: Option<&TokenTree>, s: &str| matches!(t, Some(TokenTree::Ident(i)) if i == s);
+    let mut out = TokenStream::new();
+    // Whether the item being read so far has a `#[doc ..]` attribute.
+    let mut documented = false;
+    for (i, t) in tokens.iter().enumerate() {
+        if is_ident(Some(t), "pub") && is_ident(tokens.get(i + 1), "fn") && !documented {
+            if let Some((_, doc)) = docs.iter().find(|(n, _)| is_ident(tokens.get(i + 2), n)) {
+                out.extend(quote!(#[doc = #doc]));
+            }
+        }
+        match t {
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => {
+                let first = g.stream().into_iter().next();
+                let after_hash =
+                    i > 0 && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '#');
+                documented |= after_hash && is_ident(first.as_ref(), "doc");
+            }
+            // A body or a `;` ends an item.
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => documented = false,
+            TokenTree::Punct(p) if p.as_char() == ';' => documented = false,
+            TokenTree::Group(_)
+            | TokenTree::Punct(_)
+            | TokenTree::Ident(_)
+            | TokenTree::Literal(_) => {}
+        }
+        out.extend([t.clone()]);
+    }
+    out
+}
+
 fn struct_def(
     name: &str,
     doc: &str,
+    field_doc: &dyn Fn(&syn::Ident) -> String,
     elem: &syn::Ident,
     fields: &[(&syn::Ident, &syn::Type)],
     batch: bool,
@@ -235,6 +294,7 @@ fn struct_def(
         (quote!(), quote!(#name))
     };
     let (idents, types): (Vec<_>, Vec<_>) = fields.iter().copied().unzip();
+    let field_docs = idents.iter().map(|i| field_doc(i));
     let zero = fields.iter().map(|(_, ty)| zero_value(ty));
     let labels = idents.iter().map(|i| i.to_string());
     let labels2 = labels.clone();
@@ -243,7 +303,7 @@ fn struct_def(
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
         pub struct #name #gp {
-            #(pub #idents: #types,)*
+            #(#[doc = #field_docs] pub #idents: #types,)*
         }
 
         // SAFETY: the fields above are all there is, and the bound makes the
@@ -310,25 +370,28 @@ fn emit(c: &Compiled) -> TokenStream {
     let batch = net.graph.is_batch_generic();
     let params_struct = struct_def(
         "Params",
-        "Trainable parameters, one field per parameter argument.",
+        &format!("Trainable parameters of `{ident}`, one field per parameter argument."),
+        &|f| format!("The parameter `{f}` of `{ident}`."),
         &elem,
         &fields(&params),
         false,
     );
     let inputs_struct = struct_def(
         "Inputs",
-        if batch {
-            "Data arguments (`#[input]`), one field each, for batch size `B`."
+        &if batch {
+            format!("Data arguments (`#[input]`) of `{ident}`, one field each, for batch size `B`.")
         } else {
-            "Data arguments (`#[input]`), one field each."
+            format!("Data arguments (`#[input]`) of `{ident}`, one field each.")
         },
+        &|f| format!("The `#[input]` `{f}` of `{ident}`."),
         &elem,
         &fields(&inputs),
         batch,
     );
     let grads_struct = struct_def(
         "Grads",
-        "Gradient of the loss with respect to each parameter.",
+        &format!("Gradient of the loss of `{ident}` with respect to each parameter."),
+        &|f| format!("The gradient of the loss with respect to `{f}`."),
         &elem,
         &fields(&params),
         false,
@@ -347,7 +410,13 @@ fn emit(c: &Compiled) -> TokenStream {
             &#ident::Inputs { #(#input_idents,)* },
         )
     });
-    let forward_fn = &c.forward_fn;
+    let has_params = !params.is_empty();
+    let forward_doc = if has_params {
+        format!("The compiled forward pass of `{ident}`: the loss for these parameters and inputs.")
+    } else {
+        format!("The compiled forward pass of `{ident}`: its value for these inputs.")
+    };
+    let forward_fn = &with_fn_docs(&c.forward_fn, &[("forward", &forward_doc)]);
     let gradient_code = &c.gradient_code;
     let graph_text = net.graph.to_string();
     let report = report_tokens(&c.report);
@@ -407,7 +476,13 @@ fn emit(c: &Compiled) -> TokenStream {
             }
         }
     };
+    let fb_doc = format!(
+        "The compiled fused pass of `{ident}`: returns the loss and overwrites `grads` with \
+         its gradient with respect to every parameter. [`GRADIENT_CODE`] is this code, \
+         formatted; [`forward_backward_with`] takes the scratch from the caller."
+    );
     let backward = c.forward_backward_fn.as_ref().map(|fb| {
+        let fb = with_fn_docs(fb, &[("forward_backward", &fb_doc)]);
         quote! {
             #fb
 
@@ -424,11 +499,15 @@ fn emit(c: &Compiled) -> TokenStream {
     let mod_doc = format!(
         "Generated by `#[network]` for `{ident}`: compiled passes, interpreter and inspection."
     );
+    let carried = carried_attrs(&net.item.attrs);
     quote! {
         #f
 
         #[doc = #mod_doc]
-        #[allow(dead_code, clippy::all)]
+        #(#carried)*
+        // Generated code is straight-line arithmetic over arrays: exact float
+        // comparisons, large stack arrays and long bodies are intended.
+        #[allow(dead_code, clippy::all, clippy::pedantic, clippy::nursery)]
         #vis mod #ident {
             #params_struct
             #inputs_struct
@@ -518,6 +597,7 @@ fn prediction_items(c: &Compiled, elem: &syn::Ident) -> TokenStream {
     let features_struct = struct_def(
         "Features",
         &format!("The `#[input]`s the `#[output]` values of `{name}` read, one field each (see [`predict`])."),
+        &|f| format!("The `#[input]` `{f}` of `{name}`."),
         elem,
         &feature_fields,
         fbatch,
@@ -525,6 +605,7 @@ fn prediction_items(c: &Compiled, elem: &syn::Ident) -> TokenStream {
     let outputs_struct = struct_def(
         "Outputs",
         &format!("The values `{name}` marks `#[output]`, one field each (see [`predict`])."),
+        &|f| format!("The `#[output]` value `{f}` of `{name}`."),
         elem,
         &output_fields,
         obatch,

@@ -18,6 +18,7 @@
 //! types → shapes), `lower.rs` (body → graph), `model.rs` (the result).
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod attr;
 mod lower;

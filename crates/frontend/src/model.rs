@@ -7,9 +7,11 @@ use gradc_ir::{DType, Graph, Shape};
 /// One function argument: an `#[input]` (data, no gradient) or a parameter.
 #[derive(Clone, Debug)]
 pub struct Arg {
+    /// The argument's name.
     pub ident: syn::Ident,
     /// The type as written, e.g. `[[f32; 2]; 4]`.
     pub ty: syn::Type,
+    /// Its shape, from its type.
     pub shape: Shape,
     /// `true` for `#[input]` arguments, `false` for parameters.
     pub is_input: bool,
@@ -20,14 +22,19 @@ pub struct Arg {
 pub struct Network {
     /// The original function with the `#[input]` attributes removed.
     pub item: syn::ItemFn,
+    /// The function's name.
     pub ident: syn::Ident,
+    /// The function's visibility, given to the generated module.
     pub vis: syn::Visibility,
     /// The one element type of every argument and of the result.
     pub dtype: DType,
     /// All arguments in declaration order.
     pub args: Vec<Arg>,
+    /// The declared return type.
     pub ret_ty: syn::Type,
+    /// The shape of the return type.
     pub ret_shape: Shape,
+    /// The attribute's options (`fast_math`).
     pub options: Options,
     /// Whether the network declares the batch size `const B: usize`. Then the
     /// dimension [`gradc_ir::BATCH`] in input, output and intermediate shapes

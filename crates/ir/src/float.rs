@@ -17,15 +17,21 @@ pub trait Float:
     + 'static
     + gradc_runtime::Elem
 {
+    /// The additive identity.
     const ZERO: Self;
+    /// The multiplicative identity.
     const ONE: Self;
+    /// `v` rounded to this type.
     fn from_f64(v: f64) -> Self;
+    /// `self` widened to `f64`.
     fn to_f64(self) -> f64;
     /// `exp`, `ln`, `ln_1p`, `tanh`, `sigmoid` and `softplus` are the runtime's
     /// kernels, the functions generated code calls, so the interpreter and
     /// compiled code agree bit for bit.
     fn exp(self) -> Self;
+    /// The natural logarithm (the runtime kernel, as `exp`).
     fn ln(self) -> Self;
+    /// `ln(1 + x)`, accurate near 0 (the runtime kernel).
     fn ln_1p(self) -> Self;
     /// `eˣ − 1`, accurate near 0.
     fn exp_m1(self) -> Self;
@@ -33,15 +39,21 @@ pub trait Float:
     fn erf(self) -> Self;
     /// `1 − erf(x)`, accurate where it is small.
     fn erfc(self) -> Self;
+    /// The hyperbolic tangent (the runtime kernel).
     fn tanh(self) -> Self;
     /// The logistic sigmoid (`gradc_runtime::sigmoid_f32`, `sigmoid_f64`).
     fn sigmoid(self) -> Self;
     /// `ln(1 + eˣ)` (`gradc_runtime::softplus_f32`, `softplus_f64`).
     fn softplus(self) -> Self;
+    /// The square root.
     fn sqrt(self) -> Self;
+    /// `self` to the integer power `n`.
     fn powi(self, n: i32) -> Self;
+    /// The absolute value.
     fn abs(self) -> Self;
+    /// The larger of `self` and `other`; a NaN operand gives the other.
     fn max(self, other: Self) -> Self;
+    /// Neither infinite nor NaN.
     fn is_finite(self) -> bool;
 }
 

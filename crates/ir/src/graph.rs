@@ -10,10 +10,12 @@ use std::fmt;
 pub struct NodeId(u32);
 
 impl NodeId {
+    /// The position of this node in its graph, counting from 0.
     pub fn index(self) -> usize {
         self.0 as usize
     }
 
+    /// The node at position `i` (ids are positions).
     pub fn from_index(i: usize) -> Self {
         NodeId(i as u32)
     }
@@ -34,8 +36,11 @@ impl fmt::Display for NodeId {
 /// One operation with its inferred shape and, where the source gave one, a name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
+    /// What the node computes.
     pub op: Op,
+    /// Its operands, each with a smaller id.
     pub args: Vec<NodeId>,
+    /// Its inferred shape.
     pub shape: Shape,
     /// Source name (`h`, `yhat`, `d_w1`), used for readable generated code.
     pub name: Option<String>,
@@ -44,7 +49,9 @@ pub struct Node {
 /// A named output of the graph: the loss, or the gradient of a parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Root {
+    /// `loss` or `d_<param>`.
     pub name: String,
+    /// The node whose value it is.
     pub node: NodeId,
 }
 
@@ -62,6 +69,7 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// An empty graph whose tensors have element type `dtype`.
     pub fn new(dtype: DType) -> Self {
         Graph {
             dtype,
@@ -73,6 +81,7 @@ impl Graph {
         }
     }
 
+    /// The element type of every tensor.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -142,10 +151,12 @@ impl Graph {
         NodeId(idx.index() as u32)
     }
 
+    /// Names node `id` (the name generated code uses for it).
     pub fn set_name(&mut self, id: NodeId, name: impl Into<String>) {
         self.g[NodeIndex::new(id.index())].name = Some(name.into());
     }
 
+    /// Adds a named output (the loss or a gradient).
     pub fn add_root(&mut self, name: impl Into<String>, node: NodeId) {
         self.roots.push(Root {
             name: name.into(),
@@ -153,22 +164,27 @@ impl Graph {
         });
     }
 
+    /// Node `id`: op, arguments, shape and name.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.g[NodeIndex::new(id.index())]
     }
 
+    /// The op of node `id`.
     pub fn op(&self, id: NodeId) -> &Op {
         &self.node(id).op
     }
 
+    /// The arguments of node `id`.
     pub fn args(&self, id: NodeId) -> &[NodeId] {
         &self.node(id).args
     }
 
+    /// The shape of node `id`.
     pub fn shape(&self, id: NodeId) -> &Shape {
         &self.node(id).shape
     }
 
+    /// The source name of node `id`, if it has one.
     pub fn name(&self, id: NodeId) -> Option<&str> {
         self.node(id).name.as_deref()
     }
@@ -178,6 +194,7 @@ impl Graph {
         self.g.node_count()
     }
 
+    /// Whether the graph has no nodes.
     pub fn is_empty(&self) -> bool {
         self.g.node_count() == 0
     }
@@ -187,14 +204,17 @@ impl Graph {
         (0..self.len() as u32).map(NodeId)
     }
 
+    /// The `Input(i)` leaves, by `i`.
     pub fn inputs(&self) -> &[NodeId] {
         &self.inputs
     }
 
+    /// The `Param(i)` leaves, by `i`.
     pub fn params(&self) -> &[NodeId] {
         &self.params
     }
 
+    /// The named outputs, in order.
     pub fn roots(&self) -> &[Root] {
         &self.roots
     }

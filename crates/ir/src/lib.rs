@@ -10,6 +10,7 @@
 //! Architecture invariant: this crate knows nothing of syn, quote or egg.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod float;
 mod graph;
@@ -41,10 +42,12 @@ use std::fmt;
 /// An error raised while building or checking a graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IrError {
+    /// What went wrong.
     pub message: String,
 }
 
 impl IrError {
+    /// An error saying `message`.
     pub fn new(message: impl Into<String>) -> Self {
         IrError {
             message: message.into(),

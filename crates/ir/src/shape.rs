@@ -84,22 +84,27 @@ pub fn parse_extent(t: &str) -> Option<usize> {
 pub struct Shape(pub Vec<usize>);
 
 impl Shape {
+    /// The shape of a scalar: no dimensions.
     pub fn scalar() -> Self {
         Shape(Vec::new())
     }
 
+    /// The shape with dimensions `dims`, outermost first.
     pub fn new(dims: impl Into<Vec<usize>>) -> Self {
         Shape(dims.into())
     }
 
+    /// The dimensions, outermost first.
     pub fn dims(&self) -> &[usize] {
         &self.0
     }
 
+    /// The number of dimensions.
     pub fn rank(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether it has no dimensions.
     pub fn is_scalar(&self) -> bool {
         self.0.is_empty()
     }

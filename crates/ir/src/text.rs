@@ -68,6 +68,7 @@ impl fmt::Display for Graph {
 /// Why a text could not be read as a graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    /// What is wrong, and where.
     pub message: String,
 }
 

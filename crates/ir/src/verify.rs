@@ -15,6 +15,7 @@ pub struct VerifierError {
     /// The node's op and name (``relu `h` ``), or the part of the graph the
     /// violation concerns (`roots`, `inputs`, ...) when it is at no node.
     pub context: String,
+    /// What is wrong.
     pub message: String,
 }
 

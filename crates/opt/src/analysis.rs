@@ -8,6 +8,7 @@ use gradc_ir::{Const, DType, Op, Shape};
 /// What the analysis knows about one e-class.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassData {
+    /// The shape of every node in the class.
     pub shape: Shape,
     /// The value, if every term in the class is the same scalar constant.
     pub constant: Option<Const>,
@@ -21,9 +22,13 @@ pub struct ClassData {
 /// returns it as an error instead of emitting a wrong graph.
 #[derive(Debug, Default)]
 pub struct ShapeAnalysis {
+    /// The element type of the graph being optimized.
     pub dtype: Option<DType>,
+    /// The shapes of its inputs, by index.
     pub inputs: Vec<Shape>,
+    /// The shapes of its parameters, by index.
     pub params: Vec<Shape>,
+    /// The first fault met (a rule that is wrong), which `optimize` returns.
     pub fault: Option<String>,
     /// Whether FastMath rules run: only they may merge constants that differ
     /// by rounding (see [`ShapeAnalysis::merge`]).
@@ -32,6 +37,7 @@ pub struct ShapeAnalysis {
     pub folded: usize,
 }
 
+/// The e-graph gradc optimizes in.
 pub type EG = EGraph<ENode, ShapeAnalysis>;
 
 impl ShapeAnalysis {

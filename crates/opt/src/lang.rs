@@ -24,15 +24,19 @@ use std::fmt;
 /// An e-node: an IR op with the e-classes of its arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ENode {
+    /// The op.
     pub op: Op,
+    /// The e-classes of its operands.
     pub children: Vec<Id>,
 }
 
 impl ENode {
+    /// `op` over the classes `children`.
     pub fn new(op: Op, children: Vec<Id>) -> Self {
         ENode { op, children }
     }
 
+    /// `op` with no operands.
     pub fn leaf(op: Op) -> Self {
         ENode {
             op,

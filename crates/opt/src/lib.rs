@@ -62,6 +62,7 @@
 //! same optimized graph text.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod cost;

@@ -114,9 +114,13 @@ pub enum ShapeRule {
 /// One entry of the rule table.
 #[derive(Clone, Copy, Debug)]
 pub struct RuleSpec {
+    /// The stable kebab-case name reports use.
     pub name: &'static str,
+    /// Exact, stabilising, or fast-math only.
     pub tier: Tier,
+    /// The phase the rule runs in.
     pub phase: Phase,
+    /// What the rule does.
     pub kind: RuleKind,
 }
 

@@ -19,6 +19,8 @@
 //! of `C` over the calling thread and `n - 1` persistent helper threads; off
 //! by default. Results are bit-identical for every thread count.
 
+#![warn(missing_docs)]
+
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;

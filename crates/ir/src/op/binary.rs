@@ -7,9 +7,13 @@ use crate::{Float, IrError, NodeId};
 /// An op applied elementwise to two operands broadcast to a common shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BinaryOp {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
+    /// `a / b`.
     Div,
     /// Elementwise maximum; on a tie the gradient goes to the first argument.
     Max,
@@ -21,13 +25,17 @@ pub enum BinaryOp {
 
 /// A function of two scalars, handed to [`BinaryOp::with_fn`].
 pub trait BinaryKernel<T> {
+    /// What `call` returns.
     type Out;
+    /// Runs the kernel with the op's scalar function.
     fn call(self, f: impl Fn(T, T) -> T + Copy) -> Self::Out;
 }
 
 /// A derivative `(g, a, b, y) ↦ dL/d(operand)`, handed to [`BinaryOp::with_vjp`].
 pub trait BinaryVjpKernel<T> {
+    /// What `call` returns.
     type Out;
+    /// Runs the kernel with the derivative for one operand.
     fn call(self, f: impl Fn(T, T, T, T) -> T + Copy) -> Self::Out;
 }
 
@@ -56,6 +64,7 @@ impl BinaryOp {
         }
     }
 
+    /// The op called `name` in the text form and the body language.
     pub fn from_name(name: &str) -> Option<BinaryOp> {
         Self::ALL.into_iter().find(|b| b.name() == name)
     }

@@ -24,11 +24,14 @@ fn matmul_name(ta: bool, tb: bool) -> &'static str {
 /// Element type of every tensor in a graph.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// 32-bit IEEE-754.
     F32,
+    /// 64-bit IEEE-754.
     F64,
 }
 
 impl DType {
+    /// The Rust name, `f32` or `f64`.
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
@@ -50,6 +53,7 @@ impl DType {
 pub struct Const(u64);
 
 impl Const {
+    /// The constant `v` (`-0.0` becomes `0.0`).
     pub fn new(v: f64) -> Self {
         // One zero: -0.0 and 0.0 would otherwise be two constants.
         Const(if v == 0.0 {
@@ -59,6 +63,7 @@ impl Const {
         })
     }
 
+    /// The constant as an `f64`.
     pub fn value(self) -> f64 {
         f64::from_bits(self.0)
     }
@@ -102,7 +107,12 @@ pub enum Op {
     OneHot(usize),
 
     /// 2-D matrix product `op(a) · op(b)`, where `op` transposes when the flag is set.
-    MatMul { ta: bool, tb: bool },
+    MatMul {
+        /// Transpose `a` first.
+        ta: bool,
+        /// Transpose `b` first.
+        tb: bool,
+    },
     /// 2-D transpose.
     Transpose,
     /// Same elements, new shape.
@@ -125,13 +135,23 @@ pub enum Op {
     /// (all of shape `S`) and whose other slices are zero. `at` is strictly
     /// increasing. It is the adjoint of `index`, and autodiff merges the
     /// adjoints of a loop's `ws[0]`, `ws[1]`, ... into one.
-    Stack { len: usize, at: Vec<usize> },
+    Stack {
+        /// The length of the new first axis.
+        len: usize,
+        /// Where each argument goes along it.
+        at: Vec<usize>,
+    },
     /// `a` and `b` side by side along the last axis: shapes equal but for the
     /// last axis, whose lengths (literals) add.
     Concat,
     /// Elements `start..start + len` of the last axis (literals): the adjoint
     /// of `concat`.
-    SliceLast { start: usize, len: usize },
+    SliceLast {
+        /// The first element taken.
+        start: usize,
+        /// How many are taken.
+        len: usize,
+    },
 }
 
 /// What a symbolic derivative (the `vjp` of [`UnaryOp`], [`BinaryOp`],
@@ -152,13 +172,18 @@ pub trait Build {
 /// bare. Missing operands are empty.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
+    /// The adjoint of the node.
     pub g: String,
+    /// The node itself.
     pub y: String,
+    /// The operands, parenthesised where needed.
     pub x: [String; 2],
+    /// The operands as written.
     pub bare: [String; 2],
 }
 
 impl Op {
+    /// The op of the scalar constant `v`.
     pub fn constant(v: f64) -> Op {
         Op::Const(Const::new(v))
     }
@@ -175,6 +200,7 @@ impl Op {
         }
     }
 
+    /// Whether the op takes no arguments (inputs, parameters, constants, counts).
     pub fn is_leaf(&self) -> bool {
         self.arity() == 0
     }

@@ -6,6 +6,7 @@ use super::{BinaryOp, Build, Names, Op, UnaryOp};
 use crate::{IrError, NodeId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// An op that reads each row along the last axis as a whole.
 pub enum RowOp {
     /// Sum over the last axis, keeping it with size 1.
     SumLast,
@@ -47,6 +48,7 @@ impl RowOp {
         }
     }
 
+    /// The op called `name` in the text form and the body language.
     pub fn from_name(name: &str) -> Option<RowOp> {
         Self::ALL.into_iter().find(|r| r.name() == name)
     }

@@ -14,13 +14,21 @@ const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 /// the operand's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UnaryOp {
+    /// `-x`.
     Neg,
+    /// `max(x, 0)`; its derivative at 0 is 0.
     Relu,
+    /// The logistic sigmoid `1 / (1 + e⁻ˣ)`, computed without overflow.
     Sigmoid,
+    /// The hyperbolic tangent.
     Tanh,
+    /// `eˣ`.
     Exp,
+    /// The natural logarithm.
     Ln,
+    /// `ln(1 + eˣ)`, computed without overflow.
     Softplus,
+    /// The square root.
     Sqrt,
     /// `xⁿ` for an integer literal `n`.
     Powi(i32),
@@ -50,13 +58,17 @@ pub enum UnaryOp {
 /// A function over one scalar, handed to [`UnaryOp::with_fn`]: `call` runs once
 /// per op with a closure the compiler can inline into a loop.
 pub trait UnaryKernel<T> {
+    /// What `call` returns.
     type Out;
+    /// Runs the kernel with the op's scalar function.
     fn call(self, f: impl Fn(T) -> T + Copy) -> Self::Out;
 }
 
 /// A derivative `(g, x, y) ↦ dL/dx`, handed to [`UnaryOp::with_vjp`].
 pub trait UnaryVjpKernel<T> {
+    /// What `call` returns.
     type Out;
+    /// Runs the kernel with the derivative.
     fn call(self, f: impl Fn(T, T, T) -> T + Copy) -> Self::Out;
 }
 
