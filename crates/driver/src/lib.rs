@@ -203,7 +203,14 @@ fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
         return error;
     };
     // Attributes the frontend reported must not cascade into rustc errors.
-    f.attrs.retain(|a| !a.path().is_ident("input"));
+    // A second `#[network]` (reported) must not expand the stub again.
+    f.attrs.retain(|a| {
+        !a.path().is_ident("input")
+            && a.path()
+                .segments
+                .last()
+                .is_none_or(|s| s.ident != "network")
+    });
     for input in &mut f.sig.inputs {
         if let syn::FnArg::Typed(p) = input {
             p.attrs.clear();
