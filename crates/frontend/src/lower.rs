@@ -62,6 +62,7 @@ impl Env {
     }
 
     fn bind_as(&mut self, name: &str, binding: Binding, mutable: bool) {
+        let name = unraw(name);
         self.slots.push(Slot { binding, mutable });
         if self
             .names
@@ -73,8 +74,13 @@ impl Env {
     }
 
     fn get(&self, name: &str) -> Option<&Slot> {
-        self.names.get(name).map(|&s| &self.slots[s])
+        self.names.get(unraw(name)).map(|&s| &self.slots[s])
     }
+}
+
+/// `r#type` and `type` are one name to rustc, so to the environment too.
+pub(crate) fn unraw(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
 }
 
 /// What a function argument must be.
@@ -585,7 +591,7 @@ impl Lowerer<'_> {
             return;
         };
         let name = ident.to_string();
-        let Some(&slot) = self.env.names.get(&name) else {
+        let Some(&slot) = self.env.names.get(unraw(&name)) else {
             self.errors.spanned(
                 ident,
                 format!("cannot assign to `{name}`: no such variable; declare it first with `let mut {name} = EXPR;`"),

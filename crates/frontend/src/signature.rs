@@ -173,7 +173,7 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut TypeCx, errors: &mut Erro
                 continue;
             }
         };
-        if !names.insert(ident.to_string()) {
+        if !names.insert(crate::lower::unraw(&ident.to_string()).to_string()) {
             errors.spanned(&ident, format!("duplicate argument `{ident}`"));
             continue;
         }
