@@ -44,7 +44,7 @@ pub(crate) fn field_ident(s: &str) -> Option<Ident> {
     let ts: proc_macro2::TokenStream = s.parse().ok()?;
     let mut tokens = ts.into_iter();
     match (tokens.next(), tokens.next()) {
-        (Some(proc_macro2::TokenTree::Ident(i)), None) if i != "_" && i.to_string() == s => Some(i),
+        (Some(proc_macro2::TokenTree::Ident(i)), None) if i != "_" && i == s => Some(i),
         _ => None,
     }
 }

@@ -99,6 +99,18 @@ fn files(args: Vec<String>) -> Vec<PathBuf> {
 }
 
 fn main() {
+    // Parsing the hostile set's deepest files recurses as deep as the macro.
+    let run = std::thread::Builder::new()
+        .stack_size(gradc_driver::stack::STACK_BYTES)
+        .spawn(budget)
+        .and_then(|h| h.join().map_err(|_| std::io::Error::other("panicked")));
+    if let Err(e) = run {
+        eprintln!("expansion-budget: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn budget() {
     let mut rows: Vec<(Duration, String, usize)> = Vec::new();
     let mut unreadable = 0;
     for path in files(std::env::args().skip(1).collect()) {
@@ -141,7 +153,7 @@ fn main() {
             ));
         }
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     let total: Duration = rows.iter().map(|r| r.0).sum();
     println!(
         "{} networks expanded in {:.2} s ({} files unreadable); slowest first:",
