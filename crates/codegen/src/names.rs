@@ -36,6 +36,19 @@ pub(crate) fn is_plain_ident(s: &str) -> bool {
     s != "_" && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !KEYWORDS.contains(&s)
 }
 
+/// The identifier an argument or output named `s` is a struct field under: any
+/// identifier rustc lexes, raw (`r#type`) and non-ASCII (`ω`) ones included,
+/// since the name is the user's own. `None` for anything else, so an odd name
+/// in a graph from the text form is an error rather than a panic in `Ident::new`.
+pub(crate) fn field_ident(s: &str) -> Option<Ident> {
+    let ts: proc_macro2::TokenStream = s.parse().ok()?;
+    let mut tokens = ts.into_iter();
+    match (tokens.next(), tokens.next()) {
+        (Some(proc_macro2::TokenTree::Ident(i)), None) if i != "_" && i == s => Some(i),
+        _ => None,
+    }
+}
+
 /// Loop index `n` (0-based, outermost first): `i`, `j`, `k`, `l`, then `i4`, `i5`, ...
 pub(crate) fn loop_var(n: usize) -> Ident {
     let s = match n {
@@ -56,6 +69,8 @@ fn is_internal(s: &str) -> bool {
 /// A source name made into a snake_case local: lowercase, no doubled or trailing
 /// underscores (both would trip `non_snake_case`). `None` if nothing usable is left.
 fn sanitize(name: &str) -> Option<String> {
+    // `r#type` is a local `type_2`: the keyword itself is never free.
+    let name = name.strip_prefix("r#").unwrap_or(name);
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
@@ -270,6 +285,12 @@ impl Names {
 
     /// A fresh local with the given base name (already snake_case).
     pub(crate) fn take(&mut self, base: &str) -> Ident {
+        // A base no suffix can make an identifier (`ω_out`) would never be free.
+        let base = if is_plain_ident(base) || is_plain_ident(&format!("{base}_2")) {
+            base
+        } else {
+            "t"
+        };
         // Suffix 1 stands for `base` itself.
         let mut n = self.next.get(base).copied().unwrap_or(1);
         let mut cand = base.to_string();
@@ -309,6 +330,8 @@ mod tests {
         assert_eq!(n.fresh(Some("_"), 14).to_string(), "t14");
         assert_eq!(n.fresh(Some("1x"), 15).to_string(), "t15");
         assert_eq!(n.fresh(Some("naïve"), 16).to_string(), "t16");
+        assert_eq!(n.fresh(Some("r#type"), 17).to_string(), "type_3");
+        assert_eq!(n.take("ω_out").to_string(), "t");
         assert!(is_plain_ident("w1") && !is_plain_ident("fn") && !is_plain_ident("_"));
     }
 
@@ -320,5 +343,15 @@ mod tests {
             .map(|b| n.take(b).to_string())
             .collect();
         assert_eq!(taken, ["h", "h_3", "h_2", "h_4", "h_5", "h_2_2"]);
+    }
+
+    #[test]
+    fn any_lexed_identifier_is_a_field() {
+        for ok in ["w1", "ω", "ŷ", "r#type", "gen", "r#gen", "Params", "_x"] {
+            assert_eq!(field_ident(ok).map(|i| i.to_string()).as_deref(), Some(ok));
+        }
+        for bad in ["_", "1x", "a b", "a-b", "", "r#", "(x)", "x;"] {
+            assert!(field_ident(bad).is_none(), "{bad}");
+        }
     }
 }

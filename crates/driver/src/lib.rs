@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod stack;
+
 use gradc_frontend::Network;
 use gradc_ir::{Graph, Report};
 use proc_macro2::TokenStream;
@@ -121,7 +123,14 @@ pub fn compile(network: Network) -> Result<Compiled, syn::Error> {
 /// forward pass) and a module of the same name holding the generated items.
 /// Errors become `compile_error!`s at the user's tokens plus stubs of the expected
 /// items, so a user sees the real error rather than a cascade.
+///
+/// Runs on a thread with a large stack ([`stack::STACK_BYTES`]), so bodies as
+/// deeply nested as rustc accepts do not overflow the macro's stack.
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stack::on_big_stack(expand_here, attr, item)
+}
+
+fn expand_here(attr: TokenStream, item: TokenStream) -> TokenStream {
     let network = match gradc_frontend::parse_network(attr, item.clone()) {
         Ok(n) => n,
         Err(e) => return with_stub(e, item),
@@ -137,6 +146,10 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// inlined at each call (shapes from the call) and do not remain in the
 /// module; each network expands as `#[network]` does; other items stay.
 pub fn expand_layers(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stack::on_big_stack(expand_layers_here, attr, item)
+}
+
+fn expand_layers_here(attr: TokenStream, item: TokenStream) -> TokenStream {
     let usage = "`#[gradc::layers]` goes on an inline module, `mod NAME { .. }`, holding layer `fn`s and the `#[network]` fns that call them";
     if !attr.is_empty() {
         return syn::Error::new_spanned(attr, "`#[gradc::layers]` takes no arguments")
@@ -204,7 +217,14 @@ fn with_stub(err: syn::Error, item: TokenStream) -> TokenStream {
         return error;
     };
     // Attributes the frontend reported must not cascade into rustc errors.
-    f.attrs.retain(|a| !a.path().is_ident("input"));
+    // A second `#[network]` (reported) must not expand the stub again.
+    f.attrs.retain(|a| {
+        !a.path().is_ident("input")
+            && a.path()
+                .segments
+                .last()
+                .is_none_or(|s| s.ident != "network")
+    });
     for input in &mut f.sig.inputs {
         if let syn::FnArg::Typed(p) = input {
             p.attrs.clear();

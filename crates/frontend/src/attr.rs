@@ -37,7 +37,35 @@ pub(crate) fn parse_options(attr: TokenStream) -> Result<Options, syn::Error> {
             Err(meta.error(format!("unknown option `{name}`; {SUPPORTED}")))
         }
     });
-    parser.parse2(attr)?;
+    // A string (`"fast_math"`) or other non-name: syn's message alone does
+    // not say what an option looks like.
+    if let Some(t) = attr.clone().into_iter().find(|t| {
+        !matches!(
+            t,
+            proc_macro2::TokenTree::Ident(_) | proc_macro2::TokenTree::Punct(_)
+        )
+    }) {
+        if let proc_macro2::TokenTree::Literal(l) = &t {
+            let text = l.to_string();
+            let bare = text.trim_matches('"');
+            if text.starts_with('"') && bare == "fast_math" {
+                return Err(syn::Error::new_spanned(
+                    t,
+                    "options are names, not strings: write `#[network(fast_math)]`",
+                ));
+            }
+        }
+    }
+    parser.parse2(attr).map_err(|e| {
+        if e.to_string().contains(SUPPORTED) || e.to_string().contains("`fast_math`") {
+            e
+        } else {
+            syn::Error::new(
+                e.span(),
+                format!("{e}; options are bare names, as in `#[network(fast_math)]`; {SUPPORTED}"),
+            )
+        }
+    })?;
     Ok(options)
 }
 

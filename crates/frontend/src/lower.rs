@@ -62,6 +62,7 @@ impl Env {
     }
 
     fn bind_as(&mut self, name: &str, binding: Binding, mutable: bool) {
+        let name = unraw(name);
         self.slots.push(Slot { binding, mutable });
         if self
             .names
@@ -73,8 +74,13 @@ impl Env {
     }
 
     fn get(&self, name: &str) -> Option<&Slot> {
-        self.names.get(name).map(|&s| &self.slots[s])
+        self.names.get(unraw(name)).map(|&s| &self.slots[s])
     }
+}
+
+/// `r#type` and `type` are one name to rustc, so to the environment too.
+pub(crate) fn unraw(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
 }
 
 /// What a function argument must be.
@@ -585,7 +591,7 @@ impl Lowerer<'_> {
             return;
         };
         let name = ident.to_string();
-        let Some(&slot) = self.env.names.get(&name) else {
+        let Some(&slot) = self.env.names.get(unraw(&name)) else {
             self.errors.spanned(
                 ident,
                 format!("cannot assign to `{name}`: no such variable; declare it first with `let mut {name} = EXPR;`"),
@@ -1184,6 +1190,19 @@ impl Lowerer<'_> {
             }
         }
         match digits.parse::<f64>() {
+            // rustc's `overflowing_literals`: a literal that rounds to infinity.
+            Ok(v)
+                if v.is_infinite()
+                    || (self.elem.dtype() == Some(gradc_ir::DType::F32)
+                        && (v as f32).is_infinite()) =>
+            {
+                let ty = self.elem.dtype().map_or("f64", |d| d.name());
+                self.errors.spanned(
+                    lit,
+                    format!("this literal is out of range for `{ty}`: it would be infinity (the largest `{ty}` is about {})", if ty == "f32" { "3.4e38" } else { "1.8e308" }),
+                );
+                None
+            }
             Ok(v) => Some(v),
             Err(_) => {
                 self.errors
@@ -1776,9 +1795,9 @@ impl Lowerer<'_> {
         self.add(op, &[a, b], at)
     }
 
-    /// Appends an op; an `IrError` becomes an error at `at`, and so does a
-    /// shape that later stages cannot represent. Nothing downstream sees a
-    /// rejected node: its users are never lowered.
+    /// Appends an op; an `IrError` becomes an error at `at` (among them a
+    /// shape too large for memory, so no count downstream overflows). Nothing
+    /// downstream sees a rejected node: its users are never lowered.
     fn add(&mut self, op: Op, args: &[NodeId], at: &dyn ToTokens) -> Option<NodeId> {
         let id = match self.g.add(op, args) {
             Ok(id) => id,
@@ -1787,18 +1806,6 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        // `Graph::add` has rejected two batch factors (they could overflow
-        // the element count below).
-        let s = self.g.shape(id);
-        if s.dims()
-            .iter()
-            .try_fold(1usize, |n, d| n.checked_mul(*d))
-            .is_none()
-        {
-            let msg = format!("this would have shape {s}, whose element count overflows `usize`");
-            self.errors.spanned(at, msg);
-            return None;
-        }
         Some(id)
     }
 }

@@ -90,6 +90,20 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut TypeCx, errors: &mut Erro
         }
     }
     item.attrs.retain(|a| !a.path().is_ident("input"));
+    // The first `#[network]` is being expanded; a second would expand the
+    // generated function again.
+    for a in &item.attrs {
+        if a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "network")
+        {
+            errors.spanned(
+                a,
+                "`#[network]` is applied more than once to this function; remove this one (options go in one attribute: `#[network(fast_math)]`)",
+            );
+        }
+    }
     let sig = &mut item.sig;
     let plain = "a network is a plain `fn NAME(args) -> f32 { ... }`";
     if let Some(t) = &sig.constness {
@@ -159,7 +173,7 @@ pub(crate) fn check(item: &mut syn::ItemFn, elem: &mut TypeCx, errors: &mut Erro
                 continue;
             }
         };
-        if !names.insert(ident.to_string()) {
+        if !names.insert(crate::lower::unraw(&ident.to_string()).to_string()) {
             errors.spanned(&ident, format!("duplicate argument `{ident}`"));
             continue;
         }
@@ -363,19 +377,25 @@ pub(crate) fn type_shape(
                     }
                 };
                 ok &= elem.see(dt, p, errors);
-                if ok
-                    && dims
-                        .iter()
-                        .try_fold(1usize, |n, d| n.checked_mul(*d))
-                        .is_none()
-                {
+                let shape = Shape::new(dims);
+                // With `B` the count is that of a batch of `BATCH` (a million)
+                // rows: no smaller type can overflow a count later.
+                if ok && shape.bytes(dt.size()).is_none() {
                     errors.spanned(
                         ty,
-                        "this type has too many elements: their count overflows `usize`",
+                        format!(
+                            "values of this type would take more than {} bytes, the most any Rust value may take{}",
+                            gradc_ir::MAX_BYTES,
+                            if has_batch {
+                                " (at a batch size `B` of a million, which gradc must allow)"
+                            } else {
+                                ""
+                            }
+                        ),
                     );
                     return None;
                 }
-                return ok.then(|| Shape::new(dims));
+                return ok.then_some(shape);
             }
             Type::Reference(r) => {
                 errors.spanned(r, format!("references are not supported; {TYPES}"));
@@ -410,7 +430,23 @@ fn array_len(e: &syn::Expr, batch: bool) -> Result<Len<'_>, syn::Error> {
             lit: syn::Lit::Int(i),
             ..
         }) => {
-            let n: usize = i.base10_parse()?;
+            if !matches!(i.suffix(), "" | "usize") {
+                return Err(syn::Error::new_spanned(
+                    i,
+                    format!(
+                        "array lengths are `usize`, not `{}`: write `{}` or `{}usize`",
+                        i.suffix(),
+                        i.base10_digits(),
+                        i.base10_digits()
+                    ),
+                ));
+            }
+            let n: usize = i.base10_parse().map_err(|_| {
+                syn::Error::new_spanned(
+                    i,
+                    format!("the array length {} does not fit in `usize`", i.base10_digits()),
+                )
+            })?;
             if n == 0 {
                 Err(syn::Error::new_spanned(
                     i,

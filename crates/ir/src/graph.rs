@@ -127,6 +127,12 @@ impl Graph {
         }
         let shapes: Vec<&Shape> = args.iter().map(|a| self.shape(*a)).collect();
         let shape = op.infer_shape(&shapes)?;
+        if shape.bytes(self.dtype().size()).is_none() {
+            return Err(IrError::new(format!(
+                "this value would have shape {shape}: more than {} bytes, the most any Rust value may take",
+                crate::MAX_BYTES
+            )));
+        }
         Ok(self.push(op, args.to_vec(), shape, None))
     }
 

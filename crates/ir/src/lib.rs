@@ -30,7 +30,9 @@ pub use op::{
 };
 pub use origin::Origin;
 pub use report::Report;
-pub use shape::{broadcast_shapes, nominal, parse_extent, Extent, Shape, BATCH, NOMINAL_BATCH};
+pub use shape::{
+    broadcast_shapes, nominal, parse_extent, Extent, Shape, BATCH, MAX_BYTES, NOMINAL_BATCH,
+};
 pub use text::ParseError;
 pub use verify::{
     verify, verify_forward, verify_gradient_roots, verify_joint, verify_optimized, VerifierError,

@@ -12,6 +12,11 @@ pub const BATCH: usize = 1_000_003;
 /// The batch size the cost model and reports assume for a symbolic `B`.
 pub const NOMINAL_BATCH: usize = 32;
 
+/// The most bytes one value may take: Rust's limit on the size of any object.
+/// Every shape in a graph fits it at the element size of the graph, so element
+/// counts, strides and byte sizes never overflow `usize`.
+pub const MAX_BYTES: usize = isize::MAX as usize;
+
 /// An extent read back from its `usize` form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Extent {
@@ -109,16 +114,27 @@ impl Shape {
         self.0.is_empty()
     }
 
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Saturates: a shape in a graph
+    /// never gets near `usize::MAX` (see [`Shape::bytes`]), and a hostile one
+    /// must not panic before it is rejected.
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        self.0.iter().fold(1, |n, d| n.saturating_mul(*d))
+    }
+
+    /// Bytes of a value of this shape with `elem`-byte elements, or `None`
+    /// when that is more than [`MAX_BYTES`] (no such value can exist).
+    pub fn bytes(&self, elem: usize) -> Option<usize> {
+        self.0
+            .iter()
+            .try_fold(elem, |n, d| n.checked_mul(*d))
+            .filter(|b| *b <= MAX_BYTES)
     }
 
     /// Row-major strides in elements.
     pub fn strides(&self) -> Vec<usize> {
-        let mut s = vec![1; self.0.len()];
+        let mut s = vec![1usize; self.0.len()];
         for i in (0..self.0.len().saturating_sub(1)).rev() {
-            s[i] = s[i + 1] * self.0[i + 1];
+            s[i] = s[i + 1].saturating_mul(self.0[i + 1]);
         }
         s
     }
@@ -224,6 +240,21 @@ mod tests {
         assert_eq!(s(&[2]).broadcast_strides(&s(&[4, 2])), vec![0, 1]);
         assert_eq!(s(&[4, 1]).broadcast_strides(&s(&[4, 3])), vec![1, 0]);
         assert_eq!(s(&[2, 3, 4]).strides(), vec![12, 4, 1]);
+    }
+
+    #[test]
+    fn byte_sizes_are_checked() {
+        assert_eq!(Shape::new([3, 4]).bytes(8), Some(96));
+        assert_eq!(Shape::scalar().bytes(4), Some(4));
+        let huge = Shape::new([1 << 31, 1 << 31]);
+        assert_eq!(huge.bytes(4), None, "2^64 bytes");
+        assert_eq!(
+            Shape::new([1 << 30, 1 << 30]).bytes(8),
+            None,
+            "2^63 > isize::MAX"
+        );
+        assert_eq!(Shape::new([1 << 30, 1 << 30]).bytes(4), Some(1 << 62));
+        assert_eq!(Shape::new([usize::MAX, 2]).numel(), usize::MAX);
     }
 
     #[test]

@@ -342,6 +342,13 @@ fn structure(g: &Graph, e: &mut VerifierErrors) {
                 ),
             );
         }
+        if n.shape.bytes(g.dtype().size()).is_none() {
+            e.at(
+                g,
+                id,
+                format!("shape {}: more than {} bytes", n.shape, crate::MAX_BYTES),
+            );
+        }
         if let Op::Input(i) | Op::Param(i) = n.op {
             let list = if matches!(n.op, Op::Input(_)) {
                 g.inputs()

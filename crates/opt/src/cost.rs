@@ -25,7 +25,7 @@ pub fn op_bytes(op: &Op, out: &Shape, dtype: DType) -> u64 {
         | Op::Row(_)
         | Op::Stack { .. }
         | Op::Concat
-        | Op::SliceLast { .. } => (out.nominal_numel() * dtype.size()) as u64,
+        | Op::SliceLast { .. } => (out.nominal_numel() as u64).saturating_mul(dtype.size() as u64),
     }
 }
 
@@ -36,8 +36,16 @@ pub fn op_cost(op: &Op, args: &[&Shape], out: &Shape, dtype: DType) -> u64 {
     if op.is_leaf() {
         return 0;
     }
-    4 * op_flops(op, args, out) + op_bytes(op, out, dtype) + 1
+    op_flops(op, args, out)
+        .saturating_mul(4)
+        .saturating_add(op_bytes(op, out, dtype))
+        .saturating_add(1)
+        .min(MAX_OP_COST)
 }
+
+/// The most one op costs: 2^46, past a 16384³ matmul, so the sum of the
+/// costs of 2^17 e-nodes still fits a `u64` (extraction adds them up).
+pub const MAX_OP_COST: u64 = 1 << 46;
 
 /// Floating-point operations of one evaluation of `op` with argument shapes
 /// `args` and result shape `out`.
@@ -59,8 +67,8 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
         Op::Input(_) | Op::Param(_) | Op::Const(_) | Op::Count(_) => 0,
         Op::Transpose | Op::Reshape(_) | Op::BroadcastTo(_) | Op::OneHot(_) => 0,
         Op::Index(_) | Op::Stack { .. } | Op::Concat | Op::SliceLast { .. } => 0,
-        Op::Unary(u) => n * u.flops(),
-        Op::Binary(b) => n * b.flops(),
+        Op::Unary(u) => n.saturating_mul(u.flops()),
+        Op::Binary(b) => n.saturating_mul(b.flops()),
         Op::MatMul { ta, .. } => {
             let inner = args.first().and_then(|a| {
                 if *ta {
@@ -69,7 +77,8 @@ pub fn op_flops(op: &Op, args: &[&Shape], out: &Shape) -> u64 {
                     a.dims().get(1)
                 }
             });
-            2 * n * gradc_ir::nominal(inner.copied().unwrap_or(0)) as u64
+            n.saturating_mul(2)
+                .saturating_mul(gradc_ir::nominal(inner.copied().unwrap_or(0)) as u64)
         }
         Op::SumTo(_) => input.saturating_sub(n),
         Op::Sum => input.saturating_sub(1),
@@ -90,7 +99,7 @@ pub fn flops(g: &Graph) -> u64 {
             let args: Vec<&Shape> = g.args(id).iter().map(|a| g.shape(*a)).collect();
             op_flops(g.op(id), &args, g.shape(id))
         })
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 #[cfg(test)]

@@ -52,7 +52,10 @@
 //! canonicalise → derivative identities and recognition → stabilise →
 //! specialise, each run with its own rules plus the earlier phases'. Each run
 //! is bounded by [`OptConfig::iter_limit`] iterations and the whole e-graph by
-//! [`OptConfig::node_limit`] e-nodes; no wall-clock limit decides anything.
+//! [`node_budget`] e-nodes ([`OptConfig::node_limit`], less for a small
+//! graph), held within an iteration too: matches are applied a few at a time
+//! while the e-graph is under the limit, and the report's stop reason says
+//! `node limit` when matches were left. No wall-clock limit decides anything.
 //!
 //! # Determinism
 //!
@@ -200,11 +203,19 @@ pub(crate) fn saturate(
     let mut rules_fired: BTreeMap<String, usize> = BTreeMap::new();
     let mut iterations = 0;
     let mut stops: Vec<(rules::Phase, String)> = Vec::new();
+    let node_limit = node_budget(config, joint.len());
     for phase in rules::Phase::ALL {
+        let guard = NodeGuard {
+            inner: egg::BackoffScheduler::default(),
+            limit: node_limit,
+            hit: std::rc::Rc::new(std::cell::Cell::new(false)),
+        };
+        let hit = guard.hit.clone();
         let runner = Runner::default()
             .with_egraph(egraph)
+            .with_scheduler(guard)
             .with_iter_limit(config.iter_limit)
-            .with_node_limit(config.node_limit)
+            .with_node_limit(node_limit)
             // Never the deciding limit: output must not depend on machine speed.
             .with_time_limit(Duration::from_secs(3600))
             .run(&rules::rewrites_for(phase, config.fast_math));
@@ -217,6 +228,8 @@ pub(crate) fn saturate(
             }
         }
         let stop = match &runner.stop_reason {
+            // The guard left matches unapplied: not saturated, stopped by the limit.
+            Some(_) if hit.get() => "node limit".to_string(),
             Some(StopReason::Saturated) => "saturated".to_string(),
             Some(StopReason::IterationLimit(_)) => "iteration limit".to_string(),
             Some(StopReason::NodeLimit(_)) => "node limit".to_string(),
@@ -226,7 +239,10 @@ pub(crate) fn saturate(
         };
         stops.push((phase, stop));
         egraph = runner.egraph;
-        if egraph.analysis.fault.is_some() || egraph.total_number_of_nodes() >= config.node_limit {
+        if egraph.analysis.fault.is_some()
+            || hit.get()
+            || egraph.total_number_of_nodes() >= node_limit
+        {
             break;
         }
     }
@@ -248,6 +264,83 @@ pub(crate) fn saturate(
         iterations,
         stop_reason,
     })
+}
+
+/// The e-node limit for a joint graph of `n` nodes: [`OptConfig::node_limit`],
+/// and at most [`NODES_PER_NODE`] per node plus [`NODES_BASE`], so that a small
+/// network's e-graph stays small (searching costs time per e-node and
+/// iteration, and with FastMath reassociation, distribution and constant
+/// folding a two-op network could fill the whole limit).
+pub fn node_budget(config: &OptConfig, n: usize) -> usize {
+    config
+        .node_limit
+        .min(n.saturating_mul(NODES_PER_NODE).saturating_add(NODES_BASE))
+}
+
+/// E-nodes allowed per joint-graph node (see [`node_budget`]).
+pub const NODES_PER_NODE: usize = 16;
+/// E-nodes allowed on top of those per node (see [`node_budget`]).
+pub const NODES_BASE: usize = 500;
+
+/// Matches applied between two checks of the node limit: one match adds a
+/// few e-nodes, so the e-graph never passes the limit by more than a few
+/// hundred.
+const GUARD_CHUNK: usize = 16;
+
+/// egg's backoff scheduler, plus the node limit held within an iteration:
+/// egg checks its limit only between iterations, and one iteration of the
+/// FastMath rules (reassociation minting constants) can multiply the e-graph.
+/// Matches are applied [`GUARD_CHUNK`] at a time while the e-graph is under
+/// the limit; the rest are dropped and `hit` records it.
+struct NodeGuard {
+    inner: egg::BackoffScheduler,
+    limit: usize,
+    hit: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl egg::RewriteScheduler<ENode, ShapeAnalysis> for NodeGuard {
+    fn can_stop(&mut self, iteration: usize) -> bool {
+        self.hit.get()
+            || egg::RewriteScheduler::<ENode, ShapeAnalysis>::can_stop(&mut self.inner, iteration)
+    }
+
+    fn search_rewrite<'a>(
+        &mut self,
+        iteration: usize,
+        egraph: &EG,
+        rewrite: &'a egg::Rewrite<ENode, ShapeAnalysis>,
+    ) -> Vec<egg::SearchMatches<'a, ENode>> {
+        if egraph.total_size() >= self.limit {
+            self.hit.set(true);
+            return Vec::new();
+        }
+        self.inner.search_rewrite(iteration, egraph, rewrite)
+    }
+
+    fn apply_rewrite(
+        &mut self,
+        _iteration: usize,
+        egraph: &mut EG,
+        rewrite: &egg::Rewrite<ENode, ShapeAnalysis>,
+        matches: Vec<egg::SearchMatches<ENode>>,
+    ) -> usize {
+        let mut applied = 0;
+        for m in matches {
+            for chunk in m.substs.chunks(GUARD_CHUNK) {
+                if egraph.total_size() >= self.limit {
+                    self.hit.set(true);
+                    return applied;
+                }
+                let part = egg::SearchMatches {
+                    eclass: m.eclass,
+                    substs: chunk.to_vec(),
+                    ast: m.ast.clone(),
+                };
+                applied += rewrite.apply(egraph, std::slice::from_ref(&part)).len();
+            }
+        }
+        applied
+    }
 }
 
 /// Builds the output graph from the extraction: leaves first, then each chosen

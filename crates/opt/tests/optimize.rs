@@ -439,3 +439,40 @@ fn stress_fast_math_at_node_limit() {
     assert_same_interface(&g, &opt);
     assert!(report.stop_reason.starts_with("node limit"), "{report}");
 }
+
+/// `0·v + w` with FastMath: distribution, reassociation and constant folding
+/// once grew this to ~150 000 e-nodes in one iteration, past the 20 000 limit
+/// checked only between iterations. The guard holds the budget within an
+/// iteration (overshoot: one chunk of matches), and the report says the limit
+/// stopped saturation.
+#[test]
+fn node_limit_holds_within_an_iteration() {
+    let g: Graph = "(graph f32
+  (let %0 v [] (param 0))
+  (let %1 w [] (param 1))
+  (let %2 _ [] (const 0))
+  (let %3 _ [] (mul %2 %0))
+  (let %4 _ [] (add %3 %1))
+  (root out %4))"
+        .parse()
+        .unwrap();
+    let joint = gradc_autodiff::differentiate(&g).unwrap();
+    for node_limit in [20_000, 200] {
+        let config = OptConfig {
+            fast_math: true,
+            node_limit,
+            ..OptConfig::default()
+        };
+        let budget = gradc_opt::node_budget(&config, joint.len());
+        assert!(budget <= node_limit);
+        let (opt, report) = optimize(&joint, &config).unwrap();
+        assert!(
+            report.egraph_nodes <= budget + 200,
+            "{} e-nodes for a budget of {budget}",
+            report.egraph_nodes
+        );
+        assert!(report.stop_reason.starts_with("node limit"), "{report}");
+        assert_same_interface(&joint, &opt);
+        assert_same_values(&joint, &opt);
+    }
+}

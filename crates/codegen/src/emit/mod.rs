@@ -164,12 +164,14 @@ impl<'g> Emitter<'g> {
     /// The struct field a leaf is read from / its gradient written to.
     fn field(&self, id: NodeId) -> Result<Ident, IrError> {
         match self.g.name(id) {
-            Some(n) if names::is_plain_ident(n) => {
-                Ok(Ident::new(n, proc_macro2::Span::call_site()))
-            }
-            Some(n) => err(format!(
-                "argument name `{n}` of node {id} is not a plain identifier"
-            )),
+            Some(n) => names::field_ident(n).map_or_else(
+                || {
+                    err(format!(
+                        "argument name `{n}` of node {id} is not an identifier"
+                    ))
+                },
+                Ok,
+            ),
             None => err(format!("argument node {id} has no name")),
         }
     }

@@ -138,9 +138,8 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         // Small gradients stay locals LLVM keeps in registers; copying them is free.
         let big = g.shape(*p).numel() > MIN_DIRECT_ELEMS;
         if once && big && rank >= 1 && !matches!(g.op(r.node), Op::Input(_) | Op::Param(_)) {
-            if let Some(n) = g.name(*p).filter(|n| names::is_plain_ident(n)) {
-                direct[r.node.index()] =
-                    Some((Ident::new(n, proc_macro2::Span::call_site()), rank));
+            if let Some(n) = g.name(*p).and_then(names::field_ident) {
+                direct[r.node.index()] = Some((n, rank));
             }
         }
     }
@@ -356,10 +355,10 @@ pub(crate) fn predict(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     let mut fields = Vec::new();
     let mut values = Vec::new();
     for r in g.roots() {
-        if !names::is_plain_ident(&r.name) {
-            return err(format!("output `{}` is not a plain identifier", r.name));
-        }
-        fields.push(Ident::new(&r.name, proc_macro2::Span::call_site()));
+        let Some(field) = names::field_ident(&r.name) else {
+            return err(format!("output `{}` is not an identifier", r.name));
+        };
+        fields.push(field);
         let shape = g.shape(r.node);
         values.push(match em.val(r.node)?.clone() {
             Val::Scalar(e) => e.ts,

@@ -75,19 +75,22 @@ impl RowOp {
 
     /// Floating-point operations for `input` operand elements in rows of
     /// `last`, with `out` result elements.
+    /// Saturates, like every count of the cost model.
     pub fn flops(self, input: u64, last: u64, out: u64) -> u64 {
         match self {
             RowOp::SumLast => input.saturating_sub(out),
             // Per element: subtract the max, exp, add; per row: ln and add back the max.
-            RowOp::LogSumExp => 3 * input + 2 * out,
+            RowOp::LogSumExp => input
+                .saturating_mul(3)
+                .saturating_add(out.saturating_mul(2)),
             // Per element: subtract the max, exp, add, divide.
-            RowOp::Softmax => 4 * input,
+            RowOp::Softmax => input.saturating_mul(4),
             // Per element: subtract the max, exp, add, final subtract; per row: ln.
-            RowOp::LogSoftmax => 4 * input + input / last.max(1),
+            RowOp::LogSoftmax => input.saturating_mul(4).saturating_add(input / last.max(1)),
             // One comparison per element after the first of each row.
             RowOp::MaxLast => input.saturating_sub(out),
             // The scan for the first maximum, then one store per element.
-            RowOp::MaxMask => 2 * input,
+            RowOp::MaxMask => input.saturating_mul(2),
         }
     }
 

@@ -30,7 +30,11 @@ impl<'g> Emitter<'g> {
             _ => return err(format!("matmul node {id}: left operand is not 2-D")),
         };
         let (an, bn) = (self.tensor(a)?, self.tensor(b)?);
-        if nominal(m) * nominal(n) * nominal(k) >= MIN_GEMM_MACS {
+        if nominal(m)
+            .saturating_mul(nominal(n))
+            .saturating_mul(nominal(k))
+            >= MIN_GEMM_MACS
+        {
             return self.gemm(id, (m, n, k), (a, ta), (b, tb));
         }
         let var = |d: usize, name: &str| {

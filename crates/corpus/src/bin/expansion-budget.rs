@@ -1,0 +1,173 @@
+//! Times the `#[network]` expansion of every network in the test suites, the
+//! corpus, the fuzzers' seeds and the hostile set, and prints the slowest with
+//! their e-graph sizes:
+//! `cargo run -p gradc-corpus --bin expansion-budget [-- FILE..]`.
+//!
+//! A network is every `fn` with a `#[network]` attribute in a file (in
+//! modules and function bodies too), and every string literal that parses as
+//! a `fn` (the fuzzers' seeds). Without arguments it reads the workspace's
+//! test, example and fixture files. Times are wall time of
+//! `gradc_driver::expand` in this build (a dev build unless `--release`),
+//! printed, never compared with a limit: they depend on the machine.
+
+#![forbid(unsafe_code)]
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use syn::visit::Visit;
+
+/// The default files: every `.rs` under these directories of the workspace.
+const DIRS: &[&str] = &[
+    "tests",
+    "tests/ui",
+    "examples",
+    "crates/corpus/tests",
+    "crates/testkit/src/nets",
+    "crates/frontend/tests",
+    "crates/codegen/tests",
+];
+
+struct Found {
+    attr: TokenStream,
+    item: TokenStream,
+    name: String,
+}
+
+#[derive(Default)]
+struct Finder {
+    found: Vec<Found>,
+}
+
+impl<'a> Visit<'a> for Finder {
+    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
+        let network = f.attrs.iter().position(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "network")
+        });
+        if let Some(i) = network {
+            let mut item = f.clone();
+            let a = item.attrs.remove(i);
+            let attr = match a.meta {
+                syn::Meta::List(l) => l.tokens,
+                syn::Meta::Path(_) | syn::Meta::NameValue(_) => TokenStream::new(),
+            };
+            self.found.push(Found {
+                attr,
+                item: item.into_token_stream(),
+                name: f.sig.ident.to_string(),
+            });
+        }
+        syn::visit::visit_item_fn(self, f);
+    }
+
+    fn visit_lit_str(&mut self, s: &'a syn::LitStr) {
+        let v = s.value();
+        if v.trim_start().starts_with("fn ") {
+            if let Ok(f) = syn::parse_str::<syn::ItemFn>(&v) {
+                self.found.push(Found {
+                    attr: TokenStream::new(),
+                    item: f.to_token_stream(),
+                    name: format!("seed {}", f.sig.ident),
+                });
+            }
+        }
+    }
+}
+
+fn files(args: Vec<String>) -> Vec<PathBuf> {
+    if !args.is_empty() {
+        return args.into_iter().map(PathBuf::from).collect();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    for d in DIRS {
+        let Ok(rd) = std::fs::read_dir(root.join(d)) else {
+            continue;
+        };
+        let mut v: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        v.sort();
+        out.extend(v);
+    }
+    out
+}
+
+fn main() {
+    // Parsing the hostile set's deepest files recurses as deep as the macro.
+    let run = std::thread::Builder::new()
+        .stack_size(gradc_driver::stack::STACK_BYTES)
+        .spawn(budget)
+        .and_then(|h| h.join().map_err(|_| std::io::Error::other("panicked")));
+    if let Err(e) = run {
+        eprintln!("expansion-budget: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn budget() {
+    let mut rows: Vec<(Duration, String, usize)> = Vec::new();
+    let mut unreadable = 0;
+    for path in files(std::env::args().skip(1).collect()) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            unreadable += 1;
+            continue;
+        };
+        let Ok(file) = syn::parse_file(&text) else {
+            unreadable += 1;
+            continue;
+        };
+        let mut finder = Finder::default();
+        finder.visit_file(&file);
+        let short = path
+            .components()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<PathBuf>();
+        for f in finder.found {
+            let start = Instant::now();
+            let out = gradc_driver::expand(f.attr.clone(), f.item.clone());
+            let took = start.elapsed();
+            // The e-graph size, from a second run of the stages (not timed).
+            let nodes = gradc_frontend::parse_network(f.attr, f.item)
+                .ok()
+                .and_then(|n| gradc_driver::compile(n).ok())
+                .map_or(0, |c| c.report.egraph_nodes);
+            let error = if out.to_string().contains("compile_error") {
+                " (an error)"
+            } else {
+                ""
+            };
+            rows.push((
+                took,
+                format!("{} {}{error}", short.display(), f.name),
+                nodes,
+            ));
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let total: Duration = rows.iter().map(|r| r.0).sum();
+    println!(
+        "{} networks expanded in {:.2} s ({} files unreadable); slowest first:",
+        rows.len(),
+        total.as_secs_f64(),
+        unreadable
+    );
+    println!("{:>10}  {:>8}  network", "time (ms)", "e-nodes");
+    for (t, name, nodes) in rows.iter().take(15) {
+        println!("{:>10.1}  {nodes:>8}  {name}", t.as_secs_f64() * 1e3);
+    }
+    let over = rows
+        .iter()
+        .filter(|r| r.0 >= Duration::from_secs(1))
+        .count();
+    println!("{over} of {} took 1 s or more", rows.len());
+}

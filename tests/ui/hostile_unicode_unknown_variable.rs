@@ -1,0 +1,8 @@
+use gradc::network;
+
+#[network]
+fn f(ω: f32) -> f32 {
+    ω * ŵ
+}
+
+fn main() {}
