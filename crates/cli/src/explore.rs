@@ -172,8 +172,8 @@ fn join_ids(ids: &[NodeId]) -> String {
         .join(" ")
 }
 
-/// The same text as `gradc show --emit report`.
-fn report_text(name: &str, compiled: &Compiled) -> String {
+/// The text of `gradc show --emit report`.
+pub(crate) fn report_text(name: &str, compiled: &Compiled) -> String {
     let mut out = format!("network `{name}`\n\n");
     if compiled.network.graph.is_batch_generic() {
         let _ = write!(

@@ -252,23 +252,7 @@ fn show(
                 svg::render(g, "graph", &svg::title(graph, name))
             }
         }
-        Emit::Report => {
-            let mut out = format!("network `{name}`\n\n");
-            if compiled.network.graph.is_batch_generic() {
-                out.push_str(&format!(
-                    "batch size B chosen by the caller: counts below are for B = {}\n\n",
-                    gradc_ir::NOMINAL_BATCH
-                ));
-            }
-            out.push_str(&compiled.report.to_string());
-            if let Some(opt) = &compiled.optimized {
-                out.push('\n');
-                out.push_str(&gradc_codegen::memory(opt).to_string());
-            } else {
-                out.push_str("\nno parameters: no backward pass, no saved residuals\n");
-            }
-            out
-        }
+        Emit::Report => explore::report_text(name, &compiled),
     })
 }
 

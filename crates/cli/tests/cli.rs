@@ -1,7 +1,7 @@
 //! End-to-end tests of the `gradc` binary: every subcommand, every error path,
 //! and the README's CLI transcripts.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 // The fixture networks, compiled by `#[network]` as a user's crate would; the
@@ -9,29 +9,8 @@ use std::process::Command;
 use gradc_testkit::nets as fixture;
 use gradc_testkit::nets::{BATCH_PATH, HANDROLLED_PATH as HANDROLLED, SLIDES_PATH as FIXTURE};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `gradc` from the workspace root.
-fn gradc(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_gradc"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("gradc runs");
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
-}
+mod common;
+use common::{gradc, root, Run};
 
 fn show(network: &str, emit: &str) -> String {
     let r = gradc(&["show", FIXTURE, "--network", network, "--emit", emit]);

@@ -3,35 +3,13 @@
 //! and the generated code the rest of the pipeline gives for the same network.
 
 use roxmltree::{Document, Node};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use gradc_testkit::nets as fixture;
 use gradc_testkit::nets::{BATCH_PATH, SLIDES_PATH as FIXTURE};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `gradc` from the workspace root.
-fn gradc(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_gradc"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("gradc runs");
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
-}
+mod common;
+use common::{gradc, root};
 
 fn ok(args: &[&str]) -> String {
     let r = gradc(args);
