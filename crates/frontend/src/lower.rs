@@ -1214,84 +1214,56 @@ impl Lowerer<'_> {
 
     /// The exponent of `powi`: an integer literal, possibly negative.
     fn int_lit(&mut self, e: &Expr) -> Option<i32> {
-        let mut neg = false;
-        let mut cur = e;
-        loop {
-            match cur {
-                Expr::Paren(p) => cur = &p.expr,
-                Expr::Group(g) => cur = &g.expr,
-                Expr::Unary(syn::ExprUnary {
-                    op: syn::UnOp::Neg(_),
-                    expr,
-                    ..
-                }) if !neg => {
-                    neg = true;
-                    cur = expr;
+        let (neg, core) = signed_literal(e);
+        match core {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(i), ..
+            }) if matches!(i.suffix(), "" | "i32") => {
+                let v = i
+                    .base10_parse::<i64>()
+                    .ok()
+                    .map(|v| if neg { -v } else { v });
+                match v.and_then(|v| i32::try_from(v).ok()) {
+                    Some(v) => Some(v),
+                    None => {
+                        self.errors
+                            .spanned(e, "the exponent of `powi` does not fit in an `i32`");
+                        None
+                    }
                 }
-                Expr::Lit(syn::ExprLit {
-                    lit: Lit::Int(i), ..
-                }) if matches!(i.suffix(), "" | "i32") => {
-                    let v = i
-                        .base10_parse::<i64>()
-                        .ok()
-                        .map(|v| if neg { -v } else { v });
-                    return match v.and_then(|v| i32::try_from(v).ok()) {
-                        Some(v) => Some(v),
-                        None => {
-                            self.errors
-                                .spanned(e, "the exponent of `powi` does not fit in an `i32`");
-                            None
-                        }
-                    };
-                }
-                _ => {
-                    self.errors.spanned(
-                        e,
-                        "the exponent of `powi` must be an integer literal, such as `2` or `-1`",
-                    );
-                    return None;
-                }
+            }
+            _ => {
+                self.errors.spanned(
+                    e,
+                    "the exponent of `powi` must be an integer literal, such as `2` or `-1`",
+                );
+                None
             }
         }
     }
 
     /// A number literal argument `param` of `f`, possibly negated (`-0.5`).
     fn float_lit(&mut self, e: &Expr, f: &str, param: &str) -> Option<f64> {
-        let mut neg = false;
-        let mut cur = e;
-        loop {
-            match cur {
-                Expr::Paren(p) => cur = &p.expr,
-                Expr::Group(g) => cur = &g.expr,
-                Expr::Unary(syn::ExprUnary {
-                    op: syn::UnOp::Neg(_),
-                    expr,
-                    ..
-                }) if !neg => {
-                    neg = true;
-                    cur = expr;
-                }
-                Expr::Lit(syn::ExprLit {
-                    lit: lit @ (Lit::Int(_) | Lit::Float(_)),
-                    ..
-                }) => {
-                    let v = self.number(lit)?;
-                    if !v.is_finite() {
-                        self.errors
-                            .spanned(e, format!("`{f}`: `{param}` must be a finite number"));
-                        return None;
-                    }
-                    return Some(if neg { -v } else { v });
-                }
-                _ => {
-                    self.errors.spanned(
-                        e,
-                        format!(
-                            "`{f}`: `{param}` must be a number literal, such as `0.01` or `-1.0`"
-                        ),
-                    );
+        let (neg, core) = signed_literal(e);
+        match core {
+            Expr::Lit(syn::ExprLit {
+                lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                ..
+            }) => {
+                let v = self.number(lit)?;
+                if !v.is_finite() {
+                    self.errors
+                        .spanned(e, format!("`{f}`: `{param}` must be a finite number"));
                     return None;
                 }
+                Some(if neg { -v } else { v })
+            }
+            _ => {
+                self.errors.spanned(
+                    e,
+                    format!("`{f}`: `{param}` must be a number literal, such as `0.01` or `-1.0`"),
+                );
+                None
             }
         }
     }
@@ -1895,4 +1867,26 @@ fn strip_parens(e: &Expr) -> &Expr {
 fn expr_text(e: &Expr) -> String {
     let stmt = Stmt::Expr(e.clone(), None);
     source_text(&stmt)
+}
+
+/// `e` without parentheses, invisible groups and at most one leading `-`:
+/// whether it was negated, and what is left (a literal, if `e` is a signed one).
+fn signed_literal(e: &Expr) -> (bool, &Expr) {
+    let mut neg = false;
+    let mut cur = e;
+    loop {
+        match cur {
+            Expr::Paren(p) => cur = &p.expr,
+            Expr::Group(g) => cur = &g.expr,
+            Expr::Unary(syn::ExprUnary {
+                op: syn::UnOp::Neg(_),
+                expr,
+                ..
+            }) if !neg => {
+                neg = true;
+                cur = expr;
+            }
+            _ => return (neg, cur),
+        }
+    }
 }
