@@ -161,6 +161,9 @@ pub(crate) fn annotate(code: &str, g: &Graph, locals: &Locals) -> String {
     let mut current_node: Option<NodeId> = None;
     let mut in_backward = false;
     let mut wrote_grads = false;
+    // A body split into parts borrows a value again in a later part: only its
+    // first `let` is where it is computed.
+    let mut seen = std::collections::BTreeSet::new();
     for line in code.lines() {
         // A buffer's stack array (`let mut h_stack = ..`) opens its block.
         let node = bound_name(line)
@@ -170,7 +173,8 @@ pub(crate) fn annotate(code: &str, g: &Graph, locals: &Locals) -> String {
                     .or_else(|| n.strip_suffix("_stack").and_then(|n| by_name.get(n)))
             })
             .copied()
-            .filter(|id| id.index() < g.len());
+            .filter(|id| id.index() < g.len())
+            .filter(|id| seen.insert(*id) || current_node == Some(*id));
         if let Some(id) = node {
             if let Some(o) = g.origin(id) {
                 if current != Some(o) {

@@ -76,6 +76,7 @@ impl<'g> Emitter<'g> {
             } else {
                 place
             };
+            self.def_place(&y, Some(quote!(&mut [#t])), place.clone());
             self.stmts.push(if overwrites {
                 quote!(let #y: &mut [#t] = #place;)
             } else {
@@ -109,11 +110,7 @@ impl<'g> Emitter<'g> {
     ) -> bool {
         let n = lit(numel);
         let z = self.zero().ts;
-        let stack_max = if self.workspace.is_some() {
-            MAX_STACK_ELEMS_WS
-        } else {
-            MAX_STACK_ELEMS
-        };
+        let stack_max = self.stack_max();
         if is_batch(numel) {
             self.alloc_batch(y, numel, overwrites, owner, stack_max);
             return false;
@@ -126,13 +123,24 @@ impl<'g> Emitter<'g> {
             self.stmts.push(quote!(let mut #y = vec![#z; #n];));
             return true;
         };
-        let w = &self.ws;
+        let w = self.ws.clone();
+        self.def_place(y, None, quote!(&mut *#w.#field));
         self.stmts.push(if overwrites {
             quote!(let #y = &mut *#w.#field;)
         } else {
             quote!(let #y = &mut *#w.#field; #y.fill(#z);)
         });
         false
+    }
+
+    /// Buffers up to this many elements are stack arrays: none in a body
+    /// split into parts (a later part borrows its tensors from the workspace).
+    pub(super) fn stack_max(&self) -> usize {
+        match (self.chunked, self.workspace.is_some()) {
+            (true, _) => 0,
+            (false, true) => MAX_STACK_ELEMS_WS,
+            (false, false) => MAX_STACK_ELEMS,
+        }
     }
 
     /// A buffer of `c·B` elements, as `y: &mut [T]`. Its size is known only when
@@ -150,7 +158,10 @@ impl<'g> Emitter<'g> {
     ) {
         let (n, z, t) = (lit(numel), self.zero().ts, self.elem.clone());
         let field = self.ws_field(y, numel, owner);
-        let w = &self.ws;
+        let w = self.ws.clone();
+        if let (Some(field), None) = (&field, stack_fits(numel, cap)) {
+            self.def_place(y, None, quote!(&mut #w.#field[..#n]));
+        }
         let fits = stack_fits(numel, cap);
         let stack = self.names.take(&format!("{y}_stack"));
         let capl = Literal::usize_unsuffixed(cap);

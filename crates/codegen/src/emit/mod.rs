@@ -15,6 +15,7 @@
 //!   `forward_backward`, `Workspace`, the per-thread workspace).
 
 mod alloc;
+mod chunks;
 mod liveness;
 mod loops;
 mod lower;
@@ -88,31 +89,42 @@ struct Emitter<'g> {
     busy: Vec<usize>,
     /// The workspace field behind a buffer's local name.
     field_of: std::collections::BTreeMap<String, usize>,
+    /// A large graph's body is split into functions ([`chunks`]): every tensor
+    /// then lives in the workspace, so a later part can borrow it again.
+    chunked: bool,
+    /// In a chunked body, how a later part gets each top-level local.
+    defs: Vec<chunks::Def>,
+    /// Where each emitted node's statements start (the parts' boundaries).
+    node_starts: Vec<usize>,
 }
 
 impl<'g> Emitter<'g> {
     /// Names the live leaves first (so they keep their source names), then emits
     /// every live node in id order. The caller has verified `g`.
     fn run(g: &'g Graph, roots: &[NodeId], workspace: bool) -> Result<Self, IrError> {
-        Self::run_with(g, roots, workspace, vec![None; g.len()])
+        Self::run_with(g, roots, workspace, vec![None; g.len()], workspace)
     }
 
-    /// [`Self::run`] with some nodes' buffers being `grads` fields.
+    /// [`Self::run`] with some nodes' buffers being `grads` fields;
+    /// `root_names`: locals of roots are named after them (else `out`).
     fn run_with(
         g: &'g Graph,
         roots: &[NodeId],
         workspace: bool,
         direct: Vec<Option<(Ident, usize)>>,
+        root_names: bool,
     ) -> Result<Self, IrError> {
+        let live = live_from(g, roots);
         let mut em = Emitter {
             g,
             dtype: g.dtype(),
             elem: expr::elem(g.dtype()),
-            live: live_from(g, roots),
+            chunked: workspace && chunks::is_large(&live),
+            live,
             vals: vec![None; g.len()],
             names: Names::new(),
             // In `forward_backward` the roots are `loss` and `d_<param>`.
-            hints: names::hints(g, workspace, if workspace { "loss" } else { "out" }),
+            hints: names::hints(g, root_names, if root_names { "loss" } else { "out" }),
             stmts: Vec::new(),
             uses_params: false,
             uses_inputs: false,
@@ -126,6 +138,8 @@ impl<'g> Emitter<'g> {
             last_use: Vec::new(),
             busy: Vec::new(),
             field_of: Default::default(),
+            defs: Vec::new(),
+            node_starts: Vec::new(),
         };
         em.fused = fusable(g, roots, &em.live);
         em.last_use = last_uses(g, roots, &em.live, &em.fused);
@@ -155,6 +169,7 @@ impl<'g> Emitter<'g> {
         for id in g.node_ids() {
             if em.live[id.index()] {
                 em.cur = id.index();
+                em.node_starts.push(em.stmts.len());
                 em.node(id, leaf_names[id.index()].take())?;
             }
         }
@@ -305,6 +320,7 @@ impl<'g> Emitter<'g> {
     /// `let y: T = e;`
     fn new_scalar(&mut self, id: NodeId, e: E) {
         let y = self.local(id);
+        self.def_value(&y, self.elem.clone());
         let (t, ts) = (&self.elem, &e.ts);
         self.stmts.push(quote!(let #y: #t = #ts;));
         self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));

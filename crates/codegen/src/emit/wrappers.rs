@@ -4,7 +4,9 @@
 //! too the contract checks on the joint graph's roots and which gradients
 //! are written straight into `grads`.
 
-use super::alloc::{is_batch, stack_fits, MAX_STACK_ELEMS_WS};
+use super::alloc::{is_batch, stack_fits};
+use super::chunks;
+use super::liveness::live_from;
 use super::loops::{flatten_mut, lit, unroll_single};
 use super::{err, Emitter, Val};
 use crate::expr;
@@ -35,6 +37,26 @@ impl<'g> Emitter<'g> {
                 "_inputs"
             }),
         )
+    }
+}
+
+impl<'g> Emitter<'g> {
+    /// The statements of the entry point `name` (with generics `gp` and
+    /// arguments `args`) before its final expression `tail`, and the items it
+    /// calls: in a large body, its parts ([`chunks`]).
+    fn body(
+        &self,
+        name: &str,
+        gp: &TokenStream,
+        args: &[(Ident, TokenStream)],
+        tail: &TokenStream,
+    ) -> (TokenStream, TokenStream) {
+        let stmts: Vec<TokenStream> = self.stmts.iter().cloned().map(unroll_single).collect();
+        if !self.chunked {
+            return (TokenStream::new(), quote!(#(#stmts)*));
+        }
+        let parts = chunks::split(&stmts, &self.node_starts, &self.defs, tail, name, gp, args);
+        (parts.items, parts.body)
     }
 }
 
@@ -87,8 +109,12 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     let Some(root) = g.roots().first().map(|r| r.node) else {
         return err("forward graph has no root");
     };
-    let mut em = Emitter::run(g, &[root], false)?;
+    // A large forward pass is split into parts, which borrow their tensors
+    // from a workspace (one per thread).
+    let large = chunks::is_large(&live_from(g, &[root]));
+    let mut em = Emitter::run_with(g, &[root], large, vec![None; g.len()], false)?;
     let shape = g.shape(root);
+    let ty = rust_type(g.dtype(), shape);
     let ret = match em.val(root)?.clone() {
         Val::Scalar(e) => e.ts,
         Val::Tensor { .. } | Val::Fused => {
@@ -96,24 +122,61 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
             let zero = zero_array(g.dtype(), shape);
             let dst = flatten_mut(quote!(#out), shape.rank());
             let src = em.slice_ref(root)?;
+            em.def_value(&out, ty.clone());
             em.stmts.push(quote!(let mut #out = #zero;));
             em.stmts.push(quote!(#dst.copy_from_slice(#src);));
             quote!(#out)
         }
     };
-    let ty = rust_type(g.dtype(), shape);
     let (p, i) = em.arg_names();
-    let stmts: Vec<TokenStream> = em.stmts.iter().cloned().map(unroll_single).collect();
     let Generics {
         params: gp,
         inputs: it,
         check,
         ..
     } = generics(g);
+    let fields = em.workspace.take().unwrap_or_default();
+    if fields.is_empty() {
+        let args = [(p.clone(), quote!(&Params)), (i.clone(), quote!(&#it))];
+        let (parts, body) = em.body("forward", &gp, &args, &ret);
+        let item = quote! {
+            #parts
+            pub fn forward #gp (#p: &Params, #i: &#it) -> #ty {
+                #check
+                #body
+                #ret
+            }
+        };
+        return Ok((item, em.names.locals()));
+    }
+    let ws = em.ws.clone();
+    let wt = if gp.is_empty() {
+        quote!(ForwardWorkspace)
+    } else {
+        quote!(ForwardWorkspace<B>)
+    };
+    let args = [
+        (p.clone(), quote!(&Params)),
+        (i.clone(), quote!(&#it)),
+        (ws.clone(), quote!(&mut #wt)),
+    ];
+    let (parts, body) = em.body("forward", &gp, &args, &ret);
+    let ws_struct = workspace_struct(
+        &quote!(ForwardWorkspace),
+        "the forward pass",
+        &gp,
+        &fields,
+        &em,
+    );
     let item = quote! {
-        pub fn forward #gp (#p: &Params, #i: &#it) -> #ty {
+        pub fn forward #gp (params: &Params, inputs: &#it) -> #ty {
+            ::gradc::__private::rt::with_workspace(|ws| forward_with(params, inputs, ws))
+        }
+        #ws_struct
+        #parts
+        fn forward_with #gp (#p: &Params, #i: &#it, #ws: &mut #wt) -> #ty {
             #check
-            #(#stmts)*
+            #body
             #ret
         }
     };
@@ -143,7 +206,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
             }
         }
     }
-    let mut em = Emitter::run_with(g, &root_ids, true, direct)?;
+    let mut em = Emitter::run_with(g, &root_ids, true, direct, true)?;
     for (r, p) in roots[1..].iter().zip(params) {
         if em.in_grads[r.node.index()] {
             continue;
@@ -173,7 +236,6 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         if params.is_empty() { "_grads" } else { "grads" },
         proc_macro2::Span::call_site(),
     );
-    let stmts: Vec<TokenStream> = em.stmts.iter().cloned().map(unroll_single).collect();
     let fields = em.workspace.take().unwrap_or_default();
     let mut support = TokenStream::new();
     let Generics {
@@ -205,10 +267,17 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
                 forward_backward(params, inputs, grads)
             }
         };
+        let args = [
+            (p.clone(), quote!(&Params)),
+            (i.clone(), quote!(&#it)),
+            (gr.clone(), quote!(&mut Grads)),
+        ];
+        let (parts, body) = em.body("forward_backward", &gp, &args, &loss);
         quote! {
+            #parts
             pub fn forward_backward #gp (#p: &Params, #i: &#it, #gr: &mut Grads) -> #ty {
                 #check
-                #(#stmts)*
+                #body
                 #loss
             }
         }
@@ -217,6 +286,13 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         // (`forward_backward_with`); `forward_backward` keeps one per thread, so
         // no call after a thread's first allocates.
         let ws = &em.ws;
+        let args = [
+            (p.clone(), quote!(&Params)),
+            (i.clone(), quote!(&#it)),
+            (gr.clone(), quote!(&mut Grads)),
+            (ws.clone(), quote!(&mut #wt)),
+        ];
+        let (parts, body) = em.body("forward_backward", &gp, &args, &loss);
         let ws_struct = workspace_struct(
             &quote!(Workspace),
             "[`forward_backward_with`]",
@@ -224,7 +300,7 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
             &fields,
             &em,
         );
-        let fast = small_batch(&fields).map(|small| {
+        let fast = small_batch(&fields, em.stack_max()).map(|small| {
             quote! {
                 if #(#small)&&* {
                     return forward_backward_with(params, inputs, grads, &mut Workspace::<B>::new());
@@ -244,10 +320,12 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
                 #per_thread
             }
 
+            #parts
+
             /// [`forward_backward`] with caller-owned scratch: never allocates.
             pub fn forward_backward_with #gp (#p: &Params, #i: &#it, #gr: &mut Grads, #ws: &mut #wt) -> #ty {
                 #check
-                #(#stmts)*
+                #body
                 #loss
             }
         }
@@ -279,7 +357,7 @@ fn workspace_struct(
         }
     });
     let inits = fields.iter().map(|(_, l)| {
-        match (Extent::of(*l), stack_fits(*l, MAX_STACK_ELEMS_WS)) {
+        match (Extent::of(*l), stack_fits(*l, em.stack_max())) {
             // Used only when the batch is too large for the stack array (see
             // `alloc_batch`); empty otherwise.
             (Extent::Batch(_), Some(fits)) => {
@@ -324,11 +402,8 @@ fn workspace_struct(
 
 /// When every scratch field is a stack-capable `c·B` buffer, the conditions
 /// (each once) under which a batch size needs none of them.
-fn small_batch(fields: &[(Ident, usize)]) -> Option<Vec<TokenStream>> {
-    let small: Option<Vec<TokenStream>> = fields
-        .iter()
-        .map(|(_, l)| stack_fits(*l, MAX_STACK_ELEMS_WS))
-        .collect();
+fn small_batch(fields: &[(Ident, usize)], cap: usize) -> Option<Vec<TokenStream>> {
+    let small: Option<Vec<TokenStream>> = fields.iter().map(|(_, l)| stack_fits(*l, cap)).collect();
     // Each condition once (several fields often share a size).
     small.map(|conds| {
         let mut seen = std::collections::BTreeSet::new();
@@ -367,6 +442,7 @@ pub(crate) fn predict(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
                 let zero = zero_array(g.dtype(), shape);
                 let dst = flatten_mut(quote!(#out), shape.rank());
                 let src = em.slice_ref(r.node)?;
+                em.def_value(&out, rust_type(g.dtype(), shape));
                 em.stmts.push(quote!(let mut #out = #zero;));
                 em.stmts.push(quote!(#dst.copy_from_slice(#src);));
                 quote!(#out)
@@ -396,15 +472,21 @@ pub(crate) fn predict(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
         quote!(Outputs)
     };
     let (p, i) = em.arg_names();
-    let stmts: Vec<TokenStream> = em.stmts.iter().cloned().map(unroll_single).collect();
+    let tail = quote!(Outputs { #(#fields: #values,)* });
+    let ws_fields = em.workspace.take().unwrap_or_default();
+    let mut args = vec![(p.clone(), quote!(&Params)), (i.clone(), quote!(&#ft))];
+    if !ws_fields.is_empty() {
+        args.push((em.ws.clone(), quote!(&mut #pw)));
+    }
+    let (parts, stmts) = em.body("predict", &gp, &args, &tail);
     let body = quote! {
         #check
-        #(#stmts)*
-        Outputs { #(#fields: #values,)* }
+        #stmts
+        #tail
     };
-    let ws_fields = em.workspace.take().unwrap_or_default();
     let item = if ws_fields.is_empty() {
         quote! {
+            #parts
             /// The `#[output]` values for these features, compiled; computes only
             /// what the outputs need and never allocates.
             pub fn predict #gp (#p: &Params, #i: &#ft) -> #ot {
@@ -420,7 +502,7 @@ pub(crate) fn predict(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
             &ws_fields,
             &em,
         );
-        let fast = small_batch(&ws_fields).map(|small| {
+        let fast = small_batch(&ws_fields, em.stack_max()).map(|small| {
             quote! {
                 if #(#small)&&* {
                     return predict_with(params, inputs, &mut PredictWorkspace::<B>::new());
@@ -429,6 +511,7 @@ pub(crate) fn predict(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
         });
         quote! {
             #ws_struct
+            #parts
 
             /// The `#[output]` values for these features, compiled; computes only
             /// what the outputs need. Keeps one [`PredictWorkspace`] per thread,

@@ -170,6 +170,7 @@ impl<'g> Emitter<'g> {
         let in_place = self.in_place_buffer(id);
         if let Some((old, f)) = &in_place {
             let y = self.local(id);
+            self.def_same_place(&y, old);
             self.stmts.push(quote!(let #y = #old;));
             for v in self.vals.iter_mut().flatten() {
                 if let Val::Tensor { name, .. } = v {

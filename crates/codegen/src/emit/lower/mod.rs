@@ -34,8 +34,9 @@ impl<'g> Emitter<'g> {
                     self.uses_inputs = true;
                     quote!(inputs)
                 };
-                let (t, rank) = (&self.elem, self.shape(id).rank());
+                let (t, rank) = (self.elem.clone(), self.shape(id).rank());
                 if rank == 0 {
+                    self.def_value(&name, t.clone());
                     self.stmts.push(quote!(let #name: #t = #src.#field;));
                     self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#name))));
                 } else {
@@ -44,6 +45,7 @@ impl<'g> Emitter<'g> {
                     } else {
                         (1..rank).fold(quote!(#src.#field), |p, _| quote!(#p.as_flattened()))
                     };
+                    self.def_place(&name, Some(quote!(&[#t])), view.clone());
                     self.stmts.push(quote!(let #name: &[#t] = #view;));
                     self.vals[id.index()] = Some(Val::Tensor { name, owned: false });
                 }

@@ -23,7 +23,8 @@ impl<'g> Emitter<'g> {
         let i = names::loop_var(0);
         let xe = self.read(x, &quote!(#i))?.ts;
         let y = self.local(id);
-        let (t, n) = (&self.elem, lit(numel));
+        let (t, n) = (self.elem.clone(), lit(numel));
+        self.def_value(&y, t.clone());
         self.stmts.push(quote!(let mut #y: #t = #x0;));
         self.stmts.push(quote!(for #i in 1..#n { #y += #xe; }));
         self.vals[id.index()] = Some(Val::Scalar(E::atom(quote!(#y))));

@@ -57,7 +57,8 @@ impl<'g> Emitter<'g> {
         let xs = self.slice_ref(x)?;
         let (from, to) = (lit(i * n), lit((i + 1) * n));
         let y = self.local(id);
-        let t = &self.elem;
+        let t = self.elem.clone();
+        self.def_place(&y, Some(quote!(&[#t])), quote!(&#xs[#from..#to]));
         self.stmts.push(quote!(let #y: &[#t] = &#xs[#from..#to];));
         // The slice borrows `x`'s buffer: it stays busy while the slice is read.
         self.keep_busy(x, id)?;
