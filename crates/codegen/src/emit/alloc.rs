@@ -20,6 +20,16 @@ const MAX_STACK_ELEMS: usize = 4096;
 /// buffer that is overwritten whole need not zero on every call.
 pub(super) const MAX_STACK_ELEMS_WS: usize = 256;
 
+/// Buffers up to how many elements are stack arrays, for a body with or
+/// without a workspace, split into parts or not.
+pub(super) fn stack_cap(workspace: bool, chunked: bool) -> usize {
+    match (chunked, workspace) {
+        (true, _) => 0,
+        (false, true) => MAX_STACK_ELEMS_WS,
+        (false, false) => MAX_STACK_ELEMS,
+    }
+}
+
 /// For a `c·B` buffer whose stack array of `cap` elements can hold it at
 /// small batch sizes (`c <= cap`): the condition `c * B <= cap` under which it
 /// does (see `Emitter::alloc_batch`). `None` for other buffers.
@@ -136,11 +146,7 @@ impl<'g> Emitter<'g> {
     /// Buffers up to this many elements are stack arrays: none in a body
     /// split into parts (a later part borrows its tensors from the workspace).
     pub(super) fn stack_max(&self) -> usize {
-        match (self.chunked, self.workspace.is_some()) {
-            (true, _) => 0,
-            (false, true) => MAX_STACK_ELEMS_WS,
-            (false, false) => MAX_STACK_ELEMS,
-        }
+        self.stack_cap
     }
 
     /// A buffer of `c·B` elements, as `y: &mut [T]`. Its size is known only when

@@ -92,6 +92,8 @@ struct Emitter<'g> {
     /// A large graph's body is split into functions ([`chunks`]): every tensor
     /// then lives in the workspace, so a later part can borrow it again.
     chunked: bool,
+    /// Buffers up to this many elements are stack arrays ([`alloc::stack_cap`]).
+    stack_cap: usize,
     /// In a chunked body, how a later part gets each top-level local.
     defs: Vec<chunks::Def>,
     /// Where each emitted node's statements start (the parts' boundaries).
@@ -115,11 +117,13 @@ impl<'g> Emitter<'g> {
         root_names: bool,
     ) -> Result<Self, IrError> {
         let live = live_from(g, roots);
+        let chunked = workspace && chunks::is_large(&live);
         let mut em = Emitter {
             g,
             dtype: g.dtype(),
             elem: expr::elem(g.dtype()),
-            chunked: workspace && chunks::is_large(&live),
+            chunked,
+            stack_cap: alloc::stack_cap(workspace, chunked),
             live,
             vals: vec![None; g.len()],
             names: Names::new(),
