@@ -272,3 +272,100 @@ fn gelu_values_match_their_definitions() {
     let want = exact + 1000.0 * tanh_form;
     assert!((got - want).abs() <= 1e-12, "{got} vs {want}");
 }
+
+/// Large f32 `tanh`s (128 elements) go through the runtime's slice kernel in
+/// generated code, per element `tanh_f32` in the interpreter: one of a fused
+/// operand (written in place), one of a parameter (copied first), and one
+/// batch-generic. The f64 twin gives the finite differences.
+macro_rules! wide_tanh {
+    ($name:ident, $t:ty) => {
+        #[gradc::network]
+        pub fn $name(#[input] c: [[$t; 16]; 8], w: [[$t; 16]; 8], v: [[$t; 16]; 8]) -> $t {
+            let h = tanh(w * 1.5 + 0.25);
+            sum(h * c) + sum(tanh(v) * h)
+        }
+    };
+}
+wide_tanh!(wide_tanh32, f32);
+wide_tanh!(wide_tanh64, f64);
+
+#[gradc::network]
+pub fn wide_tanh_b<const B: usize>(#[input] c: [[f32; 16]; B], w: [[f32; 16]; 8]) -> f32 {
+    let h = tanh(w.sum_axis(0) + c);
+    sum(h * c)
+}
+
+/// Points across tanh's range: the extremes, saturation, 0 and small values.
+fn tanh_point(k: usize) -> f64 {
+    const EDGES: [f64; 8] = [-1e3, 1e3, -12.0, 9.5, 0.0, 1e-7, -3e-4, 30.0];
+    EDGES
+        .get(k)
+        .copied()
+        .unwrap_or(((k * 37 % 101) as f64 - 50.0) / 17.0)
+}
+
+#[test]
+fn wide_tanh_compiled_and_interpreted_agree_bit_for_bit() {
+    let (mut p, mut i) = (wide_tanh32::Params::zeros(), wide_tanh32::Inputs::zeros());
+    let (mut p64, mut i64) = (wide_tanh64::Params::zeros(), wide_tanh64::Inputs::zeros());
+    for k in 0..128 {
+        let (r, j) = (k / 16, k % 16);
+        let (w, v, c) = (tanh_point(k), tanh_point(k + 40), tanh_point(k + 7) / 3.0);
+        (p.w[r][j], p.v[r][j], i.c[r][j]) = (w as f32, v as f32, c as f32);
+        (p64.w[r][j], p64.v[r][j], i64.c[r][j]) =
+            (w as f32 as f64, v as f32 as f64, c as f32 as f64);
+    }
+    let (mut g, mut ig) = (wide_tanh32::Grads::zeros(), wide_tanh32::Grads::zeros());
+    let loss = wide_tanh32::forward_backward(&p, &i, &mut g);
+    let iloss = wide_tanh32::interpreted_forward_backward(&p, &i, &mut ig);
+    assert_eq!(loss.to_bits(), iloss.to_bits(), "{loss} vs {iloss}");
+    assert_eq!((g.w, g.v), (ig.w, ig.v));
+    // Central differences of the f64 twin, one parameter at a time.
+    let h = 1e-6;
+    for k in 0..128 {
+        let (r, j) = (k / 16, k % 16);
+        for (which, got) in [("w", g.w[r][j]), ("v", g.v[r][j])] {
+            let at = |d: f64| {
+                let mut q = p64.clone();
+                let x = if which == "w" {
+                    &mut q.w[r][j]
+                } else {
+                    &mut q.v[r][j]
+                };
+                *x += d;
+                wide_tanh64::forward(&q, &i64)
+            };
+            let want = (at(h) - at(-h)) / (2.0 * h);
+            assert!(
+                close(f64::from(got), want, 1e-4),
+                "d{which}[{r}][{j}]: f32 compiled {got} vs finite difference {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_generic_wide_tanh_agrees_bit_for_bit() {
+    fn run<const B: usize>() {
+        let mut p = wide_tanh_b::Params::zeros();
+        let mut i = wide_tanh_b::Inputs::<B>::zeros();
+        for (k, x) in p.w.as_flattened_mut().iter_mut().enumerate() {
+            *x = tanh_point(k) as f32 / 8.0;
+        }
+        for (k, x) in i.c.as_flattened_mut().iter_mut().enumerate() {
+            *x = tanh_point(k + 3) as f32;
+        }
+        let (mut g, mut ig) = (wide_tanh_b::Grads::zeros(), wide_tanh_b::Grads::zeros());
+        let loss = wide_tanh_b::forward_backward(&p, &i, &mut g);
+        let iloss = wide_tanh_b::interpreted_forward_backward(&p, &i, &mut ig);
+        assert_eq!(
+            loss.to_bits(),
+            iloss.to_bits(),
+            "B = {B}: {loss} vs {iloss}"
+        );
+        assert_eq!(g.w, ig.w, "B = {B}");
+    }
+    run::<1>();
+    run::<5>();
+    run::<40>();
+}

@@ -37,7 +37,7 @@ pub use exp::exp_f32;
 pub use heap::{zeroed_boxed, Zeroed};
 pub use math::{
     exp_f64, ln_1p_f32, ln_1p_f64, ln_f32, ln_f64, sigmoid_f32, sigmoid_f64, softplus_f32,
-    softplus_f64, tanh_f32, tanh_f64,
+    softplus_f64, tanh_f32, tanh_f64, tanh_slice_f32, tanh_slice_f32_with,
 };
 pub use parallel::{gemm_threads, gemm_two_threads, set_threads, threads, MAX_THREADS, MIN_MACS};
 use simd::{Portable, Simd};

@@ -8,7 +8,7 @@
 
 use gradc_runtime::{
     erf_f32, erf_f64, erfc_f32, erfc_f64, exp_f32, ln_1p_f32, ln_f32, sigmoid_f32, softplus_f32,
-    tanh_f32,
+    tanh_f32, tanh_slice_f32, tanh_slice_f32_with, Isa,
 };
 
 /// Distance in f32 ulps of the exact value `want` (subnormal ulp below 2⁻¹²⁶);
@@ -181,4 +181,35 @@ fn limits_and_special_values() {
     assert_eq!(ln_1p_f32(f32::INFINITY), f32::INFINITY);
     assert_eq!(ln_1p_f32(1e-30), 1e-30);
     assert_eq!(ln_1p_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+}
+
+/// Generated code takes large f32 `tanh` buffers through `tanh_slice_f32`,
+/// the interpreter calls `tanh_f32` per element: every build of the slice
+/// kernel (AVX-512, AVX2, baseline, whichever this CPU has) must give the
+/// scalar kernel's bits, in the vector body and in the tails.
+#[test]
+fn tanh_slice_is_tanh_f32_bit_for_bit() {
+    let mut xs = Vec::new();
+    sample(points().min(2_000_000), |x| xs.push(x));
+    let want: Vec<f32> = xs.iter().map(|&x| tanh_f32(x)).collect();
+    let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    for isa in [Isa::Best, Isa::Avx2, Isa::Portable] {
+        // Chunks of every length up to 40 cover each vector width's tail.
+        let mut got = xs.clone();
+        let (mut at, mut len) = (0, 0);
+        while at < got.len() {
+            let end = (at + len).min(got.len());
+            tanh_slice_f32_with(isa, &mut got[at..end]);
+            (at, len) = (end, (len + 1) % 41);
+        }
+        for ((x, g), w) in xs.iter().zip(&got).zip(&want) {
+            assert!(
+                same(*g, *w),
+                "{isa:?}: tanh({x:e}) = {g:e}, tanh_f32 gives {w:e}"
+            );
+        }
+    }
+    let mut got = xs.clone();
+    tanh_slice_f32(&mut got);
+    assert!(got.iter().zip(&want).all(|(g, w)| same(*g, *w)));
 }

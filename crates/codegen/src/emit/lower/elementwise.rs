@@ -2,10 +2,14 @@
 //! expression of each op, and the loop that stores it or the fused
 //! expression its user inlines.
 
-use crate::emit::loops::{index_of, loop_vars, nest};
+use crate::emit::loops::{index_of, lit, loop_vars, nest};
 use crate::emit::{err, Emitter, Val};
 use crate::expr::{self, E};
-use gradc_ir::{BinaryOp, IrError, NodeId, Op, UnaryOp};
+use gradc_ir::{BinaryOp, DType, IrError, NodeId, Op, UnaryOp};
+
+/// Elements from which a stored f32 `tanh` calls the runtime's slice kernel:
+/// below, the call costs more than the wider vectors save.
+const TANH_SLICE_MIN: usize = 64;
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -127,6 +131,30 @@ impl<'g> Emitter<'g> {
             BinaryOp::Gt => expr::if_else(&expr::gt(a, b), &self.one(), &self.zero()),
             BinaryOp::Min => expr::if_else(&expr::ge(b, a), a, b),
         }
+    }
+
+    /// A unary or binary node stored in its own buffer (not fused into its user).
+    ///
+    /// A large f32 `tanh` stores its operand's expression, then the runtime's
+    /// slice kernel takes the buffer in place at the CPU's widest vector width
+    /// (generated code is built for the baseline target, SSE2 on x86-64); each
+    /// element is bit-identical to `tanh_f32`, which the interpreter calls.
+    pub(super) fn stored_elementwise(
+        &mut self,
+        id: NodeId,
+        op: &Op,
+        inner: bool,
+    ) -> Result<(), IrError> {
+        let n = self.shape(id).numel();
+        if matches!(op, Op::Unary(UnaryOp::Tanh)) && self.dtype == DType::F32 && n >= TANH_SLICE_MIN
+        {
+            self.elementwise(id, |_, v| Ok(v[0].clone()))?;
+            let (y, n) = (self.tensor(id)?, lit(n));
+            self.stmts
+                .push(quote!(::gradc::__private::rt::tanh_slice_f32(&mut #y[..#n]);));
+            return Ok(());
+        }
+        self.elementwise(id, |em, v| em.apply_once(op, v, inner))
     }
 
     /// An elementwise node: `f` maps the operands' expressions at one output

@@ -73,7 +73,7 @@ impl<'g> Emitter<'g> {
                 } else {
                     let op = op.clone();
                     let inner = args.iter().any(|a| self.fused[a.index()]);
-                    self.elementwise(id, |em, v| em.apply_once(&op, v, inner))?;
+                    self.stored_elementwise(id, &op, inner)?;
                 }
             }
             Op::OneHot(c) => self.one_hot(id, args[0], *c)?,
