@@ -44,6 +44,22 @@ fn deep_logits(
     h.matmul(w_out)
 }
 
+/// 400 layers: one function of this size overflowed rustc's stack in a
+/// debug build (a lexical scope per `let`, nested in DWARF generation).
+#[network]
+fn deep400(
+    #[input] x: [[f64; 2]; 2],
+    #[input] y: [[f64; 2]; 2],
+    ws: [[[f64; 2]; 2]; 400],
+    bs: [[f64; 2]; 400],
+) -> f64 {
+    let mut h = x;
+    for k in 0..400 {
+        h = tanh(h.matmul(ws[k]) + bs[k]);
+    }
+    mse(h, y)
+}
+
 /// A chain of 300 scalar steps: parts hand scalars to each other.
 #[network]
 fn scalar_chain(#[input] x: f64, a: [f64; 300], c: f64) -> f64 {
@@ -75,6 +91,7 @@ fn weights(seed: u64) -> Box<deep::Params> {
 fn large_networks_are_split_into_parts() {
     assert!(deep::GRADIENT_CODE.contains("fn forward_backward_part1"));
     assert!(scalar_chain::GRADIENT_CODE.contains("fn forward_backward_part1"));
+    assert!(deep400::GRADIENT_CODE.contains("fn forward_backward_part9"));
     // A small network keeps one function.
     assert!(deep_logits::GRADIENT_CODE.contains("fn forward_part1"));
     assert!(!small::GRADIENT_CODE.contains("_part"));
@@ -93,6 +110,41 @@ fn split_forward_backward_matches_the_interpreter_and_finite_differences() {
     let mut q = seeded::<scalar_chain::Params>(4);
     q.a.iter_mut().for_each(|v| *v = 0.5 + 0.5 * *v);
     check_gradients::<scalar_chain::Net>(&q, &seeded(5), 1e-6);
+}
+
+#[test]
+fn four_hundred_layers_build_and_match_the_interpreter() {
+    let mut p = seeded::<deep400::Params>(8);
+    for w in p.ws.iter_mut() {
+        // About the identity, so 400 layers neither vanish nor saturate.
+        *w = [
+            [1.0 + 0.01 * w[0][0], 0.01 * w[0][1]],
+            [0.01 * w[1][0], 1.0 + 0.01 * w[1][1]],
+        ];
+    }
+    let i = seeded::<deep400::Inputs>(9);
+    let mut g = deep400::Grads::zeros_boxed();
+    let mut ig = deep400::Grads::zeros_boxed();
+    let loss = deep400::forward_backward(&p, &i, &mut g);
+    let iloss = deep400::interpreted_forward_backward(&p, &i, &mut ig);
+    assert!(
+        (loss - iloss).abs() <= 1e-12,
+        "compiled {loss} vs interpreted {iloss}"
+    );
+    let scale = ig
+        .tensors()
+        .iter()
+        .flat_map(|t| t.iter())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 1e-6, "the gradients are not all vanishing");
+    for (a, b) in g.tensors().iter().zip(ig.tensors()) {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-12 * scale,
+                "compiled {x} vs interpreted {y}"
+            );
+        }
+    }
 }
 
 #[test]
