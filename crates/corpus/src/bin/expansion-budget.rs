@@ -1,7 +1,9 @@
 //! Times the `#[network]` expansion of every network in the test suites, the
 //! corpus, the fuzzers' seeds and the hostile set, and prints the slowest with
 //! their e-graph sizes:
-//! `cargo run -p gradc-corpus --bin expansion-budget [-- FILE..]`.
+//! `cargo run -p gradc-corpus --bin expansion-budget [-- [--fast-math] FILE..]`.
+//! With `--fast-math`, every network written without attribute arguments is
+//! expanded as `#[network(fast_math)]`.
 //!
 //! A network is every `fn` with a `#[network]` attribute in a file (in
 //! modules and function bodies too), and every string literal that parses as
@@ -115,7 +117,10 @@ fn main() {
 fn budget() {
     let mut rows: Vec<Row> = Vec::new();
     let mut unreadable = 0;
-    for path in files(std::env::args().skip(1).collect()) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let fast_math = args.iter().any(|a| a == "--fast-math");
+    args.retain(|a| a != "--fast-math");
+    for path in files(args) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             unreadable += 1;
             continue;
@@ -134,7 +139,10 @@ fn budget() {
             .into_iter()
             .rev()
             .collect::<PathBuf>();
-        for f in finder.found {
+        for mut f in finder.found {
+            if fast_math && f.attr.is_empty() {
+                f.attr = quote::quote!(fast_math);
+            }
             let start = Instant::now();
             let out = gradc_driver::expand(f.attr.clone(), f.item.clone());
             let took = start.elapsed();
