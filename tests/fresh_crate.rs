@@ -69,17 +69,22 @@ impl FreshCrate {
         std::fs::write(self.dir.join(path), text).unwrap();
     }
 
-    /// Runs `cargo ARGS --offline` in the crate; panics with its output on failure.
-    fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// Runs `cargo ARGS --offline` in the crate, successful or not.
+    fn cargo_output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
+        Command::new(cargo)
             .args(args)
             .arg("--offline")
             .current_dir(&self.dir)
             .env("CARGO_TARGET_DIR", target_dir())
             .envs(env.iter().copied())
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Runs `cargo ARGS --offline` in the crate; panics with its output on failure.
+    fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = self.cargo_output(args, env);
         assert!(
             out.status.success(),
             "cargo {args:?} in {} failed:\n{}{}",
@@ -167,4 +172,54 @@ fn generated_code_is_lint_clean_in_edition_2021() {
 #[test]
 fn generated_code_is_lint_clean_in_edition_2024() {
     lint_clean("2024");
+}
+
+/// `B = 0` of a `const B` network: a batch of no rows has no mean. The check
+/// is a `const { assert!(B > 0) }` in the generated functions, which rustc
+/// evaluates when it instantiates them for `B = 0`, so only a build reports
+/// it, at the attribute, with a note at the user's call. `cargo check` stops
+/// before instantiation and stable Rust has no earlier hook: a bound on `B`
+/// (`where [(); B - 1]:`) needs the unstable `generic_const_exprs`, and
+/// rustc 1.95 evaluates no const of a function body during `cargo check`,
+/// not even `const { assert!(false) }` in a non-generic `main`; only const
+/// items and array lengths, which the user's call is not.
+#[test]
+fn zero_batch_fails_at_build_with_a_note_at_the_call() {
+    let krate = FreshCrate::new("zero-batch");
+    krate.write(
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"zero_batch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ngradc = {{ path = {ROOT:?} }}\n"
+        ),
+    );
+    krate.write(
+        "src/main.rs",
+        "use gradc::network;
+
+#[network]
+fn net<const B: usize>(#[input] x: [[f64; 3]; B], w: [f64; 3]) -> f64 {
+    mean(x.matmul(w))
+}
+
+fn main() {
+    let params = net::Params::zeros();
+    let inputs = net::Inputs::<0>::zeros();
+    println!(\"{}\", net::forward(&params, &inputs));
+}
+",
+    );
+    krate.cargo(&["check", "--quiet"], &[]);
+    let out = krate.cargo_output(&["build", "--quiet"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "B = 0 built:\n{stderr}");
+    assert!(
+        stderr.contains("gradc: the batch size B must be at least 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("while instantiating `fn net::forward::<0>`")
+            && stderr.contains("src/main.rs:11:"),
+        "no note at the call:\n{stderr}"
+    );
 }

@@ -176,6 +176,12 @@ impl Analysis<ENode> for ShapeAnalysis {
                 egraph.union(id, k);
                 egraph.analysis.folded += 1;
             }
+            // A constant class keeps only its leaf: extraction picks the free
+            // leaf anyway, and the other forms feed loops such as `0 = 0.25·0`,
+            // where `a·(b·x) → (ab)·x` would mint a new power of two each
+            // iteration down to the smallest normal (quadratically many matches).
+            let id = egraph.find(id);
+            egraph[id].nodes.retain(|n| n.children.is_empty());
         }
     }
 }

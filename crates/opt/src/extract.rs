@@ -52,7 +52,9 @@ pub fn extract(
 }
 
 /// Upper bound on the classes visited while [`improve`] evaluates moves: a
-/// count, not a time, so the result does not depend on the machine.
+/// count, not a time, so the result does not depend on the machine. A move
+/// is charged the size of the DAG it would give, as if that DAG were walked
+/// anew (it is updated incrementally, see [`Dag`]).
 const IMPROVE_BUDGET: usize = 400_000;
 
 /// Local search on the whole DAG: switch one class to another of its e-nodes
@@ -66,14 +68,14 @@ fn improve(egraph: &EG, roots: &[Id], choice: &mut HashMap<Id, ENode>) {
     let Ok(start) = reachable(egraph, roots, choice) else {
         return;
     };
-    let mut best = dag_cost(egraph, &start);
+    let mut dag = Dag::new(egraph, roots, choice);
+    debug_assert_eq!(dag.cost, u128::from(dag_cost(egraph, &start)));
+    let mut best = dag.cost;
     let mut budget = IMPROVE_BUDGET;
     for _round in 0..8 {
         let mut improved = false;
-        let classes: Vec<Id> = match reachable(egraph, roots, choice) {
-            Ok(r) => r.into_keys().collect(),
-            Err(_) => return,
-        };
+        let mut classes: Vec<Id> = dag.count.keys().copied().collect();
+        classes.sort();
         for class in classes {
             for node in sorted_nodes(egraph, class) {
                 if choice.get(&class) == Some(node) {
@@ -86,20 +88,30 @@ fn improve(egraph: &EG, roots: &[Id], choice: &mut HashMap<Id, ENode>) {
                 {
                     continue;
                 }
-                let Some(old) = choice.insert(class, node.clone()) else {
+                let Some(old) = choice.get(&class).cloned() else {
                     continue;
                 };
-                let trial = reachable(egraph, roots, choice);
-                budget = budget.saturating_sub(trial.as_ref().map_or(1, |r| r.len()));
-                match trial {
-                    Ok(r) if dag_cost(egraph, &r) < best => {
-                        best = dag_cost(egraph, &r);
+                // The DAG stays as it is when the class is no longer needed,
+                // and a cycle makes the move invalid (charged 1, as an error).
+                let charged = if !dag.count.contains_key(&class) {
+                    dag.count.len()
+                } else if dag.breaks(egraph, choice, node, class) {
+                    1
+                } else {
+                    choice.insert(class, node.clone());
+                    dag.switch(egraph, choice, class, &old, node);
+                    let size = dag.count.len();
+                    if dag.cost < best {
+                        best = dag.cost;
                         improved = true;
-                    }
-                    _ => {
+                        dag.heights(egraph, choice);
+                    } else {
+                        dag.switch(egraph, choice, class, node, &old);
                         choice.insert(class, old);
                     }
-                }
+                    size
+                };
+                budget = budget.saturating_sub(charged);
                 if budget == 0 {
                     return;
                 }
@@ -107,6 +119,169 @@ fn improve(egraph: &EG, roots: &[Id], choice: &mut HashMap<Id, ENode>) {
         }
         if !improved {
             return;
+        }
+    }
+}
+
+/// The DAG the roots need under the current choices, kept up to date as
+/// [`improve`] switches one class at a time, so a move costs the classes it
+/// adds or drops rather than a walk of the whole DAG (quadratic on a deep
+/// network).
+struct Dag {
+    /// Per needed class: how many needed e-nodes (and roots) use it.
+    count: HashMap<Id, usize>,
+    /// Sum of the needed classes' own costs.
+    cost: u128,
+    /// Per needed class: the longest path down to a leaf. A class reaches
+    /// only classes of smaller height, which rules most cycles out at once.
+    height: HashMap<Id, usize>,
+}
+
+/// A node's distinct canonical children.
+fn kids(egraph: &EG, n: &ENode) -> Vec<Id> {
+    let mut k: Vec<Id> = n.children().iter().map(|c| egraph.find(*c)).collect();
+    k.sort_unstable();
+    k.dedup();
+    k
+}
+
+impl Dag {
+    fn new(egraph: &EG, roots: &[Id], choice: &HashMap<Id, ENode>) -> Self {
+        let mut dag = Dag {
+            count: HashMap::new(),
+            cost: 0,
+            height: HashMap::new(),
+        };
+        for &r in roots {
+            dag.add(egraph, choice, egraph.find(r));
+        }
+        dag.heights(egraph, choice);
+        dag
+    }
+
+    /// One more use of `class`; a newly needed class brings its choice's children.
+    fn add(&mut self, egraph: &EG, choice: &HashMap<Id, ENode>, class: Id) {
+        let mut stack = vec![class];
+        while let Some(c) = stack.pop() {
+            let n = self.count.entry(c).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                let node = &choice[&c];
+                self.cost += u128::from(node_cost(egraph, c, node));
+                stack.extend(kids(egraph, node));
+            }
+        }
+    }
+
+    /// One use of `class` fewer; a class no longer needed releases its children.
+    fn remove(&mut self, egraph: &EG, choice: &HashMap<Id, ENode>, class: Id) {
+        let mut stack = vec![class];
+        while let Some(c) = stack.pop() {
+            let n = self.count.get_mut(&c).expect("a needed class");
+            *n -= 1;
+            if *n == 0 {
+                self.count.remove(&c);
+                let node = &choice[&c];
+                self.cost -= u128::from(node_cost(egraph, c, node));
+                stack.extend(kids(egraph, node));
+            }
+        }
+    }
+
+    /// `class` (needed) now computes `new` instead of `old`; `choice` already
+    /// holds `new`.
+    fn switch(
+        &mut self,
+        egraph: &EG,
+        choice: &HashMap<Id, ENode>,
+        class: Id,
+        old: &ENode,
+        new: &ENode,
+    ) {
+        self.cost -= u128::from(node_cost(egraph, class, old));
+        self.cost += u128::from(node_cost(egraph, class, new));
+        // Add first, so a subtree both use is not dropped and rebuilt.
+        for k in kids(egraph, new) {
+            self.add(egraph, choice, k);
+        }
+        for k in kids(egraph, old) {
+            self.remove(egraph, choice, k);
+        }
+    }
+
+    /// Whether choosing `node` for the needed `class` breaks the DAG, as
+    /// [`reachable`] would find it: a cycle (through `class` or among classes
+    /// it newly needs) or a needed class without a choice.
+    fn breaks(&self, egraph: &EG, choice: &HashMap<Id, ENode>, node: &ENode, class: Id) -> bool {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            Open,
+            Done,
+        }
+        let top = self.height[&class];
+        // A needed class other than `class` no higher than it cannot reach
+        // it, and what it reaches is needed already, so acyclic.
+        let safe = |c: Id| c != class && self.height.get(&c).is_some_and(|h| *h <= top);
+        let mut marks: HashMap<Id, Mark> = HashMap::new();
+        let mut stack: Vec<(Id, bool)> = kids(egraph, node)
+            .into_iter()
+            .filter(|k| !safe(*k))
+            .map(|k| (k, false))
+            .collect();
+        while let Some((c, expanded)) = stack.pop() {
+            if expanded {
+                marks.insert(c, Mark::Done);
+                continue;
+            }
+            if c == class {
+                return true;
+            }
+            match marks.get(&c) {
+                Some(Mark::Done) => continue,
+                Some(Mark::Open) => return true,
+                None => {}
+            }
+            let Some(n) = choice.get(&c) else {
+                return true;
+            };
+            marks.insert(c, Mark::Open);
+            stack.push((c, true));
+            for k in kids(egraph, n) {
+                match marks.get(&k) {
+                    Some(Mark::Done) => {}
+                    Some(Mark::Open) => return true,
+                    None if safe(k) => {}
+                    None => stack.push((k, false)),
+                }
+            }
+        }
+        false
+    }
+
+    /// Heights of the needed classes (the needed choices form a DAG).
+    fn heights(&mut self, egraph: &EG, choice: &HashMap<Id, ENode>) {
+        self.height.clear();
+        let mut classes: Vec<Id> = self.count.keys().copied().collect();
+        classes.sort();
+        for c in classes {
+            let mut stack = vec![(c, false)];
+            while let Some((c, expanded)) = stack.pop() {
+                if self.height.contains_key(&c) {
+                    continue;
+                }
+                let ks = kids(egraph, &choice[&c]);
+                if expanded {
+                    let h = ks.iter().map(|k| self.height[k] + 1).max().unwrap_or(0);
+                    self.height.insert(c, h);
+                } else {
+                    stack.push((c, true));
+                    stack.extend(
+                        ks.into_iter()
+                            .filter(|k| !self.height.contains_key(k))
+                            .map(|k| (k, false)),
+                    );
+                }
+            }
         }
     }
 }

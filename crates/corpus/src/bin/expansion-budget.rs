@@ -1,14 +1,18 @@
 //! Times the `#[network]` expansion of every network in the test suites, the
 //! corpus, the fuzzers' seeds and the hostile set, and prints the slowest with
 //! their e-graph sizes:
-//! `cargo run -p gradc-corpus --bin expansion-budget [-- FILE..]`.
+//! `cargo run -p gradc-corpus --bin expansion-budget [-- [--fast-math] FILE..]`.
+//! With `--fast-math`, every network written without attribute arguments is
+//! expanded as `#[network(fast_math)]`.
 //!
 //! A network is every `fn` with a `#[network]` attribute in a file (in
 //! modules and function bodies too), and every string literal that parses as
 //! a `fn` (the fuzzers' seeds). Without arguments it reads the workspace's
 //! test, example and fixture files. Times are wall time of
 //! `gradc_driver::expand` in this build (a dev build unless `--release`),
-//! printed, never compared with a limit: they depend on the machine.
+//! printed, never compared with a limit: they depend on the machine. A second,
+//! staged run shows where the time goes (frontend, autodiff, optimizer, and
+//! the rest: verifier, codegen, the module).
 
 #![forbid(unsafe_code)]
 
@@ -111,9 +115,12 @@ fn main() {
 }
 
 fn budget() {
-    let mut rows: Vec<(Duration, String, usize)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut unreadable = 0;
-    for path in files(std::env::args().skip(1).collect()) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let fast_math = args.iter().any(|a| a == "--fast-math");
+    args.retain(|a| a != "--fast-math");
+    for path in files(args) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             unreadable += 1;
             continue;
@@ -132,42 +139,97 @@ fn budget() {
             .into_iter()
             .rev()
             .collect::<PathBuf>();
-        for f in finder.found {
+        for mut f in finder.found {
+            if fast_math && f.attr.is_empty() {
+                f.attr = quote::quote!(fast_math);
+            }
             let start = Instant::now();
             let out = gradc_driver::expand(f.attr.clone(), f.item.clone());
             let took = start.elapsed();
-            // The e-graph size, from a second run of the stages (not timed).
-            let nodes = gradc_frontend::parse_network(f.attr, f.item)
-                .ok()
-                .and_then(|n| gradc_driver::compile(n).ok())
-                .map_or(0, |c| c.report.egraph_nodes);
             let error = if out.to_string().contains("compile_error") {
                 " (an error)"
             } else {
                 ""
             };
-            rows.push((
+            rows.push(Row {
                 took,
-                format!("{} {}{error}", short.display(), f.name),
-                nodes,
-            ));
+                name: format!("{} {}{error}", short.display(), f.name),
+                stages: stages(f.attr, f.item),
+            });
         }
     }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let total: Duration = rows.iter().map(|r| r.0).sum();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.took));
+    let total: Duration = rows.iter().map(|r| r.took).sum();
     println!(
         "{} networks expanded in {:.2} s ({} files unreadable); slowest first:",
         rows.len(),
         total.as_secs_f64(),
         unreadable
     );
-    println!("{:>10}  {:>8}  network", "time (ms)", "e-nodes");
-    for (t, name, nodes) in rows.iter().take(15) {
-        println!("{:>10.1}  {nodes:>8}  {name}", t.as_secs_f64() * 1e3);
+    println!(
+        "{:>10}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  network",
+        "time (ms)", "frontend", "autodiff", "opt", "rest", "joint", "e-nodes"
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for r in rows.iter().take(15) {
+        let s = &r.stages;
+        println!(
+            "{:>10.1}  {:>8.1}  {:>8.1}  {:>8.1}  {:>8.1}  {:>8}  {:>8}  {}",
+            ms(r.took),
+            ms(s.frontend),
+            ms(s.autodiff),
+            ms(s.opt),
+            ms(r.took.saturating_sub(s.frontend + s.autodiff + s.opt)),
+            s.joint_nodes,
+            s.egraph_nodes,
+            r.name
+        );
     }
     let over = rows
         .iter()
-        .filter(|r| r.0 >= Duration::from_secs(1))
+        .filter(|r| r.took >= Duration::from_secs(1))
         .count();
     println!("{over} of {} took 1 s or more", rows.len());
+}
+
+struct Row {
+    took: Duration,
+    name: String,
+    stages: Stages,
+}
+
+/// Where an expansion's time goes, from a second run of the stages: the
+/// frontend, autodiff and the optimizer (saturation and extraction); the
+/// rest of the expansion (verifier, codegen, the module) is the difference.
+#[derive(Default)]
+struct Stages {
+    frontend: Duration,
+    autodiff: Duration,
+    opt: Duration,
+    joint_nodes: usize,
+    egraph_nodes: usize,
+}
+
+fn stages(attr: TokenStream, item: TokenStream) -> Stages {
+    let mut s = Stages::default();
+    let start = Instant::now();
+    let Ok(network) = gradc_frontend::parse_network(attr, item) else {
+        return s;
+    };
+    s.frontend = start.elapsed();
+    if network.args.iter().all(|a| a.is_input) {
+        return s;
+    }
+    let start = Instant::now();
+    let Ok(joint) = gradc_autodiff::differentiate(&network.graph) else {
+        return s;
+    };
+    s.autodiff = start.elapsed();
+    s.joint_nodes = joint.len();
+    let start = Instant::now();
+    if let Ok((_, report)) = gradc_opt::optimize(&joint, &gradc_driver::opt_config(&network)) {
+        s.opt = start.elapsed();
+        s.egraph_nodes = report.egraph_nodes;
+    }
+    s
 }
