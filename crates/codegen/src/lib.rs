@@ -4,7 +4,9 @@
 //! tokens with `quote`: one statement or loop block per live node, in id order,
 //! with every shape, stride and loop bound a constant. No graph is interpreted at
 //! run time. Scalars are plain locals; tensors are flat buffers; leaves are read
-//! in place from `params` / `inputs`. [`pretty`] formats the result for the
+//! in place from `params` / `inputs`. A body of more than 400 live nodes is
+//! emitted as several functions called in order, so rustc never sees one
+//! function that grows with the network (see ARCHITECTURE.md, "Depth"). [`pretty`] formats the result for the
 //! readable `GRADIENT_CODE`.
 //!
 //! Generated code names only `::gradc::__private::…` paths and compiles without
