@@ -444,8 +444,16 @@ fn fmt(d: Duration) -> String {
 const ROUNDS: u32 = 5;
 
 /// Times compiled, interpreted and hand-written steps of N1-N4 and prints the
-/// ratio table (in interleaved rounds, best of 11 samples per round).
+/// ratio table (in interleaved rounds, best of 11 samples per round), then N4
+/// with two threads and the `const B` table.
 pub fn print_table(budget: Duration) {
+    let mut s4 = print_steps(budget);
+    print_threads(budget * 4, &mut s4);
+    print_generic(budget);
+}
+
+/// The ratio table of [`print_table`] alone; returns the N4 scratch.
+pub fn print_steps(budget: Duration) -> HandScratch {
     println!(
         "f32, one thread, best of {ROUNDS} interleaved rounds of 11 samples per cell; build: {}; run-time GEMM kernel: {}",
         build_flags(),
@@ -526,8 +534,7 @@ pub fn print_table(budget: Duration) {
         N4_FLOPS / h.as_secs_f64() / 1e9,
         N4_FLOPS / 1e6
     );
-    print_threads(budget * 4, &mut s4);
-    print_generic(budget);
+    s4
 }
 
 /// The same networks defined once with `const B: usize`, at the batch sizes of
