@@ -42,7 +42,7 @@ pub use math::{
 };
 pub use parallel::{gemm_threads, gemm_two_threads, set_threads, threads, MAX_THREADS, MIN_MACS};
 use simd::{Portable, Simd};
-pub use small::{matmul_small, matmul_small_with, small_fits, SmallElem, SMALL_MAX_KN};
+pub use small::{matmul_small, matmul_small_with, small_fits, SmallElem};
 pub use workspace::with_workspace;
 
 /// The element types gradc generates code for.
@@ -799,16 +799,20 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
             }
         }
     } else {
-        let mut tmp = [S::T::default(); TILE];
-        for (r, row) in t.iter().enumerate() {
+        // One vector at a time through a vector-sized buffer (a whole-tile
+        // buffer cost a 2 KiB zeroing per tile of a narrow product).
+        for (r, row) in t.iter().enumerate().take(rows) {
             for (v, &x) in row.iter().enumerate() {
-                s.store(x, &mut tmp[r * nr + v * l..]);
-            }
-        }
-        for r in 0..rows {
-            let cr = c.row(i + r, j, cols);
-            for (d, &x) in cr.iter_mut().zip(&tmp[r * nr..]) {
-                *d = if accum { S::add_t(*d, x) } else { x };
+                let lo = v * l;
+                if lo >= cols {
+                    break;
+                }
+                let mut tmp = [S::T::default(); 16];
+                s.store(x, &mut tmp);
+                let cr = c.row(i + r, j + lo, l.min(cols - lo));
+                for (d, &x) in cr.iter_mut().zip(&tmp) {
+                    *d = if accum { S::add_t(*d, x) } else { x };
+                }
             }
         }
     }
