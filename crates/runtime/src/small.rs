@@ -1,50 +1,42 @@
-//! Products too small for the GEMM's packing to pay (N3's 32×64×64 and
-//! smaller): loops with the inner dimension `K` and the width `N` as
-//! constants, so LLVM unrolls them into whole vectors and keeps a block of
-//! rows of `C` in registers. Generated code calls [`matmul_small`] when the
-//! shape allows it ([`small_fits`]).
+//! Products too small for the GEMM's blocking to pay (N3's 32×64×64 and
+//! smaller): the inner dimension `K` and the width `N` are constants, so the
+//! loops unroll, all of `B` is packed once as panels as wide as `N` allows
+//! (four vectors: one 64-column panel in f32 with AVX-512, where the GEMM
+//! sweeps two panels of 32), and no blocking, thread or depth-slice logic
+//! runs. Generated code calls [`matmul_small`] when [`small_fits`] allows it.
 //!
-//! Every element is computed exactly as the GEMM computes it (its `driver`
-//! and `tile`): a multiply-add chain from zero over `p = 0..K` in
-//! order, fused where the GEMM's kernel fuses (its AVX-512 and AVX2+FMA
-//! builds), separate multiply and add where it does not (the portable build),
-//! chosen by the same feature detection. `K` is at most one GEMM depth slice,
-//! so no slices are added. Results are bit-identical to [`crate::gemm_strided`],
+//! The register tiles are the GEMM's own (`sweep` and `tile` in the crate
+//! root, the same instruction set chosen by the same detection), so every
+//! element of `C` is the same chain of operations as in the GEMM: a
+//! multiply-add chain from zero over `p = 0..K` in order, `K` being within
+//! one depth slice. Results are bit-identical to [`crate::gemm_strided`],
 //! which the interpreter calls for the same products.
 
-use crate::{Elem, Isa, Strided};
+use crate::simd::{Portable, Simd};
+use crate::{pack, sweep, Buf, Elem, Isa, Out, Strided, A_BUF};
 
-/// The largest `K × N` the kernel handles: a transposed `B` is copied into a
-/// `K × N` stack array (16 KiB in f32).
-pub const SMALL_MAX_KN: usize = 4096;
+/// Elements of the stack buffer holding all of `B`, packed: `K` rows of at
+/// most 64 (`N` rounded up to whole panels).
+const B_ALL: usize = 128 * 64;
 
-/// Whether a product with inner dimension `k` and width `n` may go to
-/// [`matmul_small`]: `k` within one GEMM depth slice, `n` at most 64 (a row
-/// block of `C` fits the registers) and `K × N` within [`SMALL_MAX_KN`].
+/// Whether a product with width `n` and inner dimension `k` may go to
+/// [`matmul_small`]: `n` at most 64 and `k` at most 128, so all of `B`
+/// fits one stack buffer of 32 KiB in f32.
 pub const fn small_fits(n: usize, k: usize) -> bool {
-    k >= 1 && k <= crate::KC && n >= 1 && n <= 64 && k * n <= SMALL_MAX_KN
+    k >= 1 && k <= 128 && n >= 1 && n <= 64
 }
 
-/// Scalar arithmetic of the kernel: `madd` as the GEMM build of the same
-/// feature set computes it.
+/// Element types [`matmul_small`] computes in (f32 and f64, as the GEMM).
 #[doc(hidden)]
-pub trait SmallElem: Elem + std::ops::Mul<Output = Self> + std::ops::Add<Output = Self> {
-    /// `a · b + c` rounded once.
-    fn fused(a: Self, b: Self, c: Self) -> Self;
-}
-
-impl SmallElem for f32 {
-    #[inline(always)]
-    fn fused(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
-    }
-}
-
-impl SmallElem for f64 {
-    #[inline(always)]
-    fn fused(a: f64, b: f64, c: f64) -> f64 {
-        a.mul_add(b, c)
-    }
+pub trait SmallElem: Elem {
+    /// [`matmul_small_with`] for this type.
+    fn small<const N: usize, const K: usize, const TA: bool, const TB: bool>(
+        isa: Isa,
+        m: usize,
+        a: &[Self],
+        b: &[Self],
+        c: &mut [Self],
+    );
 }
 
 /// `c[m×n] = op(a) · op(b)` with `n = N` and `k = K` constants: `a` stored
@@ -86,181 +78,168 @@ pub fn matmul_small_with<
     c: &mut [T],
 ) {
     const { assert!(small_fits(N, K), "matmul_small: K or N out of range") };
-    let len = m.checked_mul(K).expect("m·K overflows");
     if m.saturating_mul(K * N) >= crate::MIN_MACS {
         // Tall enough for threads to pay: the GEMM (the same results).
-        let (ars, acs) = if TA { (1, m) } else { (K, 1) };
-        let (brs, bcs) = if TB { (1, K) } else { (N, 1) };
-        let a = Strided {
-            data: a,
-            rs: ars,
-            cs: acs,
-        };
-        let b = Strided {
-            data: b,
-            rs: brs,
-            cs: bcs,
-        };
+        let (a, b) = views::<T, N, K, TA, TB>(m, a, b);
         return match isa {
             Isa::Best => crate::gemm_strided(m, N, K, a, b, c, false),
             _ => crate::gemm_with(isa, m, N, K, a, b, c, false),
         };
     }
-    let (a, b, c) = (&a[..len], &b[..K * N], &mut c[..m * N]);
-    #[cfg(target_arch = "x86_64")]
-    if isa != Isa::Portable {
-        if isa == Isa::Best && x86::has_avx512() {
-            // SAFETY: the CPU has the features the function enables.
-            return unsafe { x86::avx512::<T, N, K, TA, TB>(m, a, b, c) };
-        }
-        if x86::has_avx2() {
-            // SAFETY: as above.
-            return unsafe { x86::avx2::<T, N, K, TA, TB>(m, a, b, c) };
-        }
-    }
-    kernel::<T, false, N, K, TA, TB, 4>(m, a, b, c)
+    T::small::<N, K, TA, TB>(isa, m, a, b, c)
 }
+
+/// `op(a)` and `op(b)` as strided views, as `matmul_tn` and friends make them.
+#[inline(always)]
+fn views<'a, T, const N: usize, const K: usize, const TA: bool, const TB: bool>(
+    m: usize,
+    a: &'a [T],
+    b: &'a [T],
+) -> (Strided<'a, T>, Strided<'a, T>) {
+    let (ars, acs) = if TA { (1, m) } else { (K, 1) };
+    let (brs, bcs) = if TB { (1, K) } else { (N, 1) };
+    (
+        Strided {
+            data: a,
+            rs: ars,
+            cs: acs,
+        },
+        Strided {
+            data: b,
+            rs: brs,
+            cs: bcs,
+        },
+    )
+}
+
+macro_rules! small_elem {
+    ($t:ident, $avx512:ident, $avx2:ident) => {
+        impl SmallElem for $t {
+            #[inline]
+            fn small<const N: usize, const K: usize, const TA: bool, const TB: bool>(
+                isa: Isa,
+                m: usize,
+                a: &[$t],
+                b: &[$t],
+                c: &mut [$t],
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                if isa != Isa::Portable {
+                    use crate::simd::{$avx2, $avx512};
+                    if let Some(s) = $avx512::detect().filter(|_| isa == Isa::Best) {
+                        // SAFETY: the token `s` exists, so the CPU has the
+                        // entry point's features (its only requirement).
+                        return unsafe { x86::avx512::<_, N, K, TA, TB>(s, m, a, b, c) };
+                    }
+                    if let Some(s) = $avx2::detect() {
+                        // SAFETY: as above.
+                        return unsafe { x86::avx2::<_, N, K, TA, TB>(s, m, a, b, c) };
+                    }
+                }
+                // The GEMM's portable tile.
+                kernel::<_, 4, 8, N, K, TA, TB>(Portable::<$t>::new(), m, a, b, c)
+            }
+        }
+    };
+}
+small_elem!(f32, Avx512F32, Avx2F32);
+small_elem!(f64, Avx512F64, Avx2F64);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{kernel, SmallElem};
+    use super::kernel;
+    use crate::simd::Simd;
 
-    /// The GEMM's AVX-512 build runs here (the same detection).
-    #[inline]
-    pub(super) fn has_avx512() -> bool {
-        crate::simd::Avx512F32::detect().is_some()
-    }
-
-    /// The GEMM's AVX2+FMA build runs here (the same detection).
-    #[inline]
-    pub(super) fn has_avx2() -> bool {
-        crate::simd::Avx2F32::detect().is_some()
-    }
-
-    // 32 vector registers: 4 rows of up to 64 lanes of accumulators.
+    // 32 registers: 8 × 1 or 8 × 2 accumulators, as the GEMM, or 4 × 4 (one
+    // 64-column panel in f32 instead of the GEMM's two of 32).
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub(super) fn avx512<
-        T: SmallElem,
+        S: Simd,
         const N: usize,
         const K: usize,
         const TA: bool,
         const TB: bool,
     >(
+        s: S,
         m: usize,
-        a: &[T],
-        b: &[T],
-        c: &mut [T],
+        a: &[S::T],
+        b: &[S::T],
+        c: &mut [S::T],
     ) {
-        if N <= 16 {
-            kernel::<T, true, N, K, TA, TB, 8>(m, a, b, c)
+        if N <= S::LANES {
+            kernel::<S, 8, 1, N, K, TA, TB>(s, m, a, b, c)
+        } else if N <= 2 * S::LANES {
+            kernel::<S, 8, 2, N, K, TA, TB>(s, m, a, b, c)
         } else {
-            kernel::<T, true, N, K, TA, TB, 4>(m, a, b, c)
+            kernel::<S, 4, 4, N, K, TA, TB>(s, m, a, b, c)
         }
     }
 
-    // 16 vector registers: 2 rows.
+    // 16 registers: 6 × 1 or 6 × 2 accumulators, as the GEMM.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn avx2<
-        T: SmallElem,
-        const N: usize,
-        const K: usize,
-        const TA: bool,
-        const TB: bool,
-    >(
+    pub(super) fn avx2<S: Simd, const N: usize, const K: usize, const TA: bool, const TB: bool>(
+        s: S,
         m: usize,
-        a: &[T],
-        b: &[T],
-        c: &mut [T],
+        a: &[S::T],
+        b: &[S::T],
+        c: &mut [S::T],
     ) {
-        kernel::<T, true, N, K, TA, TB, 2>(m, a, b, c)
+        if N <= S::LANES {
+            kernel::<S, 6, 1, N, K, TA, TB>(s, m, a, b, c)
+        } else {
+            kernel::<S, 6, 2, N, K, TA, TB>(s, m, a, b, c)
+        }
     }
 }
 
-/// The loops: `B` made row-major (copied when `TB`), then `R` rows of `C` at
-/// a time, each element a chain over `p` in order.
+/// All of `B` packed into `NV`-vector panels on the stack, then every panel
+/// swept by `MR`-row tiles of `A` read in place, as the GEMM's panel path
+/// does for one depth slice.
 #[inline(always)]
 fn kernel<
-    T: SmallElem,
-    const FUSED: bool,
+    S: Simd,
+    const MR: usize,
+    const NV: usize,
     const N: usize,
     const K: usize,
     const TA: bool,
     const TB: bool,
-    const R: usize,
 >(
+    s: S,
     m: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
+    a: &[S::T],
+    b: &[S::T],
+    c: &mut [S::T],
 ) {
-    if TB {
-        // B(p, j) = b[j·K + p], copied row-major.
-        let mut copy = [[T::default(); N]; K];
-        for (j, col) in b.chunks_exact(K).enumerate() {
-            for (p, &v) in col.iter().enumerate() {
-                copy[p][j] = v;
-            }
-        }
-        rows::<T, FUSED, N, K, TA, R>(m, a, &copy, c);
-    } else {
-        let bt: &[[T; N]; K] = b.as_chunks::<N>().0.try_into().expect("B has K rows");
-        rows::<T, FUSED, N, K, TA, R>(m, a, bt, c);
-    }
-}
-
-/// `R` rows of `C` at a time against the row-major `B`.
-#[inline(always)]
-fn rows<
-    T: SmallElem,
-    const FUSED: bool,
-    const N: usize,
-    const K: usize,
-    const TA: bool,
-    const R: usize,
->(
-    m: usize,
-    a: &[T],
-    bt: &[[T; N]; K],
-    c: &mut [T],
-) {
-    let (crows, _) = c.as_chunks_mut::<N>();
-    let a_at = |i: usize, p: usize| if TA { a[p * m + i] } else { a[i * K + p] };
-    let mut i = 0;
-    while i + R <= m {
-        let mut acc = [[T::default(); N]; R];
-        for (p, brow) in bt.iter().enumerate() {
-            // Loaded once for the `R` rows.
-            let brow: [T; N] = *brow;
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = a_at(i + r, p);
-                for (x, &bv) in row.iter_mut().zip(&brow) {
-                    *x = madd::<T, FUSED>(av, bv, *x);
-                }
-            }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            crows[i + r] = *row;
-        }
-        i += R;
-    }
-    while i < m {
-        let mut acc = [T::default(); N];
-        for (p, brow) in bt.iter().enumerate() {
-            let av = a_at(i, p);
-            for (x, &bv) in acc.iter_mut().zip(brow) {
-                *x = madd::<T, FUSED>(av, bv, *x);
-            }
-        }
-        crows[i] = acc;
-        i += 1;
-    }
-}
-
-#[inline(always)]
-fn madd<T: SmallElem, const FUSED: bool>(a: T, b: T, c: T) -> T {
-    if FUSED {
-        T::fused(a, b, c)
-    } else {
-        a * b + c
+    let nr = NV * S::LANES;
+    // Panels of at most 64 columns, so `K` rows of `N` rounded up to whole
+    // panels fit `B_ALL` (64 is a multiple of every panel width).
+    assert!(nr <= 64 && 64 % nr == 0 && MR <= 16);
+    let (a, b) = views::<S::T, N, K, TA, TB>(m, a, b);
+    // B(p, j) = Bᵀ(j, p): panels pack like `A` tiles with the roles swapped.
+    let bt = Strided {
+        data: b.data,
+        rs: b.cs,
+        cs: b.rs,
+    };
+    let mut bbuf = Buf::<S::T, B_ALL>::new();
+    let bp = pack::<S::T>(&mut bbuf.0, bt, 0, 0, N, K, nr);
+    let mut abuf = Buf::<S::T, A_BUF>::new();
+    let mut c = Out::new(c, m, N);
+    for (t, panel) in bp.chunks_exact(K * nr).enumerate() {
+        let j = t * nr;
+        sweep::<S, MR, NV>(
+            s,
+            m,
+            K,
+            0,
+            j,
+            nr.min(N - j),
+            a,
+            panel,
+            &mut abuf.0,
+            &mut c,
+            false,
+        );
     }
 }
