@@ -1,9 +1,9 @@
 //! Products too small for the GEMM's blocking to pay (N3's 32×64×64 and
-//! smaller): the inner dimension `K` and the width `N` are constants, so the
-//! loops unroll, all of `B` is packed once as panels as wide as `N` allows
-//! (four vectors: one 64-column panel in f32 with AVX-512, where the GEMM
-//! sweeps two panels of 32), and no blocking, thread or depth-slice logic
-//! runs. Generated code calls [`matmul_small`] when [`small_fits`] allows it.
+//! smaller): all of `B` is packed once, on the stack, in panels as wide as
+//! the width allows (four vectors: one 64-column panel in f32 with AVX-512,
+//! where the GEMM sweeps two panels of 32), and no blocking, thread or
+//! depth-slice logic runs. Generated code calls [`matmul_small`] when
+//! [`small_fits`] allows it.
 //!
 //! The register tiles are the GEMM's own (`sweep` and `tile` in the crate
 //! root, the same instruction set chosen by the same detection), so every
@@ -27,12 +27,20 @@ pub const fn small_fits(n: usize, k: usize) -> bool {
 }
 
 /// Element types [`matmul_small`] computes in (f32 and f64, as the GEMM).
+/// The work is in [`SmallElem::small`], not generic over the shape, so it is
+/// compiled with the runtime's own optimisation level: a user's dev build
+/// that optimises `gradc-runtime` (README, "Debug builds") optimises it too.
 #[doc(hidden)]
 pub trait SmallElem: Elem {
-    /// [`matmul_small_with`] for this type.
-    fn small<const N: usize, const K: usize, const TA: bool, const TB: bool>(
+    /// [`matmul_small_with`] with the shape as values.
+    #[allow(clippy::too_many_arguments)]
+    fn small(
         isa: Isa,
         m: usize,
+        n: usize,
+        k: usize,
+        ta: bool,
+        tb: bool,
         a: &[Self],
         b: &[Self],
         c: &mut [Self],
@@ -78,26 +86,19 @@ pub fn matmul_small_with<
     c: &mut [T],
 ) {
     const { assert!(small_fits(N, K), "matmul_small: K or N out of range") };
-    if m.saturating_mul(K * N) >= crate::MIN_MACS {
-        // Tall enough for threads to pay: the GEMM (the same results).
-        let (a, b) = views::<T, N, K, TA, TB>(m, a, b);
-        return match isa {
-            Isa::Best => crate::gemm_strided(m, N, K, a, b, c, false),
-            _ => crate::gemm_with(isa, m, N, K, a, b, c, false),
-        };
-    }
-    T::small::<N, K, TA, TB>(isa, m, a, b, c)
+    T::small(isa, m, N, K, TA, TB, a, b, c)
 }
 
 /// `op(a)` and `op(b)` as strided views, as `matmul_tn` and friends make them.
 #[inline(always)]
-fn views<'a, T, const N: usize, const K: usize, const TA: bool, const TB: bool>(
-    m: usize,
+fn views<'a, T>(
+    (m, n, k): (usize, usize, usize),
+    (ta, tb): (bool, bool),
     a: &'a [T],
     b: &'a [T],
 ) -> (Strided<'a, T>, Strided<'a, T>) {
-    let (ars, acs) = if TA { (1, m) } else { (K, 1) };
-    let (brs, bcs) = if TB { (1, K) } else { (N, 1) };
+    let (ars, acs) = if ta { (1, m) } else { (k, 1) };
+    let (brs, bcs) = if tb { (1, k) } else { (n, 1) };
     (
         Strided {
             data: a,
@@ -115,29 +116,44 @@ fn views<'a, T, const N: usize, const K: usize, const TA: bool, const TB: bool>(
 macro_rules! small_elem {
     ($t:ident, $avx512:ident, $avx2:ident) => {
         impl SmallElem for $t {
-            #[inline]
-            fn small<const N: usize, const K: usize, const TA: bool, const TB: bool>(
+            fn small(
                 isa: Isa,
                 m: usize,
+                n: usize,
+                k: usize,
+                ta: bool,
+                tb: bool,
                 a: &[$t],
                 b: &[$t],
                 c: &mut [$t],
             ) {
+                assert!(
+                    small_fits(n, k),
+                    "matmul_small: k = {k} or n = {n} out of range"
+                );
+                let (a, b) = views((m, n, k), (ta, tb), a, b);
+                if m.saturating_mul(k * n) >= crate::MIN_MACS {
+                    // Tall enough for threads to pay: the GEMM (the same results).
+                    return match isa {
+                        Isa::Best => crate::gemm_strided(m, n, k, a, b, c, false),
+                        _ => crate::gemm_with(isa, m, n, k, a, b, c, false),
+                    };
+                }
                 #[cfg(target_arch = "x86_64")]
                 if isa != Isa::Portable {
                     use crate::simd::{$avx2, $avx512};
                     if let Some(s) = $avx512::detect().filter(|_| isa == Isa::Best) {
                         // SAFETY: the token `s` exists, so the CPU has the
                         // entry point's features (its only requirement).
-                        return unsafe { x86::avx512::<_, N, K, TA, TB>(s, m, a, b, c) };
+                        return unsafe { x86::avx512(s, m, n, k, a, b, c) };
                     }
                     if let Some(s) = $avx2::detect() {
                         // SAFETY: as above.
-                        return unsafe { x86::avx2::<_, N, K, TA, TB>(s, m, a, b, c) };
+                        return unsafe { x86::avx2(s, m, n, k, a, b, c) };
                     }
                 }
                 // The GEMM's portable tile.
-                kernel::<_, 4, 8, N, K, TA, TB>(Portable::<$t>::new(), m, a, b, c)
+                kernel::<_, 4, 8>(Portable::<$t>::new(), m, n, k, a, b, c)
             }
         }
     };
@@ -149,45 +165,44 @@ small_elem!(f64, Avx512F64, Avx2F64);
 mod x86 {
     use super::kernel;
     use crate::simd::Simd;
+    use crate::Strided;
 
     // 32 registers: 8 × 1 or 8 × 2 accumulators, as the GEMM, or 4 × 4 (one
     // 64-column panel in f32 instead of the GEMM's two of 32).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) fn avx512<
-        S: Simd,
-        const N: usize,
-        const K: usize,
-        const TA: bool,
-        const TB: bool,
-    >(
+    pub(super) fn avx512<S: Simd>(
         s: S,
         m: usize,
-        a: &[S::T],
-        b: &[S::T],
+        n: usize,
+        k: usize,
+        a: Strided<'_, S::T>,
+        b: Strided<'_, S::T>,
         c: &mut [S::T],
     ) {
-        if N <= S::LANES {
-            kernel::<S, 8, 1, N, K, TA, TB>(s, m, a, b, c)
-        } else if N <= 2 * S::LANES {
-            kernel::<S, 8, 2, N, K, TA, TB>(s, m, a, b, c)
+        if n <= S::LANES {
+            kernel::<S, 8, 1>(s, m, n, k, a, b, c)
+        } else if n <= 2 * S::LANES {
+            kernel::<S, 8, 2>(s, m, n, k, a, b, c)
         } else {
-            kernel::<S, 4, 4, N, K, TA, TB>(s, m, a, b, c)
+            kernel::<S, 4, 4>(s, m, n, k, a, b, c)
         }
     }
 
     // 16 registers: 6 × 1 or 6 × 2 accumulators, as the GEMM.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn avx2<S: Simd, const N: usize, const K: usize, const TA: bool, const TB: bool>(
+    pub(super) fn avx2<S: Simd>(
         s: S,
         m: usize,
-        a: &[S::T],
-        b: &[S::T],
+        n: usize,
+        k: usize,
+        a: Strided<'_, S::T>,
+        b: Strided<'_, S::T>,
         c: &mut [S::T],
     ) {
-        if N <= S::LANES {
-            kernel::<S, 6, 1, N, K, TA, TB>(s, m, a, b, c)
+        if n <= S::LANES {
+            kernel::<S, 6, 1>(s, m, n, k, a, b, c)
         } else {
-            kernel::<S, 6, 2, N, K, TA, TB>(s, m, a, b, c)
+            kernel::<S, 6, 2>(s, m, n, k, a, b, c)
         }
     }
 }
@@ -196,26 +211,19 @@ mod x86 {
 /// swept by `MR`-row tiles of `A` read in place, as the GEMM's panel path
 /// does for one depth slice.
 #[inline(always)]
-fn kernel<
-    S: Simd,
-    const MR: usize,
-    const NV: usize,
-    const N: usize,
-    const K: usize,
-    const TA: bool,
-    const TB: bool,
->(
+fn kernel<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     m: usize,
-    a: &[S::T],
-    b: &[S::T],
+    n: usize,
+    k: usize,
+    a: Strided<'_, S::T>,
+    b: Strided<'_, S::T>,
     c: &mut [S::T],
 ) {
     let nr = NV * S::LANES;
-    // Panels of at most 64 columns, so `K` rows of `N` rounded up to whole
+    // Panels of at most 64 columns, so `k` rows of `n` rounded up to whole
     // panels fit `B_ALL` (64 is a multiple of every panel width).
-    assert!(nr <= 64 && 64 % nr == 0 && MR <= 16);
-    let (a, b) = views::<S::T, N, K, TA, TB>(m, a, b);
+    assert!(nr <= 64 && 64 % nr == 0 && MR <= 16 && small_fits(n, k));
     // B(p, j) = Bᵀ(j, p): panels pack like `A` tiles with the roles swapped.
     let bt = Strided {
         data: b.data,
@@ -223,18 +231,18 @@ fn kernel<
         cs: b.rs,
     };
     let mut bbuf = Buf::<S::T, B_ALL>::new();
-    let bp = pack::<S::T>(&mut bbuf.0, bt, 0, 0, N, K, nr);
+    let bp = pack::<S::T>(&mut bbuf.0, bt, 0, 0, n, k, nr);
     let mut abuf = Buf::<S::T, A_BUF>::new();
-    let mut c = Out::new(c, m, N);
-    for (t, panel) in bp.chunks_exact(K * nr).enumerate() {
+    let mut c = Out::new(c, m, n);
+    for (t, panel) in bp.chunks_exact(k * nr).enumerate() {
         let j = t * nr;
         sweep::<S, MR, NV>(
             s,
             m,
-            K,
+            k,
             0,
             j,
-            nr.min(N - j),
+            nr.min(n - j),
             a,
             panel,
             &mut abuf.0,
