@@ -27,14 +27,21 @@ pub const fn small_fits(n: usize, k: usize) -> bool {
 }
 
 /// Element types [`matmul_small`] computes in (f32 and f64, as the GEMM).
-/// The work is in [`SmallElem::small`], not generic over the shape, so it is
-/// compiled with the runtime's own optimisation level: a user's dev build
-/// that optimises `gradc-runtime` (README, "Debug builds") optimises it too.
 #[doc(hidden)]
 pub trait SmallElem: Elem {
-    /// [`matmul_small_with`] with the shape as values.
+    /// [`matmul_small_with`]: instantiated where it is called, so the shape
+    /// is constant there.
+    fn small_const<const N: usize, const K: usize, const TA: bool, const TB: bool>(
+        isa: Isa,
+        m: usize,
+        a: &[Self],
+        b: &[Self],
+        c: &mut [Self],
+    );
+    /// [`matmul_small_dyn_with`]: compiled in this crate, at its optimisation
+    /// level.
     #[allow(clippy::too_many_arguments)]
-    fn small(
+    fn small_dyn(
         isa: Isa,
         m: usize,
         n: usize,
@@ -86,7 +93,46 @@ pub fn matmul_small_with<
     c: &mut [T],
 ) {
     const { assert!(small_fits(N, K), "matmul_small: K or N out of range") };
-    T::small(isa, m, N, K, TA, TB, a, b, c)
+    T::small_const::<N, K, TA, TB>(isa, m, a, b, c)
+}
+
+/// [`matmul_small`] with the shape as values: the same results, all of its
+/// code compiled in this crate. Generated code calls it in builds with debug
+/// assertions (dev builds), where [`matmul_small`], generic over the shape,
+/// would be compiled at the user's optimisation level; a dev build that
+/// optimises `gradc-runtime` (README, "Debug builds") runs this optimised.
+/// Panics unless `small_fits(n, k)` or if a buffer is too short.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn matmul_small_dyn<T: SmallElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+) {
+    T::small_dyn(Isa::Best, m, n, k, ta, tb, a, b, c)
+}
+
+/// [`matmul_small_dyn`] through a chosen build (tests).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn matmul_small_dyn_with<T: SmallElem>(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+) {
+    T::small_dyn(isa, m, n, k, ta, tb, a, b, c)
 }
 
 /// `op(a)` and `op(b)` as strided views, as `matmul_tn` and friends make them.
@@ -116,7 +162,18 @@ fn views<'a, T>(
 macro_rules! small_elem {
     ($t:ident, $avx512:ident, $avx2:ident) => {
         impl SmallElem for $t {
-            fn small(
+            #[inline]
+            fn small_const<const N: usize, const K: usize, const TA: bool, const TB: bool>(
+                isa: Isa,
+                m: usize,
+                a: &[$t],
+                b: &[$t],
+                c: &mut [$t],
+            ) {
+                small_body!($t, $avx512, $avx2, N, K, isa, m, N, K, TA, TB, a, b, c)
+            }
+
+            fn small_dyn(
                 isa: Isa,
                 m: usize,
                 n: usize,
@@ -127,36 +184,46 @@ macro_rules! small_elem {
                 b: &[$t],
                 c: &mut [$t],
             ) {
-                assert!(
-                    small_fits(n, k),
-                    "matmul_small: k = {k} or n = {n} out of range"
-                );
-                let (a, b) = views((m, n, k), (ta, tb), a, b);
-                if m.saturating_mul(k * n) >= crate::MIN_MACS {
-                    // Tall enough for threads to pay: the GEMM (the same results).
-                    return match isa {
-                        Isa::Best => crate::gemm_strided(m, n, k, a, b, c, false),
-                        _ => crate::gemm_with(isa, m, n, k, a, b, c, false),
-                    };
-                }
-                #[cfg(target_arch = "x86_64")]
-                if isa != Isa::Portable {
-                    use crate::simd::{$avx2, $avx512};
-                    if let Some(s) = $avx512::detect().filter(|_| isa == Isa::Best) {
-                        // SAFETY: the token `s` exists, so the CPU has the
-                        // entry point's features (its only requirement).
-                        return unsafe { x86::avx512(s, m, n, k, a, b, c) };
-                    }
-                    if let Some(s) = $avx2::detect() {
-                        // SAFETY: as above.
-                        return unsafe { x86::avx2(s, m, n, k, a, b, c) };
-                    }
-                }
-                // The GEMM's portable tile.
-                kernel::<_, 4, 8>(Portable::<$t>::new(), m, n, k, a, b, c)
+                small_body!($t, $avx512, $avx2, 0, 0, isa, m, n, k, ta, tb, a, b, c)
             }
         }
     };
+}
+
+/// The dispatch of both entry points; `$cn`, `$ck` are the constant shape
+/// (0 when it is only known at run time), passed on to the tiles.
+macro_rules! small_body {
+    ($t:ident, $avx512:ident, $avx2:ident, $cn:expr, $ck:expr, $isa:ident, $m:ident, $n:expr, $k:expr, $ta:expr, $tb:expr, $a:ident, $b:ident, $c:ident) => {{
+        let (isa, m, n, k) = ($isa, $m, $n, $k);
+        assert!(
+            small_fits(n, k),
+            "matmul_small: k = {k} or n = {n} out of range"
+        );
+        let (a, b) = views((m, n, k), ($ta, $tb), $a, $b);
+        let c = $c;
+        if m.saturating_mul(k * n) >= crate::MIN_MACS {
+            // Tall enough for threads to pay: the GEMM (the same results).
+            return match isa {
+                Isa::Best => crate::gemm_strided(m, n, k, a, b, c, false),
+                _ => crate::gemm_with(isa, m, n, k, a, b, c, false),
+            };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if isa != Isa::Portable {
+            use crate::simd::{$avx2, $avx512};
+            if let Some(s) = $avx512::detect().filter(|_| isa == Isa::Best) {
+                // SAFETY: the token `s` exists, so the CPU has the
+                // entry point's features (its only requirement).
+                return unsafe { x86::avx512::<_, { $cn }, { $ck }>(s, m, n, k, a, b, c) };
+            }
+            if let Some(s) = $avx2::detect() {
+                // SAFETY: as above.
+                return unsafe { x86::avx2::<_, { $cn }, { $ck }>(s, m, n, k, a, b, c) };
+            }
+        }
+        // The GEMM's portable tile.
+        kernel::<_, 4, 8>(Portable::<$t>::new(), m, n, k, a, b, c)
+    }};
 }
 small_elem!(f32, Avx512F32, Avx2F32);
 small_elem!(f64, Avx512F64, Avx2F64);
@@ -170,7 +237,7 @@ mod x86 {
     // 32 registers: 8 × 1 or 8 × 2 accumulators, as the GEMM, or 4 × 4 (one
     // 64-column panel in f32 instead of the GEMM's two of 32).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) fn avx512<S: Simd>(
+    pub(super) fn avx512<S: Simd, const CN: usize, const CK: usize>(
         s: S,
         m: usize,
         n: usize,
@@ -179,6 +246,8 @@ mod x86 {
         b: Strided<'_, S::T>,
         c: &mut [S::T],
     ) {
+        // Constants where the caller's shape is (the loops then unroll).
+        let (n, k) = if CN > 0 { (CN, CK) } else { (n, k) };
         if n <= S::LANES {
             kernel::<S, 8, 1>(s, m, n, k, a, b, c)
         } else if n <= 2 * S::LANES {
@@ -190,7 +259,7 @@ mod x86 {
 
     // 16 registers: 6 × 1 or 6 × 2 accumulators, as the GEMM.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn avx2<S: Simd>(
+    pub(super) fn avx2<S: Simd, const CN: usize, const CK: usize>(
         s: S,
         m: usize,
         n: usize,
@@ -199,6 +268,7 @@ mod x86 {
         b: Strided<'_, S::T>,
         c: &mut [S::T],
     ) {
+        let (n, k) = if CN > 0 { (CN, CK) } else { (n, k) };
         if n <= S::LANES {
             kernel::<S, 6, 1>(s, m, n, k, a, b, c)
         } else {

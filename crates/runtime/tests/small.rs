@@ -1,8 +1,9 @@
-//! `matmul_small` (constant `N` and `K`) against the GEMM it stands in for:
+//! `matmul_small` (constant `N` and `K`) and `matmul_small_dyn` (the same
+//! with the shape as values) against the GEMM they stand in for:
 //! bit-identical for every build (AVX-512, AVX2+FMA, portable), element type,
 //! transpose and remainder of its row blocks.
 
-use gradc_runtime::{gemm_with, matmul_small_with, Isa, SmallElem, Strided};
+use gradc_runtime::{gemm_with, matmul_small_dyn_with, matmul_small_with, Isa, SmallElem, Strided};
 
 fn data<T: From<f32>>(n: usize, seed: u32) -> Vec<T> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;
@@ -68,6 +69,9 @@ macro_rules! case {
                         let mut c = vec![<$t>::default(); m * $n];
                         matmul_small_with::<$t, $n, $k, $ta, $tb>(isa, m, &a, &b, &mut c);
                         let want = gemm(isa, m, $n, $k, &a, &b, $ta, $tb);
+                        let mut d = vec![<$t>::default(); m * $n];
+                        matmul_small_dyn_with(isa, m, $n, $k, $ta, $tb, &a, &b, &mut d);
+                        assert_eq!(bits(&d), bits(&want), "dyn {} m={m} n={} k={}", stringify!($t), $n, $k);
                         assert_eq!(
                             bits(&c),
                             bits(&want),

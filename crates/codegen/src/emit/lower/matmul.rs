@@ -71,7 +71,8 @@ impl<'g> Emitter<'g> {
     }
 
     /// A large matmul in one line: `rt::matmul_small::<_, N, K, TA, TB>(m, a,
-    /// b, y)` when `N` and `K` are literals it takes (`small_fits`), else the
+    /// b, y)` when `N` and `K` are literals it takes (`small_fits`; its twin
+    /// `matmul_small_dyn` with debug assertions), else the
     /// register-blocked GEMM, `rt::matmul_tn(m, n, k, a, b, y)`, a transposed
     /// operand being the same buffer read through swapped strides (the
     /// kernel packs its panels anyway), so nothing is copied.
@@ -97,10 +98,17 @@ impl<'g> Emitter<'g> {
         let yr = self.slice_mut(id)?;
         let fixed = |d: usize| matches!(Extent::of(d), Extent::Fixed(_));
         if fixed(n) && fixed(k) && small_fits(n, k) {
-            // Too small for the GEMM's packing: constant-shape loops in the
-            // runtime, bit-identical to the GEMM the interpreter calls.
+            // Too small for the GEMM's blocking: the runtime's small-product
+            // kernel, bit-identical to the GEMM the interpreter calls. Generic
+            // over the shape it compiles at the user's optimisation level, so
+            // builds with debug assertions (dev builds) call its twin with the
+            // shape as values, compiled in the runtime.
             self.stmts.push(quote! {
-                ::gradc::__private::rt::matmul_small::<_, #ln, #lk, #ta, #tb>(#lm, #ar, #br, #yr);
+                if cfg!(debug_assertions) {
+                    ::gradc::__private::rt::matmul_small_dyn(#lm, #ln, #lk, #ta, #tb, #ar, #br, #yr);
+                } else {
+                    ::gradc::__private::rt::matmul_small::<_, #ln, #lk, #ta, #tb>(#lm, #ar, #br, #yr);
+                }
             });
             return Ok(());
         }
