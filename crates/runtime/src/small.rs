@@ -170,7 +170,7 @@ macro_rules! small_elem {
                 b: &[$t],
                 c: &mut [$t],
             ) {
-                small_body!($t, $avx512, $avx2, N, K, isa, m, N, K, TA, TB, a, b, c)
+                small_body!($t, $avx512, $avx2, N, K, TA, TB, isa, m, N, K, TA, TB, a, b, c)
             }
 
             fn small_dyn(
@@ -184,25 +184,26 @@ macro_rules! small_elem {
                 b: &[$t],
                 c: &mut [$t],
             ) {
-                small_body!($t, $avx512, $avx2, 0, 0, isa, m, n, k, ta, tb, a, b, c)
+                small_body!($t, $avx512, $avx2, 0, 0, false, false, isa, m, n, k, ta, tb, a, b, c)
             }
         }
     };
 }
 
-/// The dispatch of both entry points; `$cn`, `$ck` are the constant shape
-/// (0 when it is only known at run time), passed on to the tiles.
+/// The dispatch of both entry points; `$cn`, `$ck`, `$cta`, `$ctb` are the
+/// constant shape and transposes (`$cn` 0 when they are only known at run
+/// time), passed on to the tiles.
 macro_rules! small_body {
-    ($t:ident, $avx512:ident, $avx2:ident, $cn:expr, $ck:expr, $isa:ident, $m:ident, $n:expr, $k:expr, $ta:expr, $tb:expr, $a:ident, $b:ident, $c:ident) => {{
+    ($t:ident, $avx512:ident, $avx2:ident, $cn:expr, $ck:expr, $cta:expr, $ctb:expr, $isa:ident, $m:ident, $n:expr, $k:expr, $ta:expr, $tb:expr, $a:ident, $b:ident, $c:ident) => {{
         let (isa, m, n, k) = ($isa, $m, $n, $k);
         assert!(
             small_fits(n, k),
             "matmul_small: k = {k} or n = {n} out of range"
         );
-        let (a, b) = views((m, n, k), ($ta, $tb), $a, $b);
-        let c = $c;
+        let (ta, tb, c) = ($ta, $tb, $c);
         if m.saturating_mul(k * n) >= crate::MIN_MACS {
             // Tall enough for threads to pay: the GEMM (the same results).
+            let (a, b) = views((m, n, k), (ta, tb), $a, $b);
             return match isa {
                 Isa::Best => crate::gemm_strided(m, n, k, a, b, c, false),
                 _ => crate::gemm_with(isa, m, n, k, a, b, c, false),
@@ -214,15 +215,23 @@ macro_rules! small_body {
             if let Some(s) = $avx512::detect().filter(|_| isa == Isa::Best) {
                 // SAFETY: the token `s` exists, so the CPU has the
                 // entry point's features (its only requirement).
-                return unsafe { x86::avx512::<_, { $cn }, { $ck }>(s, m, n, k, a, b, c) };
+                return unsafe {
+                    x86::avx512::<_, { $cn }, { $ck }, { $cta }, { $ctb }>(
+                        s, m, n, k, ta, tb, $a, $b, c,
+                    )
+                };
             }
             if let Some(s) = $avx2::detect() {
                 // SAFETY: as above.
-                return unsafe { x86::avx2::<_, { $cn }, { $ck }>(s, m, n, k, a, b, c) };
+                return unsafe {
+                    x86::avx2::<_, { $cn }, { $ck }, { $cta }, { $ctb }>(
+                        s, m, n, k, ta, tb, $a, $b, c,
+                    )
+                };
             }
         }
         // The GEMM's portable tile.
-        kernel::<_, 4, 8>(Portable::<$t>::new(), m, n, k, a, b, c)
+        kernel::<_, 4, 8>(Portable::<$t>::new(), m, n, k, ta, tb, $a, $b, c)
     }};
 }
 small_elem!(f32, Avx512F32, Avx2F32);
@@ -232,47 +241,72 @@ small_elem!(f64, Avx512F64, Avx2F64);
 mod x86 {
     use super::kernel;
     use crate::simd::Simd;
-    use crate::Strided;
 
     // 32 registers: 8 × 1 or 8 × 2 accumulators, as the GEMM, or 4 × 4 (one
     // 64-column panel in f32 instead of the GEMM's two of 32).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) fn avx512<S: Simd, const CN: usize, const CK: usize>(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn avx512<
+        S: Simd,
+        const CN: usize,
+        const CK: usize,
+        const CTA: bool,
+        const CTB: bool,
+    >(
         s: S,
         m: usize,
         n: usize,
         k: usize,
-        a: Strided<'_, S::T>,
-        b: Strided<'_, S::T>,
+        ta: bool,
+        tb: bool,
+        a: &[S::T],
+        b: &[S::T],
         c: &mut [S::T],
     ) {
         // Constants where the caller's shape is (the loops then unroll).
-        let (n, k) = if CN > 0 { (CN, CK) } else { (n, k) };
-        if n <= S::LANES {
-            kernel::<S, 8, 1>(s, m, n, k, a, b, c)
-        } else if n <= 2 * S::LANES {
-            kernel::<S, 8, 2>(s, m, n, k, a, b, c)
+        let (n, k, ta, tb) = if CN > 0 {
+            (CN, CK, CTA, CTB)
         } else {
-            kernel::<S, 4, 4>(s, m, n, k, a, b, c)
+            (n, k, ta, tb)
+        };
+        if n <= S::LANES {
+            kernel::<S, 8, 1>(s, m, n, k, ta, tb, a, b, c)
+        } else if n <= 2 * S::LANES {
+            kernel::<S, 8, 2>(s, m, n, k, ta, tb, a, b, c)
+        } else {
+            kernel::<S, 4, 4>(s, m, n, k, ta, tb, a, b, c)
         }
     }
 
     // 16 registers: 6 × 1 or 6 × 2 accumulators, as the GEMM.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn avx2<S: Simd, const CN: usize, const CK: usize>(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn avx2<
+        S: Simd,
+        const CN: usize,
+        const CK: usize,
+        const CTA: bool,
+        const CTB: bool,
+    >(
         s: S,
         m: usize,
         n: usize,
         k: usize,
-        a: Strided<'_, S::T>,
-        b: Strided<'_, S::T>,
+        ta: bool,
+        tb: bool,
+        a: &[S::T],
+        b: &[S::T],
         c: &mut [S::T],
     ) {
-        let (n, k) = if CN > 0 { (CN, CK) } else { (n, k) };
-        if n <= S::LANES {
-            kernel::<S, 6, 1>(s, m, n, k, a, b, c)
+        let (n, k, ta, tb) = if CN > 0 {
+            (CN, CK, CTA, CTB)
         } else {
-            kernel::<S, 6, 2>(s, m, n, k, a, b, c)
+            (n, k, ta, tb)
+        };
+        if n <= S::LANES {
+            kernel::<S, 6, 1>(s, m, n, k, ta, tb, a, b, c)
+        } else {
+            kernel::<S, 6, 2>(s, m, n, k, ta, tb, a, b, c)
         }
     }
 }
@@ -281,15 +315,19 @@ mod x86 {
 /// swept by `MR`-row tiles of `A` read in place, as the GEMM's panel path
 /// does for one depth slice.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn kernel<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     m: usize,
     n: usize,
     k: usize,
-    a: Strided<'_, S::T>,
-    b: Strided<'_, S::T>,
+    ta: bool,
+    tb: bool,
+    a: &[S::T],
+    b: &[S::T],
     c: &mut [S::T],
 ) {
+    let (a, b) = views((m, n, k), (ta, tb), a, b);
     let nr = NV * S::LANES;
     // Panels of at most 64 columns, so `k` rows of `n` rounded up to whole
     // panels fit `B_ALL` (64 is a multiple of every panel width).
