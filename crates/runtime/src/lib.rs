@@ -801,20 +801,16 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
             }
         }
     } else {
-        // One vector at a time through a vector-sized buffer (a whole-tile
-        // buffer cost a 2 KiB zeroing per tile of a narrow product).
-        for (r, row) in t.iter().enumerate().take(rows) {
+        let mut tmp = [S::T::default(); TILE];
+        for (r, row) in t.iter().enumerate() {
             for (v, &x) in row.iter().enumerate() {
-                let lo = v * l;
-                if lo >= cols {
-                    break;
-                }
-                let mut tmp = [S::T::default(); 16];
-                s.store(x, &mut tmp);
-                let cr = c.row(i + r, j + lo, l.min(cols - lo));
-                for (d, &x) in cr.iter_mut().zip(&tmp) {
-                    *d = if accum { S::add_t(*d, x) } else { x };
-                }
+                s.store(x, &mut tmp[r * nr + v * l..]);
+            }
+        }
+        for r in 0..rows {
+            let cr = c.row(i + r, j, cols);
+            for (d, &x) in cr.iter_mut().zip(&tmp[r * nr..]) {
+                *d = if accum { S::add_t(*d, x) } else { x };
             }
         }
     }
