@@ -384,23 +384,27 @@ pub fn hand_scratch_n4() -> HandScratch {
 /// Best time per call of `f` over 11 samples, each long enough (~`budget`/11)
 /// to swamp timer overhead. The minimum, not the median: the machine is shared
 /// and other load only ever adds time.
-pub fn best(budget: Duration, mut f: impl FnMut()) -> Duration {
+pub fn best(budget: Duration, f: impl FnMut()) -> Duration {
+    Duration::from_secs_f64(best_secs(budget, f))
+}
+
+/// [`best`] in seconds, below a nanosecond too: N1 and N2 take 10 to 30 ns,
+/// where whole nanoseconds would be steps of 3 to 10 % in a ratio.
+pub fn best_secs(budget: Duration, mut f: impl FnMut()) -> f64 {
     let t0 = Instant::now();
     f();
     let once = t0.elapsed().max(Duration::from_nanos(1));
     let per_sample = budget / 11;
     let iters = (per_sample.as_nanos() / once.as_nanos()).clamp(1, 10_000_000) as u32;
-    let mut samples: Vec<Duration> = (0..11)
+    (0..11)
         .map(|_| {
             let t = Instant::now();
             for _ in 0..iters {
                 f();
             }
-            t.elapsed() / iters
+            t.elapsed().as_secs_f64() / f64::from(iters)
         })
-        .collect();
-    samples.sort();
-    samples[0]
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The vector features the build itself targets (`-C target-cpu`).
@@ -430,7 +434,11 @@ fn kernel_isa() -> &'static str {
 }
 
 fn fmt(d: Duration) -> String {
-    let ns = d.as_secs_f64() * 1e9;
+    fmt_secs(d.as_secs_f64())
+}
+
+fn fmt_secs(s: f64) -> String {
+    let ns = s * 1e9;
     if ns < 1e3 {
         format!("{ns:.1} ns")
     } else if ns < 1e6 {
@@ -444,8 +452,16 @@ fn fmt(d: Duration) -> String {
 const ROUNDS: u32 = 5;
 
 /// Times compiled, interpreted and hand-written steps of N1-N4 and prints the
-/// ratio table (in interleaved rounds, best of 11 samples per round).
+/// ratio table (in interleaved rounds, best of 11 samples per round), then N4
+/// with two threads and the `const B` table.
 pub fn print_table(budget: Duration) {
+    let mut s4 = print_steps(budget);
+    print_threads(budget * 4, &mut s4);
+    print_generic(budget);
+}
+
+/// The ratio table of [`print_table`] alone; returns the N4 scratch.
+pub fn print_steps(budget: Duration) -> HandScratch {
     println!(
         "f32, one thread, best of {ROUNDS} interleaved rounds of 11 samples per cell; build: {}; run-time GEMM kernel: {}",
         build_flags(),
@@ -458,14 +474,14 @@ pub fn print_table(budget: Duration) {
     println!();
     println!("| net | compiled | interpreted | hand-written | compiled/hand | interp/compiled |");
     println!("|---|---|---|---|---|---|");
-    let row = |name: &str, c: Duration, i: Duration, h: Duration| {
+    let row = |name: &str, c: f64, i: f64, h: f64| {
         println!(
             "| {name} | {} | {} | {} | {:.2} | {:.1} |",
-            fmt(c),
-            fmt(i),
-            fmt(h),
-            c.as_secs_f64() / h.as_secs_f64(),
-            i.as_secs_f64() / c.as_secs_f64()
+            fmt_secs(c),
+            fmt_secs(i),
+            fmt_secs(h),
+            c / h,
+            i / c
         );
     };
     // Five rounds, each timing compiled, interpreted and hand-written back to
@@ -476,19 +492,19 @@ pub fn print_table(budget: Duration) {
             let (p, i, mut g) = $setup();
             #[allow(unused_mut)]
             let mut hand = $hand;
-            let (mut c, mut it, mut h) = (Duration::MAX, Duration::MAX, Duration::MAX);
+            let (mut c, mut it, mut h) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
             for _ in 0..ROUNDS {
-                c = c.min(best(budget / ROUNDS, || {
+                c = c.min(best_secs(budget / ROUNDS, || {
                     black_box($net::forward_backward(black_box(&p), black_box(&i), &mut g));
                 }));
-                it = it.min(best(budget / ROUNDS, || {
+                it = it.min(best_secs(budget / ROUNDS, || {
                     black_box($net::interpreted_forward_backward(
                         black_box(&p),
                         black_box(&i),
                         &mut g,
                     ));
                 }));
-                h = h.min(best(budget / ROUNDS, || {
+                h = h.min(best_secs(budget / ROUNDS, || {
                     black_box(hand(black_box(&*p), black_box(&*i), &mut *g));
                 }));
             }
@@ -516,18 +532,17 @@ pub fn print_table(budget: Duration) {
     println!();
     println!(
         "N3 compiled: {:.1} GFLOP/s, hand-written: {:.1} GFLOP/s ({:.2} MFLOP per step)",
-        N3_FLOPS / c3.as_secs_f64() / 1e9,
-        N3_FLOPS / h3.as_secs_f64() / 1e9,
+        N3_FLOPS / c3 / 1e9,
+        N3_FLOPS / h3 / 1e9,
         N3_FLOPS / 1e6
     );
     println!(
         "N4 compiled: {:.1} GFLOP/s, hand-written: {:.1} GFLOP/s ({:.0} MFLOP per step)",
-        N4_FLOPS / c.as_secs_f64() / 1e9,
-        N4_FLOPS / h.as_secs_f64() / 1e9,
+        N4_FLOPS / c / 1e9,
+        N4_FLOPS / h / 1e9,
         N4_FLOPS / 1e6
     );
-    print_threads(budget * 4, &mut s4);
-    print_generic(budget);
+    s4
 }
 
 /// The same networks defined once with `const B: usize`, at the batch sizes of

@@ -614,28 +614,7 @@ pub fn print_wide(budget: Duration) {
     let d5 = wide!(n5, hand_n5, 1024, "N5 784-1024-1024-10, batch 64");
     let d6 = wide!(n6, hand_n6, 4096, "N6 784-4096-4096-10, batch 64");
 
-    // N3 against constant-size loops (no gradc kernel).
-    let (p, i, mut g) = super::setup_n3();
-    let mut g2 = g.clone();
-    let l = n3::forward_backward(&p, &i, &mut g);
-    let l2 = hand_n3_loops(&p, &i, &mut g2);
-    let d3 = rel(&g.slices(), &g2.slices(), l, l2);
-    let mut c = || {
-        black_box(n3::forward_backward(black_box(&p), black_box(&i), &mut g));
-    };
-    let mut h = || {
-        black_box(hand_n3_loops(black_box(&p), black_box(&i), &mut g2));
-    };
-    let t3 = interleaved(budget, &mut [&mut c, &mut h]);
-    println!(
-        "| N3 64-64-10, batch 32, vs constant loops | {} | {} | {:.2} | {:.1} ({:.0} %) | {:.1} | |",
-        fmt(t3[0]),
-        fmt(t3[1]),
-        t3[0].as_secs_f64() / t3[1].as_secs_f64(),
-        gf(super::N3_FLOPS, t3[0]),
-        100.0 * gf(super::N3_FLOPS, t3[0]) / peak,
-        gf(super::N3_FLOPS, t3[1]),
-    );
+    let d3 = print_n3_loops(budget, peak);
 
     // Tanh and ReLU twins (compiled and hand-written) in the same interleaved
     // rounds, so a burst of load elsewhere hits both sides of the ratio.
@@ -690,4 +669,31 @@ pub fn print_wide(budget: Duration) {
         "hand-written vs compiled, max relative difference: N5 {d5:.1e}, N6 {d6:.1e}, N3 (loops) {d3:.1e}, N7-10 {:.1e}/{:.1e}, N7-100 {:.1e}/{:.1e} (tanh/relu)",
         dd10[0].1, dd10[1].1, dd100[0].1, dd100[1].1
     );
+}
+
+/// The N3 row of [`print_wide`]: compiled against a constant-loop step (no
+/// gradc kernel) in interleaved rounds. Returns their largest relative difference.
+pub fn print_n3_loops(budget: Duration, peak: f64) -> f32 {
+    let (p, i, mut g) = super::setup_n3();
+    let mut g2 = g.clone();
+    let l = n3::forward_backward(&p, &i, &mut g);
+    let l2 = hand_n3_loops(&p, &i, &mut g2);
+    let d3 = rel(&g.slices(), &g2.slices(), l, l2);
+    let mut c = || {
+        black_box(n3::forward_backward(black_box(&p), black_box(&i), &mut g));
+    };
+    let mut h = || {
+        black_box(hand_n3_loops(black_box(&p), black_box(&i), &mut g2));
+    };
+    let t3 = interleaved(budget, &mut [&mut c, &mut h]);
+    println!(
+        "| N3 64-64-10, batch 32, vs constant loops | {} | {} | {:.2} | {:.1} ({:.0} %) | {:.1} | |",
+        fmt(t3[0]),
+        fmt(t3[1]),
+        t3[0].as_secs_f64() / t3[1].as_secs_f64(),
+        gf(super::N3_FLOPS, t3[0]),
+        100.0 * gf(super::N3_FLOPS, t3[0]) / peak,
+        gf(super::N3_FLOPS, t3[1]),
+    );
+    d3
 }

@@ -31,6 +31,7 @@ mod heap;
 mod math;
 mod parallel;
 mod simd;
+mod small;
 mod workspace;
 pub use erf::{erf_f32, erf_f64, erfc_f32, erfc_f64};
 pub use exp::exp_f32;
@@ -41,6 +42,9 @@ pub use math::{
 };
 pub use parallel::{gemm_threads, gemm_two_threads, set_threads, threads, MAX_THREADS, MIN_MACS};
 use simd::{Portable, Simd};
+pub use small::{
+    matmul_small, matmul_small_dyn, matmul_small_dyn_with, matmul_small_with, small_fits, SmallElem,
+};
 pub use workspace::with_workspace;
 
 /// The element types gradc generates code for.

@@ -1,9 +1,12 @@
-//! Matrix products: small ones as inline i-k-j loops LLVM unrolls, large
-//! ones as a call to the runtime's register-blocked GEMM.
+//! Matrix products: small ones as inline i-k-j loops LLVM unrolls, larger
+//! ones with a constant width and depth as a call to the runtime's
+//! constant-shape kernel (`matmul_small`), the rest as a call to its
+//! register-blocked GEMM.
 
 use crate::emit::loops::{index, lit, peel};
 use crate::emit::{err, Emitter};
-use gradc_ir::{nominal, IrError, NodeId};
+use gradc_ir::{nominal, Extent, IrError, NodeId};
+use gradc_runtime::small_fits;
 use proc_macro2::Ident;
 use quote::quote;
 
@@ -67,10 +70,12 @@ impl<'g> Emitter<'g> {
         Ok(())
     }
 
-    /// A large matmul through the runtime's register-blocked GEMM, in one
-    /// line (`rt::matmul_tn(m, n, k, a, b, y)`): a transposed operand is the
-    /// same buffer read through swapped strides (the kernel packs its panels
-    /// anyway), so nothing is copied.
+    /// A large matmul in one line: `rt::matmul_small::<_, N, K, TA, TB>(m, a,
+    /// b, y)` when `N` and `K` are literals it takes (`small_fits`; its twin
+    /// `matmul_small_dyn` with debug assertions), else the
+    /// register-blocked GEMM, `rt::matmul_tn(m, n, k, a, b, y)`, a transposed
+    /// operand being the same buffer read through swapped strides (the
+    /// kernel packs its panels anyway), so nothing is copied.
     fn gemm(
         &mut self,
         id: NodeId,
@@ -91,6 +96,22 @@ impl<'g> Emitter<'g> {
         let (ar, br) = (self.slice_ref(a)?, self.slice_ref(b)?);
         self.new_buffer_for(id, true);
         let yr = self.slice_mut(id)?;
+        let fixed = |d: usize| matches!(Extent::of(d), Extent::Fixed(_));
+        if fixed(n) && fixed(k) && small_fits(n, k) {
+            // Too small for the GEMM's blocking: the runtime's small-product
+            // kernel, bit-identical to the GEMM the interpreter calls. Generic
+            // over the shape it compiles at the user's optimisation level, so
+            // builds with debug assertions (dev builds) call its twin with the
+            // shape as values, compiled in the runtime.
+            self.stmts.push(quote! {
+                if cfg!(debug_assertions) {
+                    ::gradc::__private::rt::matmul_small_dyn(#lm, #ln, #lk, #ta, #tb, #ar, #br, #yr);
+                } else {
+                    ::gradc::__private::rt::matmul_small::<_, #ln, #lk, #ta, #tb>(#lm, #ar, #br, #yr);
+                }
+            });
+            return Ok(());
+        }
         self.stmts.push(quote! {
             ::gradc::__private::rt::#f(#lm, #ln, #lk, #ar, #br, #yr);
         });

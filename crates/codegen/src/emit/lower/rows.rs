@@ -6,7 +6,7 @@
 use crate::emit::loops::{index, lit, loop_vars, nest};
 use crate::emit::{err, Emitter, Val};
 use gradc_ir::{DType, IrError, NodeId, RowOp};
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 impl<'g> Emitter<'g> {
@@ -66,10 +66,14 @@ impl<'g> Emitter<'g> {
                     name: sm.clone(),
                     owned,
                 });
+                let yi = index(&[(&vi, 1)]);
+                if let Some(three) = self.three_pass(r, c, &vi, &vj, &xn, &sm, Some(&y), &max) {
+                    self.stmts.push(three);
+                    return Ok(());
+                }
                 let exps = cols(quote!(#sm[#xij] = #e_ij;));
                 let sum = cols(quote!(se += #sm[#xij];));
                 let scale = cols(quote!(#sm[#xij] /= se;));
-                let yi = index(&[(&vi, 1)]);
                 quote! {
                     #max
                     #exps
@@ -90,6 +94,10 @@ impl<'g> Emitter<'g> {
                 }
             }
             RowOp::Softmax => {
+                if let Some(three) = self.three_pass(r, c, &vi, &vj, &xn, &y, None, &max) {
+                    self.stmts.push(three);
+                    return Ok(());
+                }
                 // Exponentials in a loop of their own (it vectorises), then the sum.
                 let exps = cols(quote!(#y[#xij] = #e_ij;));
                 let sum = cols(quote!(se += #y[#xij];));
@@ -125,6 +133,63 @@ impl<'g> Emitter<'g> {
             None => quote!({ #body }),
         });
         Ok(())
+    }
+
+    /// Softmax rows (and their logsumexp `lse`, if given) in three passes:
+    /// per row the maximum and `x − mx` into `sm` (`lse` holding `mx`), then
+    /// `exp` over all of `sm` in one flat loop, then per row the sum, `lse`
+    /// and the division. The same operations on each element as one pass per
+    /// row, but a row of 10 is a loop LLVM unrolls into scalar code, where
+    /// the flat loop vectorises. `None` without a row or a column loop.
+    #[allow(clippy::too_many_arguments)]
+    fn three_pass(
+        &self,
+        r: usize,
+        c: usize,
+        vi: &Option<Ident>,
+        vj: &Option<Ident>,
+        xn: &Ident,
+        sm: &Ident,
+        lse: Option<&Ident>,
+        max: &TokenStream,
+    ) -> Option<TokenStream> {
+        let (Some(i), Some(j)) = (vi, vj) else {
+            return None;
+        };
+        let xij = index(&[(vi, c), (vj, 1)]);
+        let cols = |body: TokenStream| nest(std::slice::from_ref(vj), &[c], body);
+        let (exp, ln) = match self.dtype {
+            DType::F32 => (quote!(exp_f32), quote!(ln_f32)),
+            DType::F64 => (quote!(exp_f64), quote!(ln_f64)),
+        };
+        let z = self.zero().ts;
+        let shift = cols(quote!(#sm[#xij] = #xn[#xij] - mx;));
+        let sum = cols(quote!(se += #sm[#xij];));
+        let scale = cols(quote!(#sm[#xij] /= se;));
+        let (keep, add) = match lse {
+            Some(y) => (
+                quote!(#y[#i] = mx;),
+                quote!(#y[#i] = #y[#i] + ::gradc::__private::rt::#ln(se);),
+            ),
+            None => (quote!(), quote!()),
+        };
+        let (rl, n) = (lit(r), lit(r * c));
+        Some(quote! {
+            for #i in 0..#rl {
+                #max
+                #shift
+                #keep
+            }
+            for #j in 0..#n {
+                #sm[#j] = ::gradc::__private::rt::#exp(#sm[#j]);
+            }
+            for #i in 0..#rl {
+                let mut se = #z;
+                #sum
+                #add
+                #scale
+            }
+        })
     }
 
     /// `max_last` (the row maximum) or `max_mask` (1 at its first position):
