@@ -57,6 +57,13 @@ impl Def {
             Def::Place { stmt, .. } | Def::Value { stmt, .. } => *stmt,
         }
     }
+    /// `name: ty` of a value passed between parts.
+    fn value_decl(&self) -> Option<(&Ident, &TokenStream)> {
+        match self {
+            Def::Value { name, ty, .. } => Some((name, ty)),
+            Def::Place { .. } => None,
+        }
+    }
 }
 
 impl<'g> Emitter<'g> {
@@ -228,23 +235,19 @@ pub(super) fn split(
         let in_names: Vec<&Ident> = ins.iter().map(|d| d.name()).collect();
         let in_decls: Vec<TokenStream> = ins
             .iter()
-            .filter_map(|d| match d {
-                Def::Value { name, ty, .. } => Some(quote!(#name: #ty)),
-                Def::Place { .. } => None,
-            })
+            .filter_map(|d| d.value_decl())
+            .map(|(name, ty)| quote!(#name: #ty))
             .collect();
         let outs: Vec<&Ident> = returns[k].iter().map(|d| d.name()).collect();
-        let out_tys: Vec<TokenStream> = returns[k]
+        let out_tys: Vec<&TokenStream> = returns[k]
             .iter()
-            .filter_map(|d| match d {
-                Def::Value { ty, .. } => Some(ty.clone()),
-                Def::Place { .. } => None,
-            })
+            .filter_map(|d| d.value_decl())
+            .map(|(_, ty)| ty)
             .collect();
         let (ret_ty, ret, bind) = match outs.len() {
             0 => (quote!(), quote!(), quote!()),
             1 => {
-                let (t, n) = (&out_tys[0], outs[0]);
+                let (t, n) = (out_tys[0], outs[0]);
                 (quote!(-> #t), quote!(#n), quote!(let #n =))
             }
             _ => (
