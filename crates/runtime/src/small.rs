@@ -339,7 +339,7 @@ fn kernel<S: Simd, const MR: usize, const NV: usize>(
         cs: b.rs,
     };
     let mut bbuf = Buf::<S::T, B_ALL>::new();
-    let bp = pack::<S::T>(&mut bbuf.0, bt, 0, 0, n, k, nr);
+    let bp = pack::<S>(s, &mut bbuf.0, bt, 0, 0, n, k, nr);
     let mut abuf = Buf::<S::T, A_BUF>::new();
     let mut c = Out::new(c, m, n);
     for (t, panel) in bp.chunks_exact(k * nr).enumerate() {
@@ -355,6 +355,8 @@ fn kernel<S: Simd, const MR: usize, const NV: usize>(
             panel,
             &mut abuf.0,
             &mut c,
+            false,
+            // C of a small product stays in cache.
             false,
         );
     }
