@@ -731,18 +731,31 @@ fn pack<'b, S: Simd>(
     let len = tiles * r * kb;
     let out = &mut buf[..len];
     if x.rs == 1 {
-        // Step `p` of every tile is contiguous in `x`: one pass along it.
-        for p in 0..kb {
-            let src = &x.data[i0 + (p0 + p) * x.cs..][..rows];
-            for (t, src) in src.chunks(r).enumerate() {
-                let d = &mut out[(t * kb + p) * r..][..r];
-                for (d, &v) in d.iter_mut().zip(src) {
-                    d.write(v);
-                }
-                for d in &mut d[src.len()..] {
-                    d.write(S::T::default());
+        // Step `p` of every tile is contiguous in `x`. Four steps at a
+        // time, tile by tile: each tile gets four consecutive steps (one run
+        // of writes) while four rows of `x` are read as parallel streams.
+        // One step at a time wrote each step to every tile, `kb · r`
+        // elements apart (the same L1 set): N6's 64×4096×4096 product ran
+        // at 82-93 GFLOP/s, against 106-113 this way.
+        let pb = 4;
+        let mut q = 0;
+        while q < kb {
+            let qe = (q + pb).min(kb);
+            for t in 0..tiles {
+                let c0 = t * r;
+                let live = r.min(rows - c0);
+                for p in q..qe {
+                    let src = &x.data[i0 + c0 + (p0 + p) * x.cs..][..live];
+                    let d = &mut out[(t * kb + p) * r..][..r];
+                    for (d, &v) in d.iter_mut().zip(src) {
+                        d.write(v);
+                    }
+                    for d in &mut d[live..] {
+                        d.write(S::T::default());
+                    }
                 }
             }
+            q = qe;
         }
     } else {
         for t in 0..tiles {
