@@ -1004,6 +1004,40 @@ mod tests {
         x.iter().map(|&v| v as f32).collect()
     }
 
+    /// A one-slice product into a `C` large enough to be prefetched tile by
+    /// tile (`streams`), with partial tiles at the right and bottom edges,
+    /// through both plans and every build.
+    #[test]
+    fn a_streamed_output_matches_naive() {
+        let (m, n, k) = (2051, 4101, 3);
+        assert!(streams(m * n));
+        let ad = data(m * k, 4);
+        let bd = data(k * n, 5);
+        for ta in [false, true] {
+            let a = view(&ad, m, k, ta);
+            let b = view(&bd, k, n, false);
+            let want = f32s(&naive(m, n, k, a, b));
+            let (af, bf) = (f32s(&ad), f32s(&bd));
+            let a32 = Strided {
+                data: &af[..],
+                rs: a.rs,
+                cs: a.cs,
+            };
+            let b32 = Strided {
+                data: &bf[..],
+                rs: b.rs,
+                cs: b.cs,
+            };
+            for isa in [Isa::Best, Isa::Avx2, Isa::Portable] {
+                for plan in [Plan::Panel, Plan::Blocked] {
+                    let mut c = vec![f32::NAN; m * n];
+                    gemm_plan(plan, isa, m, n, k, a32, b32, &mut c, false);
+                    assert!(c == want, "{plan:?} {isa:?} ta={ta}");
+                }
+            }
+        }
+    }
+
     /// Every build (widest, AVX2, portable) and blocking plan in f32 and f64
     /// against a naive product: shapes with every remainder of the row tile, column panel, row
     /// block and depth slice; plain and transposed operands; overwrite and
