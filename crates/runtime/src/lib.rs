@@ -43,7 +43,8 @@ pub use math::{
 pub use parallel::{gemm_threads, gemm_two_threads, set_threads, threads, MAX_THREADS, MIN_MACS};
 use simd::{Portable, Simd};
 pub use small::{
-    matmul_small, matmul_small_dyn, matmul_small_dyn_with, matmul_small_with, small_fits, SmallElem,
+    matmul_small, matmul_small_dyn, matmul_small_dyn_with, matmul_small_or_gemm,
+    matmul_small_or_gemm_dyn, matmul_small_with, small_fits, SmallElem,
 };
 pub use workspace::with_workspace;
 
