@@ -5,6 +5,7 @@
 
 use crate::Elem;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 
 /// `LANES` elements of `T` in one register.
 pub(crate) trait Simd: Copy {
@@ -21,6 +22,28 @@ pub(crate) trait Simd: Copy {
     fn load(self, x: &[Self::T]) -> Self::V;
     /// Into the first `LANES` elements of `x` (panics if shorter).
     fn store(self, v: Self::V, x: &mut [Self::T]);
+    /// `dst[v * r + u] = src[u][p + v]` for `u, v < 8`: an 8 × 8 block
+    /// transposed, as packing a row-major operand into tiles needs.
+    #[inline(always)]
+    fn transpose8(
+        self,
+        src: [&[Self::T]; 8],
+        p: usize,
+        dst: &mut [MaybeUninit<Self::T>],
+        r: usize,
+    ) {
+        transpose8_scalar(src, p, dst, r)
+    }
+}
+
+#[inline(always)]
+fn transpose8_scalar<T: Copy>(src: [&[T]; 8], p: usize, dst: &mut [MaybeUninit<T>], r: usize) {
+    let blk: [[T; 8]; 8] = std::array::from_fn(|u| std::array::from_fn(|v| src[u][p + v]));
+    for v in 0..8 {
+        for (u, d) in dst[v * r..][..8].iter_mut().enumerate() {
+            d.write(blk[u][v]);
+        }
+    }
 }
 
 /// Plain Rust, one element per "vector": the kernel's fixed-size loops over
@@ -82,11 +105,13 @@ pub(crate) use x86::*;
 mod x86 {
     use super::Simd;
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
     macro_rules! isa {
         (
             $name:ident, $t:ty, $v:ty, $lanes:literal, [$($feat:tt),*],
             $zero:ident, $splat:ident, $fma:ident, $add:ident, $load:ident, $store:ident
+            $(, $transpose:ident)?
         ) => {
             /// Token: proof that the running CPU has the features.
             #[derive(Clone, Copy)]
@@ -144,8 +169,67 @@ mod x86 {
                     // elements, exactly the unaligned store's width.
                     unsafe { $store(x.as_mut_ptr(), v) }
                 }
+                $(
+                #[inline(always)]
+                fn transpose8(self, src: [&[$t]; 8], p: usize, dst: &mut [MaybeUninit<$t>], r: usize) {
+                    // SAFETY: as in `zero`: the token proves AVX (every ISA
+                    // here has it).
+                    unsafe { $transpose(src, p, dst, r) }
+                }
+                )?
             }
         };
+    }
+
+    /// The f32 8 × 8 transpose in AVX registers: unpack pairs, shuffle
+    /// quads, swap 128-bit halves (24 shuffles instead of 64 scalar moves).
+    /// Not a `#[target_feature]` function, so that it inlines into the
+    /// packing loop; it is only reached from the AVX entry points.
+    ///
+    /// # Safety
+    /// The CPU has AVX.
+    #[inline(always)]
+    unsafe fn transpose8_f32(src: [&[f32]; 8], p: usize, dst: &mut [MaybeUninit<f32>], r: usize) {
+        let row = |u: usize| {
+            let x = &src[u][p..p + 8];
+            // SAFETY: AVX (the caller's contract); `x` holds the 8 elements
+            // the unaligned load reads.
+            unsafe { _mm256_loadu_ps(x.as_ptr()) }
+        };
+        // SAFETY: AVX (the caller's contract); register operations only.
+        let cols = unsafe {
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            let (r4, r5, r6, r7) = (row(4), row(5), row(6), row(7));
+            let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+            let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+            let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+            let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            [
+                _mm256_permute2f128_ps::<0x20>(s0, s4),
+                _mm256_permute2f128_ps::<0x20>(s1, s5),
+                _mm256_permute2f128_ps::<0x20>(s2, s6),
+                _mm256_permute2f128_ps::<0x20>(s3, s7),
+                _mm256_permute2f128_ps::<0x31>(s0, s4),
+                _mm256_permute2f128_ps::<0x31>(s1, s5),
+                _mm256_permute2f128_ps::<0x31>(s2, s6),
+                _mm256_permute2f128_ps::<0x31>(s3, s7),
+            ]
+        };
+        for (v, col) in cols.into_iter().enumerate() {
+            let d = &mut dst[v * r..][..8];
+            // SAFETY: AVX (the caller's contract); `d` holds the 8 elements
+            // the unaligned store writes; `MaybeUninit<f32>` has the layout
+            // of `f32`.
+            unsafe { _mm256_storeu_ps(d.as_mut_ptr().cast::<f32>(), col) }
+        }
     }
 
     isa!(
@@ -159,7 +243,8 @@ mod x86 {
         _mm512_fmadd_ps,
         _mm512_add_ps,
         _mm512_loadu_ps,
-        _mm512_storeu_ps
+        _mm512_storeu_ps,
+        transpose8_f32
     );
     isa!(
         Avx512F64,
@@ -185,7 +270,8 @@ mod x86 {
         _mm256_fmadd_ps,
         _mm256_add_ps,
         _mm256_loadu_ps,
-        _mm256_storeu_ps
+        _mm256_storeu_ps,
+        transpose8_f32
     );
     isa!(
         Avx2F64,

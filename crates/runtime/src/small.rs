@@ -135,6 +135,53 @@ pub fn matmul_small_dyn_with<T: SmallElem>(
     T::small_dyn(isa, m, n, k, ta, tb, a, b, c)
 }
 
+/// [`matmul_small`] when `small_fits(N, K)`, else the GEMM (as
+/// `matmul_tn` and friends call it): for a depth `K` that is the batch size
+/// `B` of a const-generic network, known only per instantiation. Either way
+/// bit-identical to [`crate::gemm_strided`].
+#[inline]
+pub fn matmul_small_or_gemm<
+    T: SmallElem,
+    const N: usize,
+    const K: usize,
+    const TA: bool,
+    const TB: bool,
+>(
+    m: usize,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+) {
+    if const { small_fits(N, K) } {
+        T::small_const::<N, K, TA, TB>(Isa::Best, m, a, b, c)
+    } else {
+        let (a, b) = views((m, N, K), (TA, TB), a, b);
+        crate::gemm_strided(m, N, K, a, b, c, false)
+    }
+}
+
+/// [`matmul_small_or_gemm`] with the shape as values (dev builds, as
+/// [`matmul_small_dyn`]).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn matmul_small_or_gemm_dyn<T: SmallElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+) {
+    if small_fits(n, k) {
+        T::small_dyn(Isa::Best, m, n, k, ta, tb, a, b, c)
+    } else {
+        let (a, b) = views((m, n, k), (ta, tb), a, b);
+        crate::gemm_strided(m, n, k, a, b, c, false)
+    }
+}
+
 /// `op(a)` and `op(b)` as strided views, as `matmul_tn` and friends make them.
 #[inline(always)]
 fn views<'a, T>(
@@ -339,7 +386,7 @@ fn kernel<S: Simd, const MR: usize, const NV: usize>(
         cs: b.rs,
     };
     let mut bbuf = Buf::<S::T, B_ALL>::new();
-    let bp = pack::<S::T>(&mut bbuf.0, bt, 0, 0, n, k, nr);
+    let bp = pack::<S>(s, &mut bbuf.0, bt, 0, 0, n, k, nr);
     let mut abuf = Buf::<S::T, A_BUF>::new();
     let mut c = Out::new(c, m, n);
     for (t, panel) in bp.chunks_exact(k * nr).enumerate() {
@@ -355,6 +402,8 @@ fn kernel<S: Simd, const MR: usize, const NV: usize>(
             panel,
             &mut abuf.0,
             &mut c,
+            false,
+            // C of a small product stays in cache.
             false,
         );
     }

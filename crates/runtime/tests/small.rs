@@ -3,7 +3,10 @@
 //! bit-identical for every build (AVX-512, AVX2+FMA, portable), element type,
 //! transpose and remainder of its row blocks.
 
-use gradc_runtime::{gemm_with, matmul_small_dyn_with, matmul_small_with, Isa, SmallElem, Strided};
+use gradc_runtime::{
+    gemm_with, matmul_small_dyn_with, matmul_small_or_gemm, matmul_small_or_gemm_dyn,
+    matmul_small_with, Isa, SmallElem, Strided,
+};
 
 fn data<T: From<f32>>(n: usize, seed: u32) -> Vec<T> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;
@@ -128,4 +131,36 @@ fn unfused_loops_differ_where_the_kernel_fuses() {
     let fma =
         std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2");
     assert_eq!(c != naive, fma);
+}
+
+/// `matmul_small_or_gemm` (a depth known per instantiation, as a const
+/// network's batch size) is the GEMM bit for bit on both sides of
+/// `small_fits`, constant and dynamic.
+#[test]
+fn small_or_gemm_is_the_gemm_on_both_sides_of_the_limit() {
+    macro_rules! depth {
+        ($n:literal, $k:literal) => {{
+            let m = 64;
+            let a: Vec<f32> = data(m * $k, $k);
+            let b: Vec<f32> = data($k * $n, $n);
+            macro_rules! one {
+                ($ta:literal, $tb:literal) => {{
+                    let want = gemm(Isa::Best, m, $n, $k, &a, &b, $ta, $tb);
+                    let mut c = vec![f32::NAN; m * $n];
+                    matmul_small_or_gemm::<f32, $n, $k, $ta, $tb>(m, &a, &b, &mut c);
+                    assert_eq!(bits(&c), bits(&want), "n={} k={} ta={}", $n, $k, $ta);
+                    let mut d = vec![f32::NAN; m * $n];
+                    matmul_small_or_gemm_dyn(m, $n, $k, $ta, $tb, &a, &b, &mut d);
+                    assert_eq!(bits(&d), bits(&want), "dyn n={} k={} ta={}", $n, $k, $ta);
+                }};
+            }
+            one!(false, false);
+            one!(true, false);
+            one!(false, true);
+        }};
+    }
+    depth!(64, 5);
+    depth!(10, 128);
+    depth!(64, 129);
+    depth!(10, 300);
 }

@@ -72,7 +72,8 @@ impl<'g> Emitter<'g> {
 
     /// A large matmul in one line: `rt::matmul_small::<_, N, K, TA, TB>(m, a,
     /// b, y)` when `N` and `K` are literals it takes (`small_fits`; its twin
-    /// `matmul_small_dyn` with debug assertions), else the
+    /// `matmul_small_dyn` with debug assertions), `rt::matmul_small_or_gemm`
+    /// when `K` is the batch size `B`, else the
     /// register-blocked GEMM, `rt::matmul_tn(m, n, k, a, b, y)`, a transposed
     /// operand being the same buffer read through swapped strides (the
     /// kernel packs its panels anyway), so nothing is copied.
@@ -108,6 +109,19 @@ impl<'g> Emitter<'g> {
                     ::gradc::__private::rt::matmul_small_dyn(#lm, #ln, #lk, #ta, #tb, #ar, #br, #yr);
                 } else {
                     ::gradc::__private::rt::matmul_small::<_, #ln, #lk, #ta, #tb>(#lm, #ar, #br, #yr);
+                }
+            });
+            return Ok(());
+        }
+        if fixed(n) && matches!(Extent::of(k), Extent::Batch(1)) && small_fits(n, 1) {
+            // A depth of `B` (a weight gradient of a const-generic network):
+            // the small kernel for every `B` it takes, chosen per
+            // instantiation, the GEMM for the others.
+            self.stmts.push(quote! {
+                if cfg!(debug_assertions) {
+                    ::gradc::__private::rt::matmul_small_or_gemm_dyn(#lm, #ln, #lk, #ta, #tb, #ar, #br, #yr);
+                } else {
+                    ::gradc::__private::rt::matmul_small_or_gemm::<_, #ln, B, #ta, #tb>(#lm, #ar, #br, #yr);
                 }
             });
             return Ok(());
