@@ -1,9 +1,13 @@
 //! Times the `#[network]` expansion of every network in the test suites, the
 //! corpus, the fuzzers' seeds and the hostile set, and prints the slowest with
 //! their e-graph sizes:
-//! `cargo run -p gradc-corpus --bin expansion-budget [-- [--fast-math] FILE..]`.
+//! `cargo run -p gradc-corpus --bin expansion-budget [-- [--fast-math] [--dump DIR] FILE..]`.
 //! With `--fast-math`, every network written without attribute arguments is
-//! expanded as `#[network(fast_math)]`.
+//! expanded as `#[network(fast_math)]`. With `--dump DIR`, each expansion
+//! (the generated module: its `GRADIENT_CODE`, the optimized graph's
+//! `GRAPH_TEXT`, every item) is written to `DIR/NNNN-NAME.rs`, numbered in the
+//! order found, so two builds' dumps can be compared byte for byte
+//! (`diff -r`) after an optimizer or codegen change.
 //!
 //! A network is every `fn` with a `#[network]` attribute in a file (in
 //! modules and function bodies too), and every string literal that parses as
@@ -120,6 +124,23 @@ fn budget() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let fast_math = args.iter().any(|a| a == "--fast-math");
     args.retain(|a| a != "--fast-math");
+    let dump = match args.iter().position(|a| a == "--dump") {
+        Some(i) if i + 1 < args.len() => {
+            let dir = PathBuf::from(args.remove(i + 1));
+            args.remove(i);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                eprintln!("expansion-budget: cannot create {}: {e}", dir.display());
+                return;
+            }
+            Some(dir)
+        }
+        Some(_) => {
+            eprintln!("expansion-budget: --dump needs a directory");
+            return;
+        }
+        None => None,
+    };
+    let mut dumped = 0usize;
     for path in files(args) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             unreadable += 1;
@@ -146,6 +167,17 @@ fn budget() {
             let start = Instant::now();
             let out = gradc_driver::expand(f.attr.clone(), f.item.clone());
             let took = start.elapsed();
+            if let Some(dir) = &dump {
+                let name: String = format!("{} {}", short.display(), f.name)
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                let file = dir.join(format!("{dumped:04}-{name}.rs"));
+                dumped += 1;
+                if let Err(e) = std::fs::write(&file, out.to_string()) {
+                    eprintln!("expansion-budget: cannot write {}: {e}", file.display());
+                }
+            }
             let error = if out.to_string().contains("compile_error") {
                 " (an error)"
             } else {
