@@ -6,17 +6,14 @@
 //! large product is split into blocks of whole output columns (when `C` is at
 //! least as wide as it is tall, so each thread packs only its own part of the
 //! larger `B`) or rows ([`Out::split_cols`], [`Out::split_rows`]: disjoint),
-//! about four per thread, each computed by the same kernel with the thread's
-//! own packing buffer. The threads take blocks from an atomic counter until
-//! none is left, so a helper that wakes late takes fewer. Every element of
-//! `C` is computed by the same sequence of operations whichever block holds
-//! it (the depth slicing depends only on `k`, never on the split), so the
-//! result is bit-identical to one thread.
+//! one per thread, each computed by the same kernel with the thread's own
+//! packing buffer. Every element of `C` is computed by the same sequence of
+//! operations whichever block holds it (the depth slicing depends only on
+//! `k`, never on the split), so the result is bit-identical to one thread.
 //!
-//! The handoff is one `AtomicPtr` per helper to a job on the caller's stack
-//! (the job: take blocks until none is left): the caller publishes the jobs
-//! and wakes the helpers, each of which claims
-//! its job by swapping in a marker. After its own job the caller takes back
+//! The handoff is one `AtomicPtr` per helper to a job on the caller's stack:
+//! the caller publishes the jobs and wakes the helpers, each of which claims
+//! its job by swapping in a marker. After its own block the caller takes back
 //! every job not yet claimed (a busy machine may not schedule a helper soon)
 //! and runs it itself; for the others it waits until the helper stores null.
 //! A drop guard does the same if the caller's block panics, so everything the
