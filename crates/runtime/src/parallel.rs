@@ -24,7 +24,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -343,15 +343,8 @@ fn shift<T>(x: Strided<'_, T>, by: usize) -> Strided<'_, T> {
     }
 }
 
-/// Blocks of `C` per thread: the threads take blocks until none is left, so
-/// one that starts late (a helper waking up) or runs slower takes fewer and
-/// both finish together.
-const BLOCKS_PER_THREAD: usize = 4;
-/// At most this many blocks (the claim slots live on the caller's stack).
-const MAX_BLOCKS: usize = 64;
-
-/// `C` in blocks of whole columns (if `n ≥ m`) or rows, shared out among at
-/// most `t` threads; returns how many threads computed a block.
+/// `C` in at most `t` blocks of whole columns (if `n ≥ m`) or rows, block `i`
+/// on thread `i`; returns how many threads computed a block.
 #[allow(clippy::too_many_arguments)]
 fn gemm_parts<T: Elem>(
     t: usize,
@@ -373,75 +366,36 @@ fn gemm_parts<T: Elem>(
         T::gemm_dispatch(m, n, k, a, b, out, acc, isa, plan);
         return 1;
     }
-    // Every block takes the path the whole product would (a narrow block
-    // alone might not be blocked); results do not depend on it.
-    let plan = match plan {
-        Plan::Auto if plan.blocked(n, k) => Plan::Blocked,
-        Plan::Auto => Plan::Panel,
-        p => p,
-    };
     // Blocks of whole `B` panels (or `A` tiles) when there are enough.
     let unit = if by_cols { 32 } else { 16 };
-    let blocks = (t * BLOCKS_PER_THREAD)
-        .min(MAX_BLOCKS)
-        .min(dim / unit)
-        .max(t);
-    let unit = if dim >= blocks * unit { unit } else { 1 };
+    let unit = if dim >= t * unit { unit } else { 1 };
     let cut = |i: usize| {
-        if i == blocks {
+        if i == t {
             dim
         } else {
-            dim * i / blocks / unit * unit
+            dim * i / t / unit * unit
         }
     };
     let mut rest = Some(out);
     // Slicing here, before the handoff, so a short `A` or `B` panics on this
     // thread.
-    let cells: [Mutex<Option<_>>; MAX_BLOCKS] = std::array::from_fn(|i| {
-        if i >= blocks {
-            return Mutex::new(None);
+    let mut fs: [Option<_>; MAX_THREADS] = std::array::from_fn(|i| {
+        if i >= t {
+            return None;
         }
         let (lo, hi) = (cut(i), cut(i + 1));
-        let block = rest.take().map(|r| {
-            let (mine, others) = if by_cols {
-                r.split_cols(hi - lo)
-            } else {
-                r.split_rows(hi - lo)
-            };
-            rest = Some(others);
-            mine
-        });
+        let (mine, others) = if by_cols {
+            rest.take()?.split_cols(hi - lo)
+        } else {
+            rest.take()?.split_rows(hi - lo)
+        };
+        rest = Some(others);
         let (a, b, pm, pn) = if by_cols {
             (a, shift(b, lo * b.cs), m, hi - lo)
         } else {
             (shift(a, lo * a.rs), b, hi - lo, n)
         };
-        Mutex::new(
-            block.map(|mine| move || T::gemm_dispatch(pm, pn, k, a, b, mine, acc, isa, plan)),
-        )
+        Some(move || T::gemm_dispatch(pm, pn, k, a, b, mine, acc, isa, plan))
     });
-    let next = AtomicUsize::new(0);
-    let busy = AtomicUsize::new(0);
-    let work = || {
-        let mut any = false;
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= blocks {
-                break;
-            }
-            // The lock is released before the block runs, so a panicking
-            // block poisons nothing.
-            let f = cells[i].lock().ok().and_then(|mut f| f.take());
-            if let Some(f) = f {
-                f();
-                any = true;
-            }
-        }
-        if any {
-            busy.fetch_add(1, Ordering::Relaxed);
-        }
-    };
-    let mut fs: [Option<_>; MAX_THREADS] = std::array::from_fn(|i| (i < t).then_some(&work));
-    run_parts(&mut fs[..t]);
-    busy.load(Ordering::Relaxed).max(1)
+    1 + run_parts(&mut fs[..t])
 }
