@@ -36,7 +36,7 @@ pub(crate) fn exp_nonpositive_f32(x: f32) -> f32 {
 
 /// `x = k·ln2 + r` with `|r| ≤ ln2/2`, for `x` in [−104, 89]: returns `(r, k)`.
 #[inline(always)]
-fn reduce(x: f32) -> (f32, i32) {
+pub(crate) fn reduce(x: f32) -> (f32, i32) {
     // Round-to-nearest by the 1.5·2²³ trick (no SSE4.1 `round` needed); the
     // low mantissa bits of `big` hold k.
     const SHIFT: f32 = 12_582_912.0;

@@ -6,9 +6,9 @@
 //! per op and type, and agree bit for bit.
 //!
 //! Errors against f64 over 10⁷ points and the special values:
-//! `cargo run --release -p gradc-runtime --example ulp`.
+//! `GRADC_ULP_POINTS=10000000 cargo test --release -p gradc-runtime --test ulp -- --nocapture`.
 
-use crate::exp::{exp_nonpositive_f32, madd};
+use crate::exp::{exp_nonpositive_f32, madd, reduce};
 
 const LN2_HI: f32 = 6.931_381e-1;
 const LN2_LO: f32 = 9.058_001e-6;
@@ -85,13 +85,7 @@ pub fn ln_1p_f32(x: f32) -> f32 {
 /// degree-8 Taylor polynomial that keeps its relative accuracy at small r.
 #[inline(always)]
 fn exp_m1_small(x: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0;
-    let big = x * std::f32::consts::LOG2_E + SHIFT;
-    let k = big - SHIFT;
-    let ki = (big.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
-    const H: f32 = 0.693_145_75;
-    const L: f32 = 1.428_606_8e-6;
-    let r = (x - k * H) - k * L;
+    let (r, ki) = reduce(x);
     let mut q = 1.0 / 40320.0;
     q = madd(q, r, 1.0 / 5040.0);
     q = madd(q, r, 1.0 / 720.0);
