@@ -18,7 +18,7 @@ pub fn exp_f32(x: f32) -> f32 {
     exp_poly(r) * s1 * s2
 }
 
-/// [`exp_f32`] for `x ≤ 0` or NaN (larger `x` gives garbage), one multiply
+/// [`exp_f32`] for `x ≤ 0` or NaN (meaningless for larger `x`), one multiply
 /// shorter: the same bits except where `k = −150` (`x` below about −103.6),
 /// which gives 0 instead of the smallest subnormal (within 0.71 ulp).
 /// `sigmoid_f32` and `softplus_f32` take `exp` of `−|x|` only, on their
@@ -53,8 +53,9 @@ pub(crate) fn reduce(x: f32) -> (f32, i32) {
 /// minimax in relative error with `c₀ = c₁ = 1` (3.1e-9 with the f32
 /// coefficients in exact arithmetic; `scripts/exp_minimax.py` fits them).
 /// The groups are independent, so the chain after `r` is 7 operations
-/// instead of the 14 of a degree-7 Horner scheme without FMA, and the last
-/// two additions, of `r` and then 1, lose the least.
+/// instead of the 14 of a degree-7 Horner scheme without FMA; the largest
+/// terms, `r` and then 1, are added last, so the rounding errors of the
+/// others shrink relative to the result.
 #[inline(always)]
 fn exp_poly(r: f32) -> f32 {
     const C2: f32 = 0.499_999_94;
