@@ -1,14 +1,14 @@
 //! Branch-free f32 kernels for the transcendental ops (`ln`, `ln_1p`,
-//! `tanh`, `sigmoid`, `softplus`), built on [`exp_f32`] and one shared
+//! `tanh`, `sigmoid`, `softplus`), built on [`exp_f32`](crate::exp_f32) and one shared
 //! logarithm core. Every special case is a select, so a loop of calls
 //! vectorises. The f64 functions are std's (libm), already within 1 ulp; they
 //! are named here so generated code and the interpreter call one function
 //! per op and type, and agree bit for bit.
 //!
 //! Errors against f64 over 10⁷ points and the special values:
-//! `cargo run --release -p gradc-runtime --example ulp`.
+//! `GRADC_ULP_POINTS=10000000 cargo test --release -p gradc-runtime --test ulp -- --nocapture`.
 
-use crate::exp::{exp_f32, madd};
+use crate::exp::{exp_nonpositive_f32, madd, reduce};
 
 const LN2_HI: f32 = 6.931_381e-1;
 const LN2_LO: f32 = 9.058_001e-6;
@@ -81,17 +81,11 @@ pub fn ln_1p_f32(x: f32) -> f32 {
 }
 
 /// `eˣ − 1` in f32 for `x ≤ 20`, accurate near 0 (within 1 ulp): the
-/// reduction of [`exp_f32`], `2ᵏ·(eʳ − 1) + (2ᵏ − 1)`, with `eʳ − 1` a
+/// reduction of [`exp_f32`](crate::exp_f32), `2ᵏ·(eʳ − 1) + (2ᵏ − 1)`, with `eʳ − 1` a
 /// degree-8 Taylor polynomial that keeps its relative accuracy at small r.
 #[inline(always)]
 fn exp_m1_small(x: f32) -> f32 {
-    const SHIFT: f32 = 12_582_912.0;
-    let big = x * std::f32::consts::LOG2_E + SHIFT;
-    let k = big - SHIFT;
-    let ki = (big.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
-    const H: f32 = 0.693_145_75;
-    const L: f32 = 1.428_606_8e-6;
-    let r = (x - k * H) - k * L;
+    let (r, ki) = reduce(x);
     let mut q = 1.0 / 40320.0;
     q = madd(q, r, 1.0 / 5040.0);
     q = madd(q, r, 1.0 / 720.0);
@@ -172,7 +166,7 @@ mod x86 {
 /// tail keeps its relative accuracy down to the subnormals.
 #[inline(always)]
 pub fn sigmoid_f32(x: f32) -> f32 {
-    let e = exp_f32(-x.abs());
+    let e = exp_nonpositive_f32(-x.abs());
     (if x >= 0.0 { 1.0 } else { e }) / (1.0 + e)
 }
 
@@ -182,7 +176,7 @@ pub fn sigmoid_f32(x: f32) -> f32 {
 pub fn softplus_f32(x: f32) -> f32 {
     let m = if x > 0.0 { x } else { 0.0 };
     // `−|x|` for NaN stays NaN, and so does the sum.
-    m + ln_1p_f32(exp_f32(-x.abs()))
+    m + ln_1p_f32(exp_nonpositive_f32(-x.abs()))
 }
 
 /// `eˣ` in f64: std's (libm).
