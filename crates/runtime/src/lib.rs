@@ -497,7 +497,8 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
     while pc < k {
         let kb = kc.min(k - pc);
         let accum = acc || pc > 0;
-        // One depth slice into a large `C`: see `blocked`.
+        // One depth slice into a large `C`: see `blocked` (not for the
+        // narrow last panel, a sliver of `C`).
         let stream_c = k == kb && streams(m * n);
         let mut jc = 0;
         while jc < n {
@@ -508,7 +509,7 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
                 // tile ran 32×10×64 at 2.7 µs against 0.95 µs with 8 rows
                 // (same arithmetic per element, so results are unchanged).
                 let bp = pack::<S>(s, &mut bbuf.0, bt, jc, pc, nb, kb, S::LANES);
-                sweep::<S, MR, 1>(s, m, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum, stream_c);
+                sweep::<S, MR, 1>(s, m, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum, false);
             } else {
                 let bp = pack::<S>(s, &mut bbuf.0, bt, jc, pc, nb, kb, nr);
                 sweep::<S, MR, NV>(s, m, kb, pc, jc, nb, a, bp, &mut abuf.0, c, accum, stream_c);
@@ -576,29 +577,15 @@ fn blocked<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
                     for (q, apt) in ap.chunks_exact(kb * MR).enumerate() {
                         let i = ic + q * MR;
                         let rows = MR.min(m - i);
-                        let ahead = if stream_c {
+                        if stream_c {
                             let (ni, nj) = if i + MR < ic + mb {
                                 (i + MR, j)
                             } else {
                                 (ic, j + nr)
                             };
-                            Region::c_tile(c, ni, nj, MR, nr)
-                        } else {
-                            Region::NONE
-                        };
-                        tile::<S, MR, NV>(
-                            s,
-                            kb,
-                            APacked(apt),
-                            bp,
-                            c,
-                            i,
-                            j,
-                            rows,
-                            cols,
-                            accum,
-                            ahead,
-                        );
+                            Region::c_tile(c, ni, nj, MR, nr).fetch();
+                        }
+                        tile::<S, MR, NV>(s, kb, APacked(apt), bp, c, i, j, rows, cols, accum);
                     }
                 }
                 ic += mb;
@@ -617,7 +604,7 @@ fn blocked<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
                     &mut tiny.0,
                     c,
                     accum,
-                    stream_c,
+                    false,
                 );
             }
             pc += kb;
@@ -648,25 +635,24 @@ fn sweep<S: Simd, const MR: usize, const NV: usize>(
     while ir < m {
         let rows = MR.min(m - ir);
         let base = ir * a.rs + pc * a.cs;
-        // With one depth slice, the next tile's `C` lines (see `blocked`).
-        let ahead = if stream_c {
-            Region::c_tile(c, ir + MR, jc, MR, nb)
-        } else {
-            Region::NONE
-        };
+        // One depth slice into a large `C` (see `blocked`): the next tile's
+        // lines.
+        if stream_c {
+            Region::c_tile(c, ir + MR, jc, MR, nb).fetch();
+        }
         if a.cs == 1 {
             // Rows past `m` repeat the last one; their results are dropped.
             let rows_of = std::array::from_fn(|r| &a.data[base + r.min(rows - 1) * a.rs..][..kb]);
-            tile::<S, MR, NV>(s, kb, ARows(rows_of), bp, c, ir, jc, rows, nb, accum, ahead);
+            tile::<S, MR, NV>(s, kb, ARows(rows_of), bp, c, ir, jc, rows, nb, accum);
         } else if a.rs == 1 && rows == MR {
             let cols = ACols {
                 data: &a.data[base..],
                 cs: a.cs,
             };
-            tile::<S, MR, NV>(s, kb, cols, bp, c, ir, jc, rows, nb, accum, ahead);
+            tile::<S, MR, NV>(s, kb, cols, bp, c, ir, jc, rows, nb, accum);
         } else {
             let ap = pack::<S>(s, abuf, a, ir, pc, rows, kb, MR);
-            tile::<S, MR, NV>(s, kb, APacked(ap), bp, c, ir, jc, rows, nb, accum, ahead);
+            tile::<S, MR, NV>(s, kb, APacked(ap), bp, c, ir, jc, rows, nb, accum);
         }
         ir += MR;
     }
@@ -737,8 +723,9 @@ fn pack<'b, S: Simd>(
         // of writes) while four rows of `x` are read as parallel streams.
         // One step at a time wrote each step to every tile, `kb · r`
         // elements apart (the same L1 set): N6's 64×4096×4096 product ran
-        // at 82-93 GFLOP/s, against 106-113 this way.
-        let pb = 4;
+        // at 82-93 GFLOP/s, against 106-113 this way. (One tile, as in the
+        // panel path: all steps in one run.)
+        let pb = if tiles > 1 { 4 } else { kb };
         let mut q = 0;
         while q < kb {
             let qe = (q + pb).min(kb);
@@ -813,73 +800,52 @@ fn streams(len: usize) -> bool {
 /// Operands at least this large (elements) are prefetched.
 const STREAM_MIN: usize = 1 << 23;
 
-/// The cache lines of a `C` tile, for the tile before it to prefetch: `segs`
-/// rows of `seg_lines` lines, `stride` bytes apart; `next` is the first line
-/// not fetched yet.
-#[derive(Clone, Copy)]
+/// The cache lines of a `C` tile, which the tile before it prefetches: a
+/// one-slice product into a large `C` (a weight gradient) is bound by its
+/// first writes to `C`, which then stall on memory. Issued as a burst before
+/// that tile's loop, which leaves the loop's code (and register allocation)
+/// as it is: a prefetch inside the loop cost small products up to 16 %.
 struct Region {
     base: *const u8,
     stride: usize,
     seg_lines: usize,
     segs: usize,
-    next: usize,
 }
 
 impl Region {
-    const NONE: Region = Region {
-        base: std::ptr::null(),
-        stride: 0,
-        seg_lines: 1,
-        segs: 0,
-        next: 0,
-    };
-
     /// The `rows × cols` tile of `c` at `(i, j)`, clipped to `c`.
     fn c_tile<T>(c: &Out<'_, T>, i: usize, j: usize, rows: usize, cols: usize) -> Region {
-        if i >= c.rows || j >= c.cols {
-            return Region::NONE;
-        }
         let size = std::mem::size_of::<T>();
+        let (segs, cols) = if i < c.rows && j < c.cols {
+            (rows.min(c.rows - i), cols.min(c.cols - j))
+        } else {
+            (0, 0)
+        };
         Region {
             base: c.ptr.wrapping_add(i * c.ldc + j).cast_const().cast(),
             stride: c.ldc * size,
             // One more line for a row that does not start on a line boundary.
-            seg_lines: (cols.min(c.cols - j) * size).div_ceil(64) + 1,
-            segs: rows.min(c.rows - i),
-            next: 0,
-        }
-    }
-
-    fn lines(&self) -> usize {
-        self.segs * self.seg_lines
-    }
-
-    /// Every line not fetched yet.
-    #[inline(always)]
-    fn fetch_rest(&mut self) {
-        while self.next < self.lines() {
-            self.fetch_one();
+            seg_lines: (cols * size).div_ceil(64) + 1,
+            segs,
         }
     }
 
     #[inline(always)]
-    fn fetch_one(&mut self) {
-        if self.next >= self.lines() {
-            return;
+    fn fetch(&self) {
+        for seg in 0..self.segs {
+            for line in 0..self.seg_lines {
+                let at = self.base.wrapping_add(seg * self.stride + line * 64);
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: a prefetch is a hint: it never faults and changes
+                // no memory, whatever the address.
+                unsafe {
+                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                    _mm_prefetch::<_MM_HINT_T0>(at.cast());
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                let _ = at;
+            }
         }
-        let seg = self.next / self.seg_lines;
-        let line = self.next - seg * self.seg_lines;
-        let at = self.base.wrapping_add(seg * self.stride + line * 64);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint: it never faults and changes no
-        // memory, whatever the address.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(at.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = at;
-        self.next += 1;
     }
 }
 
@@ -898,7 +864,6 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
     rows: usize,
     cols: usize,
     accum: bool,
-    mut ahead: Region,
 ) {
     let l = S::LANES;
     let nr = NV * l;
@@ -919,25 +884,8 @@ fn tile<S: Simd, const MR: usize, const NV: usize>(
             }
         };
     }
-    let panel = b[..kb * nr].chunks_exact(nr).enumerate();
-    if ahead.lines() == 0 {
-        for (p, bp) in panel {
-            step!(p, bp);
-        }
-    } else {
-        // One line every `every` steps: spread out, so the prefetches never
-        // fill the line fill buffers the loads need.
-        let every = (kb / ahead.lines()).max(1);
-        let mut left = 1;
-        for (p, bp) in panel {
-            left -= 1;
-            if left == 0 {
-                left = every;
-                ahead.fetch_one();
-            }
-            step!(p, bp);
-        }
-        ahead.fetch_rest();
+    for (p, bp) in b[..kb * nr].chunks_exact(nr).enumerate() {
+        step!(p, bp);
     }
     if rows == MR && cols == nr {
         for (r, row) in t.iter().enumerate() {
