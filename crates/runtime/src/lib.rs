@@ -418,7 +418,7 @@ mod x86 {
 
 /// Depth of one slice of the product (`KC`, at most): the packed `B` panel
 /// (`KC × NR`) stays in L1 while every row tile of `A` sweeps it.
-const KC: usize = 256;
+pub(crate) const KC: usize = 256;
 /// Rows of `A` per packed block (`MC`, rounded down to a multiple of `MR`):
 /// the block (`MC × KC`, 128 KiB in f32) stays in L2 while every panel of
 /// the `B` block sweeps it.
