@@ -493,13 +493,13 @@ fn driver<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
     }
     let mut bbuf = Buf::<S::T, B_BUF>::new();
     let mut abuf = Buf::<S::T, A_BUF>::new();
+    // One depth slice into a large `C`: see `streams` (not for the narrow
+    // last panel, a sliver of `C`).
+    let stream_c = kc == k && streams(m * n);
     let mut pc = 0;
     while pc < k {
         let kb = kc.min(k - pc);
         let accum = acc || pc > 0;
-        // One depth slice into a large `C`: see `blocked` (not for the
-        // narrow last panel, a sliver of `C`).
-        let stream_c = k == kb && streams(m * n);
         let mut jc = 0;
         while jc < n {
             let nb = nr.min(n - jc);
@@ -547,6 +547,9 @@ fn blocked<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
     let off = buf.as_ptr().align_offset(64).min(16);
     let (bbuf, abuf) = buf[off..].split_at_mut(KC * (NC + 16));
     let mut tiny = Buf::<S::T, A_BUF>::new();
+    // A weight gradient (one depth slice, a large `C`): each tile prefetches
+    // the next tile's lines (see `streams`; results unchanged).
+    let stream_c = kc == k && streams(m * n);
     let mut jc = 0;
     while jc < n {
         let nb = NC.min(n - jc);
@@ -563,10 +566,6 @@ fn blocked<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
             let accum = acc || pc > 0;
             let (bw, bn) = bbuf.split_at_mut(wide.div_ceil(nr) * nr * kb);
             let bw = pack::<S>(s, bw, bt, jc, pc, wide, kb, nr);
-            // A weight gradient (one depth slice, a large `C`) is bound by
-            // writing `C`: each tile prefetches the next tile's lines, whose
-            // first writes had stalled on memory (results unchanged).
-            let stream_c = k == kb && streams(m * n);
             let mut ic = 0;
             while ic < m && wide > 0 {
                 let mb = mc.min(m - ic);
@@ -583,7 +582,7 @@ fn blocked<S: Simd, const MR: usize, const NV: usize, const MR2: usize>(
                             } else {
                                 (ic, j + nr)
                             };
-                            Region::c_tile(c, ni, nj, MR, nr).fetch();
+                            prefetch_tile(c, ni, nj, MR, nr);
                         }
                         tile::<S, MR, NV>(s, kb, APacked(apt), bp, c, i, j, rows, cols, accum);
                     }
@@ -635,10 +634,10 @@ fn sweep<S: Simd, const MR: usize, const NV: usize>(
     while ir < m {
         let rows = MR.min(m - ir);
         let base = ir * a.rs + pc * a.cs;
-        // One depth slice into a large `C` (see `blocked`): the next tile's
+        // One depth slice into a large `C` (see `streams`): the next tile's
         // lines.
         if stream_c {
-            Region::c_tile(c, ir + MR, jc, MR, nb).fetch();
+            prefetch_tile(c, ir + MR, jc, MR, nb);
         }
         if a.cs == 1 {
             // Rows past `m` repeat the last one; their results are dropped.
@@ -791,60 +790,44 @@ fn pack<'b, S: Simd>(
     unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<S::T>(), len) }
 }
 
-/// Whether an operand of `len` elements is read (or written) from memory
-/// rather than from cache, so prefetching it pays: ...
+/// Whether a one-slice product (a weight gradient) into a `C` of `len`
+/// elements is bound by its first writes to `C`, which stall on memory, so
+/// that each tile prefetching the next tile's lines pays: N6's 4096×4096
+/// weight gradient ran 1.5× as fast with it; at N5's 1024×1024 and 784×4096
+/// it cost a few percent.
 fn streams(len: usize) -> bool {
-    len >= STREAM_MIN
+    len >= 1 << 23
 }
 
-/// Operands at least this large (elements) are prefetched.
-const STREAM_MIN: usize = 1 << 23;
-
-/// The cache lines of a `C` tile, which the tile before it prefetches: a
-/// one-slice product into a large `C` (a weight gradient) is bound by its
-/// first writes to `C`, which then stall on memory. Issued as a burst before
-/// that tile's loop, which leaves the loop's code (and register allocation)
-/// as it is: a prefetch inside the loop cost small products up to 16 %.
-struct Region {
-    base: *const u8,
-    stride: usize,
-    seg_lines: usize,
-    segs: usize,
-}
-
-impl Region {
-    /// The `rows × cols` tile of `c` at `(i, j)`, clipped to `c`.
-    fn c_tile<T>(c: &Out<'_, T>, i: usize, j: usize, rows: usize, cols: usize) -> Region {
-        let size = std::mem::size_of::<T>();
-        let (segs, cols) = if i < c.rows && j < c.cols {
-            (rows.min(c.rows - i), cols.min(c.cols - j))
-        } else {
-            (0, 0)
-        };
-        Region {
-            base: c.ptr.wrapping_add(i * c.ldc + j).cast_const().cast(),
-            stride: c.ldc * size,
-            // One more line for a row that does not start on a line boundary.
-            seg_lines: (cols * size).div_ceil(64) + 1,
-            segs,
-        }
+/// Prefetches the cache lines of the `rows × cols` tile of `c` at `(i, j)`
+/// (clipped to `c`), in one burst before the tile before it runs: that
+/// leaves the tile's loop (and its register allocation) as it is, where a
+/// prefetch inside the loop cost small products up to 16 %.
+#[inline(always)]
+fn prefetch_tile<T>(c: &Out<'_, T>, i: usize, j: usize, rows: usize, cols: usize) {
+    if i >= c.rows || j >= c.cols {
+        return;
     }
-
-    #[inline(always)]
-    fn fetch(&self) {
-        for seg in 0..self.segs {
-            for line in 0..self.seg_lines {
-                let at = self.base.wrapping_add(seg * self.stride + line * 64);
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: a prefetch is a hint: it never faults and changes
-                // no memory, whatever the address.
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>(at.cast());
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                let _ = at;
+    let size = std::mem::size_of::<T>();
+    // One more line for a row that does not start on a line boundary.
+    let lines = (cols.min(c.cols - j) * size).div_ceil(64) + 1;
+    for r in 0..rows.min(c.rows - i) {
+        let row = c
+            .ptr
+            .wrapping_add((i + r) * c.ldc + j)
+            .cast_const()
+            .cast::<u8>();
+        for line in 0..lines {
+            let at = row.wrapping_add(line * 64);
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch is a hint: it never faults and changes no
+            // memory, whatever the address.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                _mm_prefetch::<_MM_HINT_T0>(at.cast());
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = at;
         }
     }
 }
@@ -953,6 +936,15 @@ mod tests {
         x.iter().map(|&v| v as f32).collect()
     }
 
+    /// `v`'s strides over `d` (the f32 copy of `v`'s data).
+    fn like<'a>(d: &'a [f32], v: Strided<'_, f64>) -> Strided<'a, f32> {
+        Strided {
+            data: d,
+            rs: v.rs,
+            cs: v.cs,
+        }
+    }
+
     /// A one-slice product into a `C` large enough to be prefetched tile by
     /// tile (`streams`), with partial tiles at the right and bottom edges,
     /// through both plans and every build.
@@ -967,16 +959,7 @@ mod tests {
             let b = view(&bd, k, n, false);
             let want = f32s(&naive(m, n, k, a, b));
             let (af, bf) = (f32s(&ad), f32s(&bd));
-            let a32 = Strided {
-                data: &af[..],
-                rs: a.rs,
-                cs: a.cs,
-            };
-            let b32 = Strided {
-                data: &bf[..],
-                rs: b.rs,
-                cs: b.cs,
-            };
+            let (a32, b32) = (like(&af, a), like(&bf, b));
             for isa in [Isa::Best, Isa::Avx2, Isa::Portable] {
                 for plan in [Plan::Panel, Plan::Blocked] {
                     let mut c = vec![f32::NAN; m * n];
@@ -1018,16 +1001,7 @@ mod tests {
                 let b = view(&bd, k, n, tb);
                 let want = naive(m, n, k, a, b);
                 let (af, bf) = (f32s(&ad), f32s(&bd));
-                let a32 = Strided {
-                    data: &af[..],
-                    rs: a.rs,
-                    cs: a.cs,
-                };
-                let b32 = Strided {
-                    data: &bf[..],
-                    rs: b.rs,
-                    cs: b.cs,
-                };
+                let (a32, b32) = (like(&af, a), like(&bf, b));
                 for acc in [false, true] {
                     let w: Vec<f64> = (0..m * n)
                         .map(|q| want[q] + if acc { init[q] } else { 0.0 })
