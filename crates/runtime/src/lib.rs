@@ -105,7 +105,7 @@ macro_rules! elem {
                     }
                     driver::<Portable<$t>, 4, 8, 8>(Portable::new(), m, n, k, a, b, c, acc, buf)
                 };
-                if plan.blocked(n, k) {
+                if plan.blocked(m, n, k, a.cs == 1, b.cs == 1) {
                     Self::with_pack(|buf| run(&mut c, Some(buf)))
                 } else {
                     run(&mut c, None)
@@ -144,8 +144,10 @@ elem!(f64, Avx512F64, avx512_f64, Avx2F64, avx2_f64);
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Plan {
-    /// `Blocked` when `B` has at least [`BLOCK_MIN`] elements and is wider
-    /// than one panel, else `Panel`.
+    /// `Blocked` when `B` is wider than one panel and has at least
+    /// [`BLOCK_MIN`] elements (unless `B` is transposed and `A` has at most
+    /// [`PANEL_MAX_M`] rows), or `A` is transposed and `C` has at least
+    /// [`BLOCK_MIN_C`] elements; else `Panel`.
     Auto,
     /// One `B` panel at a time on the stack, `A` read in place.
     Panel,
@@ -155,9 +157,15 @@ pub enum Plan {
 }
 
 impl Plan {
-    fn blocked(self, n: usize, k: usize) -> bool {
+    /// `a_rows`/`b_rows`: the operand's rows are contiguous (not transposed).
+    fn blocked(self, m: usize, n: usize, k: usize, a_rows: bool, b_rows: bool) -> bool {
         match self {
-            Plan::Auto => n > 32 && k.saturating_mul(n) >= BLOCK_MIN,
+            Plan::Auto => {
+                n > 32
+                    && !(!b_rows && m <= PANEL_MAX_M)
+                    && (k.saturating_mul(n) >= BLOCK_MIN
+                        || (!a_rows && m.saturating_mul(n) >= BLOCK_MIN_C))
+            }
             Plan::Panel => false,
             Plan::Blocked => true,
         }
@@ -169,6 +177,22 @@ impl Plan {
 /// in, and reading `A` in place beats packing it: N4's 128×256×784 product
 /// ran at about 0.85× the panel path's speed when blocked.
 pub const BLOCK_MIN: usize = 1 << 18;
+
+/// Products with a transposed `A` into a `C` of at least this many elements
+/// are blocked whatever the size of `B`: a weight gradient (`Xᵀ·dY`, depth
+/// the batch) reading `A` in place takes each step of a tile from another
+/// row of `X`, 4 KiB apart at width 1024 (one L1 set), where packing reads
+/// those rows in order. N5's 1024×1024×64 weight gradient: 125-135 GFLOP/s
+/// in the panel path, 149-158 blocked (every plan gives the same bits).
+pub const BLOCK_MIN_C: usize = 1 << 18;
+
+/// Products with a transposed `B` (an input gradient `dY·Wᵀ`) and at most
+/// this many rows stay in the panel path whatever the size of `B`: with one
+/// or two blocks of `A` a packed `B` block is barely reused, and a panel
+/// packed just before its sweep is still in L1. 64×1024×1024: 139 GFLOP/s
+/// against 122 blocked; 256×1024×1024: 157 against 153; 512 rows: 151
+/// against 166.
+pub const PANEL_MAX_M: usize = 256;
 
 /// The output matrix `C` (or a block of it): row-major with row stride `ldc`.
 /// It borrows its elements exclusively like `&mut [T]`; blocks split from it
@@ -1037,6 +1061,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The automatic plan on the N4-N6 products (`a_rows`/`b_rows` false for
+    /// a transposed operand), as measured in the doc comments of the
+    /// thresholds.
+    #[test]
+    fn the_automatic_plan_blocks_where_it_measured_faster() {
+        let auto = |m, n, k, a_rows, b_rows| Plan::Auto.blocked(m, n, k, a_rows, b_rows);
+        // Forward products: blocked once `B` is large.
+        assert!(auto(64, 1024, 784, true, true));
+        assert!(auto(64, 4096, 4096, true, true));
+        assert!(!auto(128, 256, 784, true, true));
+        // Weight gradients: blocked once `C` is large.
+        assert!(auto(1024, 1024, 64, false, true));
+        assert!(auto(512, 512, 64, false, true));
+        assert!(!auto(784, 256, 128, false, true));
+        // Input gradients with few rows: panels, however large `B`.
+        assert!(!auto(64, 4096, 4096, true, false));
+        assert!(!auto(256, 1024, 1024, true, false));
+        assert!(auto(512, 1024, 1024, true, false));
+        // One panel wide: never blocked.
+        assert!(!auto(4096, 32, 4096, false, true));
+        assert!(!Plan::Panel.blocked(4096, 4096, 4096, true, true));
+        assert!(Plan::Blocked.blocked(1, 1, 1, true, true));
     }
 
     #[test]
