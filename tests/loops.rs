@@ -393,3 +393,52 @@ fn layers_shared_by_two_networks() {
         shared::wide::GRADIENT_CODE
     );
 }
+
+/// Stacked layers wide enough (20 × 20 weights) that each layer's weight
+/// gradient is computed in its slice of `grads.ws`, where the stack would
+/// otherwise copy it; the stacked biases (20 elements) are still copied.
+#[network]
+fn wide_stack(
+    #[input] x: [[f64; 20]; 3],
+    #[input] y: [[f64; 20]; 3],
+    ws: [[[f64; 20]; 20]; 3],
+    bs: [[f64; 20]; 3],
+) -> f64 {
+    let mut h = x;
+    for k in 0..3 {
+        h = tanh(h.matmul(ws[k]) + bs[k]);
+    }
+    mse(h, y)
+}
+
+#[test]
+fn stacked_weight_gradients_are_computed_in_place_in_grads() {
+    let code = wide_stack::GRADIENT_CODE;
+    for k in 0..3 {
+        let (from, to) = (k * 400, (k + 1) * 400);
+        let place = format!("let d_ws_{k}: &mut [f64] = &mut grads");
+        let at = code
+            .find(&place)
+            .unwrap_or_else(|| panic!("{place} in\n{code}"));
+        assert!(code[at..].contains(&format!("[{from}..{to}];")), "{code}");
+    }
+    assert!(!code.contains("copy_from_slice(d_ws_"), "{code}");
+    assert!(code.contains("copy_from_slice(&d_bs_0)"), "{code}");
+    let mut p = seeded::<wide_stack::Params>(5);
+    for t in gradc::Tensors::tensors_mut(&mut *p) {
+        t.iter_mut().for_each(|v| *v *= 0.2);
+    }
+    let i = seeded::<wide_stack::Inputs>(6);
+    check_gradients::<wide_stack::Net>(&p, &i, 1e-6);
+    // Every element of `grads` written, whatever it held before.
+    let mut g = wide_stack::Grads::zeros_boxed();
+    for t in gradc::Tensors::tensors_mut(&mut *g) {
+        t.fill(f64::NAN);
+    }
+    let loss = wide_stack::forward_backward(&p, &i, &mut g);
+    let mut ig = wide_stack::Grads::zeros_boxed();
+    let iloss = wide_stack::interpreted_forward_backward(&p, &i, &mut ig);
+    assert_eq!(loss.to_bits(), iloss.to_bits());
+    assert_eq!(g.ws, ig.ws);
+    assert_eq!(g.bs, ig.bs);
+}

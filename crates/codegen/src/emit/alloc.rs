@@ -6,7 +6,7 @@
 //! lowering so every op gets its buffers by the same rules.
 
 use super::loops::{flatten_mut, lit};
-use super::{Emitter, Val};
+use super::{Direct, Emitter, Val};
 use gradc_ir::{Extent, IrError, NodeId, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
@@ -78,13 +78,16 @@ impl<'g> Emitter<'g> {
     pub(super) fn new_buffer_for(&mut self, id: NodeId, overwrites: bool) -> Ident {
         let y = self.local(id);
         let numel = self.shape(id).numel();
-        if let Some((field, rank)) = self.direct[id.index()].clone() {
+        if let Some(Direct { field, rank, range }) = self.direct[id.index()].clone() {
             let (t, z) = (self.elem.clone(), self.zero().ts);
             let place = flatten_mut(quote!(grads.#field), rank);
-            let place = if rank == 1 {
-                quote!(&mut #place[..])
-            } else {
-                place
+            let place = match range {
+                Some((from, to)) => {
+                    let (from, to) = (lit(from), lit(to));
+                    quote!(&mut #place[#from..#to])
+                }
+                None if rank == 1 => quote!(&mut #place[..]),
+                None => place,
             };
             self.def_place(&y, Some(quote!(&mut [#t])), place.clone());
             self.stmts.push(if overwrites {

@@ -33,6 +33,16 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 /// How generated code refers to a node's value.
+/// Where a gradient is computed in `grads`: the field (of `rank` axes),
+/// whole or, for one slice of a stacked gradient, elements `range` of it
+/// flattened.
+#[derive(Clone, Debug)]
+struct Direct {
+    field: Ident,
+    rank: usize,
+    range: Option<(usize, usize)>,
+}
+
 #[derive(Clone, Debug)]
 enum Val {
     /// A scalar: a local, a leaf binding, or an inlined constant.
@@ -69,9 +79,10 @@ struct Emitter<'g> {
     ws: Ident,
     /// Nodes whose value is inlined into their one user's loop ([`Val::Fused`]).
     fused: Vec<bool>,
-    /// Tensor gradients computed straight into `grads.<field>` (field, rank):
-    /// roots of exactly one parameter, so no copy at the end.
-    direct: Vec<Option<(Ident, usize)>>,
+    /// Tensor gradients computed straight into `grads.<field>`: roots of
+    /// exactly one parameter, so no copy at the end, and the slices of such a
+    /// root that is a `stack`.
+    direct: Vec<Option<Direct>>,
     /// Which nodes did get a `grads` field as their buffer.
     in_grads: Vec<bool>,
     /// `softmax_of[x]`: a live `softmax x`, which a `logsumexp x` emitted before
@@ -113,7 +124,7 @@ impl<'g> Emitter<'g> {
         g: &'g Graph,
         roots: &[NodeId],
         workspace: bool,
-        direct: Vec<Option<(Ident, usize)>>,
+        direct: Vec<Option<Direct>>,
         root_names: bool,
     ) -> Result<Self, IrError> {
         let live = live_from(g, roots);

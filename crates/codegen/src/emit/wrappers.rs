@@ -8,7 +8,7 @@ use super::alloc::{is_batch, stack_fits};
 use super::chunks;
 use super::liveness::live_from;
 use super::loops::{flatten_mut, lit, unroll_single};
-use super::{err, Emitter, Val};
+use super::{err, Direct, Emitter, Val};
 use crate::expr;
 use crate::names::{self, Locals};
 use crate::rust_type;
@@ -183,6 +183,43 @@ pub(crate) fn forward(g: &Graph) -> Result<(TokenStream, Locals), IrError> {
     Ok((item, em.names.locals()))
 }
 
+/// For a direct gradient `root` that stacks one slice per layer (a loop over
+/// stacked weights), each large slice computed only for the stack is also
+/// computed in place, in its range of the field, so the stack copies nothing.
+fn direct_slices(
+    g: &Graph,
+    root: NodeId,
+    field: &Ident,
+    rank: usize,
+    roots: &[NodeId],
+    direct: &mut [Option<Direct>],
+) {
+    // Every slice given, so the stack never zero-fills the field after them.
+    let Op::Stack { len, at } = g.op(root) else {
+        return;
+    };
+    if at.len() != *len {
+        return;
+    }
+    let n = g.shape(root).numel() / (*len).max(1);
+    let args = g.args(root);
+    for (&a, &j) in args.iter().zip(at) {
+        let once = args.iter().filter(|b| **b == a).count() == 1 && g.users(a) == [root];
+        if once
+            && n > MIN_DIRECT_ELEMS
+            && g.shape(a).numel() == n
+            && !roots.contains(&a)
+            && !matches!(g.op(a), Op::Input(_) | Op::Param(_))
+        {
+            direct[a.index()] = Some(Direct {
+                field: field.clone(),
+                rank,
+                range: Some((j * n, (j + 1) * n)),
+            });
+        }
+    }
+}
+
 /// The shown items (`forward_backward`, and the workspace when it has
 /// buffers), the supporting items (the empty workspace API of a small network),
 /// and each node's local name (the hook `annotate.rs` keys comments on).
@@ -202,7 +239,12 @@ pub(crate) fn forward_backward(g: &Graph) -> Result<(TokenStream, TokenStream, L
         let big = g.shape(*p).numel() > MIN_DIRECT_ELEMS;
         if once && big && rank >= 1 && !matches!(g.op(r.node), Op::Input(_) | Op::Param(_)) {
             if let Some(n) = g.name(*p).and_then(names::field_ident) {
-                direct[r.node.index()] = Some((n, rank));
+                direct_slices(g, r.node, &n, rank, &root_ids, &mut direct);
+                direct[r.node.index()] = Some(Direct {
+                    field: n,
+                    rank,
+                    range: None,
+                });
             }
         }
     }

@@ -79,8 +79,26 @@ impl<'g> Emitter<'g> {
     ) -> Result<(), IrError> {
         let len = self.shape(id).dims().first().copied().unwrap_or(1);
         let n = self.shape(id).numel() / len.max(1);
+        // Slices computed in place in `grads` (see `direct_slices`).
+        let written =
+            |em: &Self, a: NodeId| em.direct[a.index()].is_some() && em.in_grads[a.index()];
+        if self.direct[id.index()].is_some()
+            && at.len() == len
+            && args.iter().all(|&a| written(self, a))
+        {
+            self.in_grads[id.index()] = true;
+            let y = self.local(id);
+            self.vals[id.index()] = Some(Val::Tensor {
+                name: y,
+                owned: false,
+            });
+            return Ok(());
+        }
         let y = self.new_buffer_for(id, at.len() == len);
         for (&a, &j) in args.iter().zip(at) {
+            if written(self, a) {
+                continue;
+            }
             let (from, to) = (lit(j * n), lit((j + 1) * n));
             if self.shape(a).is_scalar() {
                 let e = self.read(a, &quote!(0))?.ts;
