@@ -162,7 +162,7 @@ impl Plan {
         match self {
             Plan::Auto => {
                 n > 32
-                    && !(!b_rows && m <= PANEL_MAX_M)
+                    && (b_rows || m > PANEL_MAX_M)
                     && (k.saturating_mul(n) >= BLOCK_MIN
                         || (!a_rows && m.saturating_mul(n) >= BLOCK_MIN_C))
             }
