@@ -177,6 +177,7 @@ fn one_two_and_three_threads_agree_bit_for_bit() {
         (37, 1041, 257, true, true),
         // One depth slice into a large C: split by rows.
         (2048, 1030, 20, true, false),
+        (700, 1030, 64, true, false),
     ];
     for (m, n, k, ta, tb) in shapes {
         let f = |x: Vec<f64>| x.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
