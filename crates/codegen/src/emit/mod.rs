@@ -32,7 +32,6 @@ use loops::{index_of, Loop};
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-/// How generated code refers to a node's value.
 /// Where a gradient is computed in `grads`: the field (of `rank` axes),
 /// whole or, for one slice of a stacked gradient, elements `range` of it
 /// flattened.
@@ -43,6 +42,7 @@ struct Direct {
     range: Option<(usize, usize)>,
 }
 
+/// How generated code refers to a node's value.
 #[derive(Clone, Debug)]
 enum Val {
     /// A scalar: a local, a leaf binding, or an inlined constant.
