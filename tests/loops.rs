@@ -442,3 +442,37 @@ fn stacked_weight_gradients_are_computed_in_place_in_grads() {
     assert_eq!(g.ws, ig.ws);
     assert_eq!(g.bs, ig.bs);
 }
+
+/// A layer slice whose gradient is also another parameter's (`w` and `ws[0]`
+/// see the same input and the same upstream gradient, so the optimizer
+/// computes one node for both): it lives in `grads.w`, and the stack still
+/// copies it into `grads.ws`.
+#[network]
+fn shared_slice(#[input] x: [[f64; 20]; 3], w: [[f64; 20]; 20], ws: [[[f64; 20]; 20]; 2]) -> f64 {
+    sum(x.matmul(w)) + sum(x.matmul(ws[0])) + sum(tanh(x.matmul(ws[1])))
+}
+
+#[test]
+fn a_stacked_slice_shared_with_another_gradient_is_copied() {
+    let p = seeded::<shared_slice::Params>(7);
+    let i = seeded::<shared_slice::Inputs>(8);
+    let mut g = shared_slice::Grads::zeros_boxed();
+    for t in gradc::Tensors::tensors_mut(&mut *g) {
+        t.fill(f64::NAN);
+    }
+    let loss = shared_slice::forward_backward(&p, &i, &mut g);
+    let mut ig = shared_slice::Grads::zeros_boxed();
+    let iloss = shared_slice::interpreted_forward_backward(&p, &i, &mut ig);
+    assert!((loss - iloss).abs() <= 1e-12 * iloss.abs().max(1.0));
+    assert_eq!(g.ws[0], g.w);
+    for (c, e) in g.slices().iter().zip(ig.slices().iter()) {
+        for (a, b) in c.1.iter().zip(e.1.iter()) {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{}: {a} vs {b}",
+                c.0
+            );
+        }
+    }
+    check_gradients::<shared_slice::Net>(&p, &i, 1e-6);
+}

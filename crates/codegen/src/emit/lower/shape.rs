@@ -4,7 +4,7 @@
 //! axis and its adjoint `slice_last`, plain row-by-row copies.
 
 use crate::emit::loops::{index_of, lit, loop_vars, nest};
-use crate::emit::{err, Emitter, Val};
+use crate::emit::{err, Direct, Emitter, Val};
 use crate::expr::{self, E};
 use gradc_ir::{IrError, NodeId};
 use quote::quote;
@@ -79,9 +79,13 @@ impl<'g> Emitter<'g> {
     ) -> Result<(), IrError> {
         let len = self.shape(id).dims().first().copied().unwrap_or(1);
         let n = self.shape(id).numel() / len.max(1);
-        // Slices computed in place in `grads` (see `direct_slices`).
-        let written =
-            |em: &Self, a: NodeId| em.direct[a.index()].is_some() && em.in_grads[a.index()];
+        // Slices computed in place in their range of this field (see
+        // `direct_slices`; an argument that is another parameter's gradient,
+        // in its own field, is still copied).
+        let written = |em: &Self, a: NodeId| {
+            em.in_grads[a.index()]
+                && matches!(em.direct[a.index()], Some(Direct { range: Some(_), .. }))
+        };
         if self.direct[id.index()].is_some()
             && at.len() == len
             && args.iter().all(|&a| written(self, a))
